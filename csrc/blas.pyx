@@ -1,0 +1,176 @@
+# cython: language_level=3
+"""Compiled twins of tinygrad_kr/kernels/ref_blas.py: GEMM over SciPy's BLAS.
+
+``gemm`` and ``batched_matmul`` call sgemm/dgemm from scipy.linalg.cython_blas
+directly on the arrays' buffers.  Operands whose rows (or, for a transposed
+view, columns) are contiguous are passed as they are, with the transpose flag
+flipped for the column-major case, so ``x @ W.T`` or ``gy.T @ x`` copy
+nothing.  Parallelism comes from BLAS itself (never call it inside a prange).
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+
+from _gemm cimport gemm_rowmajor
+
+cnp.import_array()
+
+cdef Py_ssize_t INT_MAX = 2147483647   # BLAS takes 32-bit ints (scipy_openblas32)
+
+
+cdef Py_ssize_t _row_stride(Py_ssize_t rows, Py_ssize_t cols,
+                            Py_ssize_t s_row, Py_ssize_t s_col):
+    """Row stride (elements) of a (rows, cols) matrix that BLAS can address
+    as row-major with unit column stride, or -1.  Strides of size-1 dims do
+    not matter, so they are not checked."""
+    cdef Py_ssize_t min_ld = cols if cols > 1 else 1
+    if cols > 1 and s_col != 1:
+        return -1
+    if rows <= 1:
+        return min_ld
+    if s_row < min_ld or s_row > INT_MAX:
+        return -1
+    return s_row
+
+
+cdef tuple _blas_operand(cnp.ndarray x, bint trans):
+    """Make the last two dims of x addressable by BLAS without copying if
+    possible.  Returns (array, trans, ld, batch_step): ``trans`` is flipped
+    when x is a transposed (column-major) view; ``batch_step`` is the stride
+    of dim 0 in elements for a 3-D x (0 for a 2-D x or a batch of one)."""
+    cdef int nd = x.ndim
+    cdef Py_ssize_t item = x.itemsize
+    cdef Py_ssize_t rows = x.shape[nd - 2], cols = x.shape[nd - 1]
+    cdef Py_ssize_t ld = -1, s_row, s_col, step = 0
+    cdef bint aligned = x.flags.aligned
+    cdef int d
+    for d in range(nd):
+        aligned = aligned and x.strides[d] % item == 0
+    if aligned:
+        s_row = x.strides[nd - 2] // item
+        s_col = x.strides[nd - 1] // item
+        ld = _row_stride(rows, cols, s_row, s_col)
+        if ld < 0:
+            ld = _row_stride(cols, rows, s_col, s_row)
+            if ld >= 0:
+                trans = not trans
+        if nd == 3 and x.shape[0] > 1:
+            step = x.strides[0] // item
+    if ld < 0:
+        x = np.ascontiguousarray(x)
+        ld = cols if cols > 1 else 1
+        step = rows * cols if (nd == 3 and x.shape[0] > 1) else 0
+    return x, trans, ld, step
+
+
+cdef void _gemm_batch(bint trans_a, bint trans_b, int m, int n, int k,
+                      Py_ssize_t batch,
+                      const floating* a, int lda, Py_ssize_t a_step,   # IN
+                      const floating* b, int ldb, Py_ssize_t b_step,   # IN
+                      floating beta, floating* c) noexcept nogil:      # IN/OUT
+    """c[i] (m, n) = op(a[i]) @ op(b[i]) + beta * c[i] for i < batch; c is
+    C-contiguous, a/b advance by a_step/b_step elements per batch entry."""
+    cdef Py_ssize_t i
+    for i in range(batch):
+        gemm_rowmajor(trans_a, trans_b, m, n, k, <floating> 1, a + i * a_step, lda,
+                      b + i * b_step, ldb, beta, c + i * m * n, n)
+
+
+cdef _check_pair(a, b, int ndim, str fn):
+    """dtype/ndim checks shared by gemm and batched_matmul."""
+    if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
+        raise TypeError(f"{fn}: a and b must be numpy arrays, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{fn}: a and b must have the same dtype, got {a.dtype} and {b.dtype}")
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"{fn}: only float32 and float64 are supported, got {a.dtype}")
+    if a.ndim != ndim or b.ndim != ndim:
+        raise ValueError(f"{fn}: a and b must be {ndim}-D, got shapes "
+                         f"{a.shape} and {b.shape}")
+
+
+cdef _matmul(cnp.ndarray a, cnp.ndarray b, bint trans_a, bint trans_b,
+             Py_ssize_t batch, cnp.ndarray c, bint accumulate):
+    """Fill c (batch, M, N) or (M, N), C-contiguous, with op(a) @ op(b)
+    (+ c's previous contents when accumulate).  Shapes already checked."""
+    cdef Py_ssize_t m = c.shape[c.ndim - 2], n = c.shape[c.ndim - 1]
+    cdef Py_ssize_t k = a.shape[a.ndim - 2] if trans_a else a.shape[a.ndim - 1]
+    if batch == 0 or m == 0 or n == 0:
+        return
+    if k == 0:   # an empty sum: BLAS would do the same, but its k arg must be >= 1 in ld rules
+        if not accumulate:
+            c[...] = 0
+        return
+    if m > INT_MAX or n > INT_MAX or k > INT_MAX:
+        raise ValueError(f"matrix dims ({m}, {n}, {k}) exceed BLAS's 32-bit limit")
+    a, trans_a, lda, a_step = _blas_operand(a, trans_a)
+    b, trans_b, ldb, b_step = _blas_operand(b, trans_b)
+    cdef int im = m, in_ = n, ik = k, ilda = lda, ildb = ldb
+    cdef Py_ssize_t sa = a_step, sb = b_step
+    cdef bint ta = trans_a, tb = trans_b
+    cdef void* pa = cnp.PyArray_DATA(a)
+    cdef void* pb = cnp.PyArray_DATA(b)
+    cdef void* pc = cnp.PyArray_DATA(c)
+    if c.dtype == np.float32:
+        with nogil:
+            _gemm_batch(ta, tb, im, in_, ik, batch, <const float*> pa, ilda, sa,
+                        <const float*> pb, ildb, sb, <float> accumulate, <float*> pc)
+    else:
+        with nogil:
+            _gemm_batch(ta, tb, im, in_, ik, batch, <const double*> pa, ilda, sa,
+                        <const double*> pb, ildb, sb, <double> accumulate, <double*> pc)
+
+
+def gemm(a, b, trans_a=False, trans_b=False, bias=None):
+    """C = op(a) @ op(b) (+ bias), op(x) = x.T if trans else x.
+
+    a, b: 2-D float32/float64 arrays of one dtype (any strides; copied only
+    if neither rows nor columns are contiguous); bias: 1-D of length
+    C.shape[1] or None, added by BLAS (beta=1 on a bias-filled C).  Returns a
+    new C-contiguous (M, N) array.
+    """
+    _check_pair(a, b, 2, "gemm")
+    cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
+    cdef Py_ssize_t ka = a.shape[0] if trans_a else a.shape[1]
+    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
+    cdef Py_ssize_t n = b.shape[0] if trans_b else b.shape[1]
+    if ka != kb:
+        raise ValueError(f"gemm: inner dimensions differ: a {a.shape}"
+                         f"{' transposed' if trans_a else ''} @ b {b.shape}"
+                         f"{' transposed' if trans_b else ''} ({ka} != {kb})")
+    c = np.empty((m, n), dtype=a.dtype)
+    if bias is not None:
+        if not isinstance(bias, np.ndarray) or bias.dtype != a.dtype:
+            raise TypeError(f"gemm: bias must be a {a.dtype} numpy array, got "
+                            f"{getattr(bias, 'dtype', type(bias).__name__)}")
+        if bias.shape != (n,):
+            raise ValueError(f"gemm: bias must have shape ({n},) for an output of shape "
+                             f"({m}, {n}), got {bias.shape}")
+        c[...] = bias
+    _matmul(a, b, trans_a, trans_b, 1, c, bias is not None)
+    return c
+
+
+def batched_matmul(a, b, trans_a=False, trans_b=False):
+    """C[i] = op(a[i]) @ op(b[i]) for 3-D a (B, M, K) and b (B, K, N).
+
+    A batch dim of 1 broadcasts against B.  float32/float64 of one dtype.
+    Returns a new C-contiguous (B, M, N) array.
+    """
+    _check_pair(a, b, 3, "batched_matmul")
+    cdef Py_ssize_t ba = a.shape[0], bb = b.shape[0]
+    if ba != bb and ba != 1 and bb != 1:
+        raise ValueError(f"batched_matmul: batch sizes differ: a {a.shape} and b {b.shape}")
+    cdef Py_ssize_t m = a.shape[2] if trans_a else a.shape[1]
+    cdef Py_ssize_t ka = a.shape[1] if trans_a else a.shape[2]
+    cdef Py_ssize_t kb = b.shape[2] if trans_b else b.shape[1]
+    cdef Py_ssize_t n = b.shape[1] if trans_b else b.shape[2]
+    if ka != kb:
+        raise ValueError(f"batched_matmul: inner dimensions differ: a {a.shape}"
+                         f"{' transposed' if trans_a else ''} @ b {b.shape}"
+                         f"{' transposed' if trans_b else ''} ({ka} != {kb})")
+    cdef Py_ssize_t batch = bb if ba == 1 else ba
+    c = np.empty((batch, m, n), dtype=a.dtype)
+    _matmul(a, b, trans_a, trans_b, batch, c, False)
+    return c

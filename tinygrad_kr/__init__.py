@@ -1,0 +1,54 @@
+"""tinygrad_kr: a readable autograd engine with PyTorch's API.
+
+``import tinygrad_kr as torch`` and course code written for PyTorch runs.
+"""
+from . import dtypes, kernels
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half, int,
+                     int8, int16, int32, int64, long, short, uint8, set_default_dtype)
+from .factories import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                        ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
+                        tensor, zeros, zeros_like, as_tensor)
+from .ops import (abs, add, amax, amin, argmax, argmin, bmm, cat, chunk, clamp, clip, concat,
+                  concatenate, cos, cumsum, div, dot, exp, expand, expm1, flatten, gather,
+                  leaky_relu, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min,
+                  minimum, mm, mul, narrow, neg, norm, outer, permute, pow, prod, reciprocal, relu,
+                  repeat, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze,
+                  stack, std, sub, sum, swapaxes, t, tanh, transpose, unbind, unsqueeze, var, where)
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import Size, Tensor, device
+from .config import get_num_threads, set_num_threads, show_config
+from . import autograd, backend, cuda  # noqa: E402
+
+multiply, divide, subtract, negative, absolute = mul, div, sub, neg, abs
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def equal(input, other):
+    return input.equal(other)
+
+
+def _lazy(name):
+    import importlib
+    return importlib.import_module(f".{name}", __name__)
+
+
+def __getattr__(name):
+    # subpackages written on top of the core load on first use
+    if name in ("nn", "optim", "utils", "vision", "experiments"):
+        return _lazy(name)
+    if name in ("save", "load"):
+        return getattr(_lazy("serialization"), name)
+    raise AttributeError(f"module 'tinygrad_kr' has no attribute {name!r}")

@@ -1,0 +1,368 @@
+"""Function: the op recipe, and the backward walk over the graph it records.
+
+An op is a ``Function`` subclass with ``forward`` on arrays and ``backward``
+on arrays (see docs/DESIGN.md).  ``Cls.apply(*tensors, **options)`` runs
+forward and, when a gradient is wanted, links the result to its inputs.
+
+Graph layout (as in PyTorch): a non-leaf tensor's ``grad_fn`` is the Function
+that made it; a Function's ``parents`` hold, per input, the input's own
+``grad_fn`` (non-leaf), the input Tensor itself (a leaf that requires grad:
+its gradient is accumulated into ``.grad``), or None (no gradient needed).
+Tensors are thin handles; the graph is the Functions.
+"""
+import weakref
+
+import numpy as np
+
+from ..backend import get_array_module
+from .grad_mode import _state as _grad_state
+
+__all__ = ["Function", "backward", "grad"]
+
+_RELEASED = object()  # marks a Function whose saved values were freed by backward
+
+
+class Function:
+    """Base class of all differentiable ops.
+
+    Subclasses implement ``forward(self, *arrays, **options) -> array`` and
+    ``backward(self, xp, gy) -> gradient per input``.
+    """
+
+    __slots__ = ("parents", "needs_input_grad", "input_meta", "saved", "_saved_src",
+                 "_saved_versions", "_graph_mode", "_retained", "__dict__", "__weakref__")
+
+    #: False when backward calls kernels on raw arrays, so it cannot itself be
+    #: differentiated (create_graph through such an op raises).
+    double_differentiable = True
+
+    def __init__(self):
+        self.saved = None
+        self._graph_mode = False
+        self._retained = None
+
+    # -- recording ---------------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs, **options):
+        """Run ``forward`` on the inputs' arrays; return a Tensor linked to them."""
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        record = False
+        if _grad_state.enabled:
+            for x in inputs:
+                if x.__class__ is not np.ndarray and getattr(x, "requires_grad", False):
+                    record = True
+                    break
+        fn = cls()
+        if record:
+            fn.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
+            fn.parents = tuple(_node_of(x) if need else None
+                               for x, need in zip(inputs, fn.needs_input_grad))
+            fn.input_meta = tuple((a.shape, a.dtype) for a in arrays)
+        else:
+            fn.needs_input_grad = (False,) * len(inputs)
+        y = fn.forward(*arrays, **options)
+        if not record:
+            return Tensor._make(y, None)
+        out = Tensor._make(y, fn)
+        if fn.saved is not None:
+            fn._note_saved_sources(inputs, arrays, y, out)
+        return out
+
+    def save_for_backward(self, *arrays):
+        """Keep arrays for backward (read back with ``self.saved_tensors``)."""
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self):
+        saved = self.saved
+        if saved is _RELEASED:
+            raise RuntimeError(_SECOND_BACKWARD)
+        if self._graph_mode:
+            return tuple(self._saved_as_tensor(k) for k in range(len(saved)))
+        return saved
+
+    def _note_saved_sources(self, inputs, arrays, y, out):
+        """Remember where each saved array came from (an input, the output or
+        neither) and the inputs' versions, for in-place checks and for
+        create_graph, which must hand backward the Tensors, not the arrays."""
+        src, versions = [], []
+        for a in self.saved:
+            for i, b in enumerate(arrays):
+                if a is b:
+                    src.append(i)
+                    if isinstance(inputs[i], Tensor):
+                        versions.append((inputs[i], inputs[i]._version))
+                    break
+            else:
+                src.append(-1 if a is y else None)
+                if a is y:
+                    versions.append((weakref.ref(out), 0))
+        self._saved_src = src
+        self._saved_versions = versions
+
+    def _saved_as_tensor(self, k):
+        a, src = self.saved[k], self._saved_src[k]
+        if src is None:
+            return Tensor(a)
+        if src == -1:
+            return Tensor._make(a, self)
+        parent = self.parents[src]
+        if parent is None:
+            return Tensor(a)
+        if isinstance(parent, Tensor):
+            return parent
+        return Tensor._make(a, parent)
+
+    def _check_versions(self):
+        for ref, version in getattr(self, "_saved_versions", ()):
+            t = ref() if isinstance(ref, weakref.ref) else ref
+            if t is not None and t._version != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: a tensor of shape {tuple(t.shape)} saved by "
+                    f"{type(self).__name__} is at version {t._version}; expected version {version}. "
+                    f"Do the in-place change on a copy (.clone()) or after backward.")
+
+    def release(self):
+        """Free what backward needed (after a backward without retain_graph)."""
+        if self.saved is not None or self.__dict__:
+            self.saved = _RELEASED
+            self.__dict__.clear()
+
+    # -- to implement ------------------------------------------------------
+    def forward(self, *arrays, **options):
+        raise NotImplementedError
+
+    def backward(self, xp, gy):
+        raise NotImplementedError
+
+    @property
+    def next_functions(self):
+        return tuple((p, 0) for p in self.parents)
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__}Backward>"
+
+
+_SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time.")
+
+
+def _node_of(t):
+    """The graph node an input tensor feeds: its grad_fn, or itself if a leaf."""
+    return t.grad_fn if t.grad_fn is not None else t
+
+
+def _sum_to(xp, g, shape):
+    """Sum a broadcast gradient ``g`` down to ``shape`` -- the one place where
+    broadcasting is undone."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    if lead or g.shape != shape:
+        g = xp.reshape(g, shape)
+    return g
+
+
+def _topological_order(roots):
+    """Functions reachable from ``roots``, each before all of its parents.
+
+    Iterative depth-first post-order (no recursion limit: a chain of 10,000
+    ops works), in a fixed order so accumulation is deterministic."""
+    order, visited = [], set()
+    stack = [(fn, False) for fn in reversed(roots)]
+    while stack:
+        fn, children_done = stack.pop()
+        if children_done:
+            order.append(fn)
+            continue
+        if fn in visited:
+            continue
+        visited.add(fn)
+        stack.append((fn, True))
+        for p in fn.parents:
+            if p is not None and p.__class__ is not Tensor and not isinstance(p, Tensor) \
+                    and p not in visited:
+                stack.append((p, False))
+    order.reverse()
+    return order
+
+
+def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
+    """Propagate ``root_grads`` from the ``roots`` (Tensors) to the leaves.
+
+    Without ``capture`` leaf gradients accumulate into ``.grad``.  With
+    ``capture`` (a dict node -> None) the gradients reaching those nodes are
+    stored there instead and ``.grad`` is left alone (autograd.grad)."""
+    from ..ops import TensorMath
+    grads = {}
+    fns = []
+    for t, g in zip(roots, root_grads):
+        node = _node_of(t)
+        if isinstance(node, Tensor):  # backward on a leaf: its own gradient
+            _deliver(node, g, capture, create_graph, None)
+            continue
+        if node in grads:
+            grads[node] = grads[node] + g
+        else:
+            grads[node] = g
+            fns.append(node)
+    for fn in _topological_order(fns):
+        gy = grads.pop(fn, None)
+        if gy is None:
+            continue
+        if fn._retained is not None:
+            t = fn._retained()
+            if t is not None:
+                t.grad = gy if create_graph else Tensor(gy)
+        if capture is not None and fn in capture:
+            capture[fn] = gy
+        if fn.saved is _RELEASED:
+            raise RuntimeError(_SECOND_BACKWARD)
+        fn._check_versions()
+        if create_graph:
+            if not fn.double_differentiable:
+                raise RuntimeError(
+                    f"create_graph=True: the backward of {type(fn).__name__} runs a compiled "
+                    f"kernel and cannot itself be differentiated (double backward is supported "
+                    f"for the core ops only)")
+            xp = TensorMath
+            fn._graph_mode = True
+            try:
+                gxs = fn.backward(xp, gy)
+            finally:
+                fn._graph_mode = False
+        else:
+            xp = get_array_module(gy)
+            gxs = fn.backward(xp, gy)
+        if not isinstance(gxs, tuple):
+            gxs = (gxs,)
+        for parent, gx, (shape, dtype) in zip(fn.parents, gxs, fn.input_meta):
+            if parent is None or gx is None:
+                continue
+            if gx.shape != shape:
+                gx = _sum_to(xp, gx, shape)
+            if not create_graph and gx.dtype != dtype:
+                gx = gx.astype(dtype)
+            if isinstance(parent, Tensor):
+                _deliver(parent, gx, capture, create_graph, gy)
+            elif parent in grads:
+                grads[parent] = grads[parent] + gx
+            else:
+                grads[parent] = gx
+        if not retain_graph:
+            fn.release()
+
+
+def _deliver(leaf, g, capture, create_graph, gy):
+    """Hand gradient ``g`` to a leaf tensor: captured, or accumulated in .grad."""
+    if capture is not None:
+        if leaf in capture:
+            prev = capture[leaf]
+            capture[leaf] = g if prev is None else prev + g
+        return
+    if create_graph:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
+    # A gradient that is the incoming array or a view of something else may be
+    # shared with another leaf: copy it so an in-place change to one .grad
+    # (grad.zero_(), an optimizer) cannot reach the other.
+    if leaf.grad is None:
+        if g is gy or g.base is not None:
+            g = g.copy()
+        leaf.grad = Tensor(g)
+    else:
+        leaf.grad.data = leaf.grad.data + g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaves) into the leaves' ``.grad``."""
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots, root_grads = [], []
+    for t, g in zip(tensors, grad_tensors):
+        roots.append(t)
+        root_grads.append(_root_grad(t, g, create_graph))
+    capture = None
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        capture = {_node_of(t): None for t in inputs}
+    _run_backward(roots, root_grads, retain_graph, create_graph, capture)
+    if capture is not None:
+        for t in inputs:
+            g = capture[_node_of(t)]
+            if g is not None:
+                if not create_graph:
+                    g = Tensor(g)
+                t.grad = g if t.grad is None else t.grad + g
+
+
+def _root_grad(t, g, create_graph):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"backward expects Tensors, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                           "grad_fn: call .requires_grad_() on a leaf or compute it from "
+                           "tensors that require grad (and not under no_grad())")
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs: "
+                               f"backward() on a tensor of shape {tuple(t.shape)} needs "
+                               f"gradient= of that shape")
+        xp = get_array_module(t.data)
+        g = xp.ones_like(t.data)
+    else:
+        g_arr = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
+        if g_arr.shape != t.data.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of "
+                               f"{tuple(g_arr.shape)} and output has a shape of {tuple(t.shape)}")
+        if create_graph:
+            return g if isinstance(g, Tensor) else Tensor(g_arr)
+        g = g_arr
+    return Tensor(g) if create_graph else g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False):
+    """d(outputs)/d(inputs) as a tuple of Tensors, without touching ``.grad``."""
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if isinstance(outputs, Tensor):
+        outputs = [outputs]
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if retain_graph is None:
+        retain_graph = create_graph
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    capture = {_node_of(t): None for t in inputs}
+    root_grads = [_root_grad(t, g, create_graph) for t, g in zip(outputs, grad_outputs)]
+    _run_backward(list(outputs), root_grads, retain_graph, create_graph, capture)
+    result = []
+    for t in inputs:
+        g = capture[_node_of(t)]
+        if g is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+            result.append(None)
+        else:
+            result.append(g if create_graph else Tensor(g))
+    return tuple(result)
+
+
+from ..tensor import Tensor  # noqa: E402  (tensor.py imports this module's names lazily)

@@ -1,0 +1,155 @@
+"""Tensor factories with PyTorch's names: tensor, zeros, ones, arange, randn, ..."""
+import numpy as np
+
+from . import dtypes as _dt
+from .random import get_rng
+from .tensor import Tensor, _to_array, _to_device, device as _device
+
+__all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
+           "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
+           "randint", "randperm", "rand_like", "randn_like"]
+
+
+def _finish(arr, requires_grad=False, device=None):
+    t = Tensor._make(arr, None)
+    if device is not None and _device(device).type != "cpu":
+        t = _to_device(t, _device(device))
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    size = tuple(int(s) for s in size)
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+    return size
+
+
+def _float_dtype(dtype):
+    return _dt.get_default_dtype() if dtype is None else _dt.check_dtype(dtype)
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (float lists give float32)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = _to_array(data, dtype)
+    if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
+        arr = arr.copy()
+    return _finish(arr, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return _finish(_to_array(data.data if isinstance(data, Tensor) else data, dtype), False, device)
+
+
+def from_numpy(ndarray):
+    """A tensor sharing memory with ``ndarray`` (its dtype is kept)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    return Tensor._make(_to_array(ndarray), None)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(np.zeros(_size(size), _float_dtype(dtype)), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(np.ones(_size(size), _float_dtype(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _finish(np.empty(_size(size), _float_dtype(dtype)), requires_grad, device)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = _to_array(fill_value).dtype
+    return _finish(np.full(_size((size,)), fill_value, _dt.check_dtype(dtype)), requires_grad, device)
+
+
+def _like(input, fill, dtype, device, requires_grad):
+    dtype = input.dtype if dtype is None else _dt.check_dtype(dtype)
+    arr = np.full(input.shape, fill, dtype) if fill is not None else np.empty(input.shape, dtype)
+    return _finish(arr, requires_grad, device if device is not None else input.device)
+
+
+def zeros_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, 0, dtype, device, requires_grad)
+
+
+def ones_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, 1, dtype, device, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return _like(input, fill_value, dtype, device, requires_grad)
+
+
+def empty_like(input, dtype=None, device=None, requires_grad=False):
+    return _like(input, None, dtype, device, requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    is_float = any(isinstance(v, float) for v in (start, end, step))
+    dtype = _dt.check_dtype(dtype) if dtype is not None else \
+        (_dt.get_default_dtype() if is_float else _dt.int64)
+    return _finish(np.arange(start, end, step).astype(dtype), requires_grad, device)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return _finish(np.linspace(start, end, steps).astype(_float_dtype(dtype)), requires_grad, device)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = get_rng(generator).random(_size(size)).astype(_float_dtype(dtype))
+    return _finish(arr, requires_grad, device)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = get_rng(generator).standard_normal(_size(size)).astype(_float_dtype(dtype))
+    return _finish(arr, requires_grad, device)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
+                           f"to={high}")
+    dtype = _dt.int64 if dtype is None else _dt.check_dtype(dtype)
+    arr = get_rng(generator).integers(low, high, _size((size,))).astype(dtype)
+    return _finish(arr, requires_grad, device)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    dtype = _dt.int64 if dtype is None else _dt.check_dtype(dtype)
+    return _finish(get_rng(generator).permutation(n).astype(dtype), requires_grad, device)
+
+
+def rand_like(input, dtype=None, device=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, device=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad)

@@ -1,0 +1,24 @@
+"""NumPy twins of the BLAS kernels (csrc/blas.pyx)."""
+from ..backend import get_array_module
+
+__all__ = ["gemm", "batched_matmul"]
+
+
+def gemm(a, b, trans_a=False, trans_b=False, bias=None):
+    """C = op(a) @ op(b) (+ bias), op(x) = x.T if trans else x.
+
+    a, b: 2-D float32/float64 arrays of one dtype; bias: 1-D of length
+    C.shape[1] or None.  Transposes are flags, so ``x @ W.T``, ``gy @ W`` and
+    ``x.T @ gy`` need no transposed copies.  Returns a new C-contiguous array.
+    """
+    xp = get_array_module(a)
+    c = xp.matmul(a.T if trans_a else a, b.T if trans_b else b)
+    if bias is not None:
+        c += bias
+    return c
+
+
+def batched_matmul(a, b):
+    """Batched C[i] = a[i] @ b[i] for 3-D a (B, M, K) and b (B, K, N)."""
+    xp = get_array_module(a)
+    return xp.matmul(a, b)

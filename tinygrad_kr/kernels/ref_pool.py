@@ -1,0 +1,168 @@
+"""NumPy twins of the 2-D pooling kernels (csrc/pool.pyx).
+
+x is (N, C, H, W) float32/float64; ``kernel_size``, ``stride``, ``padding``
+and ``dilation`` are (h, w) pairs of ints.  Semantics are PyTorch's:
+
+* output size floor((H + 2p - d(k-1) - 1) / s) + 1, or with ``ceil_mode``
+  the ceiling, minus one if the last window would start in the right padding;
+* max pooling pads with -inf; its indices (int64) are flat offsets h * W + w
+  into each (n, c) plane; NaN wins (the last NaN of a window), ties go to the
+  first maximum; a window of only -inf points at its first in-bounds element;
+* average pooling divides by the window size clipped to the padded input
+  (``count_include_pad``), by the in-bounds size, or by ``divisor_override``.
+"""
+from ..backend import get_array_module
+
+__all__ = ["max_pool2d_forward", "max_pool2d_backward",
+           "avg_pool2d_forward", "avg_pool2d_backward"]
+
+
+def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's pooling_output_shape for one spatial dim."""
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) \
+        // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1   # the last window must start inside the input or the left padding
+    return out
+
+
+def _output_shape(x_shape, kernel_size, stride, padding, dilation, ceil_mode, fn):
+    """Validate a pooling geometry like PyTorch; return (OH, OW)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
+    if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"{fn}: kernel_size, stride and dilation must be positive, got "
+                         f"kernel_size={tuple(kernel_size)} stride={tuple(stride)} "
+                         f"dilation={tuple(dilation)}")
+    for k, p, d in zip(kernel_size, padding, dilation):
+        if p < 0 or p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{fn}: pad should be at most half of effective kernel size, "
+                             f"but got pad={p}, kernel_size={k} and dilation={d}")
+    out = tuple(pool_output_size(x_shape[2 + i], kernel_size[i], stride[i], padding[i],
+                                 dilation[i], ceil_mode) for i in range(2))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: given input size {tuple(x_shape[1:])}, the calculated "
+                         f"output size {(x_shape[1],) + out} is too small")
+    return out
+
+
+def _padded_windows(x, kernel_size, stride, padding, dilation, out, fill):
+    """(N, C, OH, OW, kh, kw) view of every pooling window of x padded with
+    ``fill``; with ceil_mode the bottom/right padding grows to fit the last window."""
+    xp = get_array_module(x)
+    pads = [(0, 0), (0, 0)]
+    for i in range(2):
+        needed = (out[i] - 1) * stride[i] + dilation[i] * (kernel_size[i] - 1) + 1
+        pads.append((padding[i], max(0, needed - x.shape[2 + i] - padding[i])))
+    xpad = xp.pad(x, pads, constant_values=fill)
+    extent = tuple(dilation[i] * (kernel_size[i] - 1) + 1 for i in range(2))
+    win = xp.lib.stride_tricks.sliding_window_view(xpad, extent, axis=(2, 3))
+    (sh, sw), (dh, dw) = stride, dilation
+    return win[:, :, :sh * (out[0] - 1) + 1:sh, :sw * (out[1] - 1) + 1:sw, ::dh, ::dw]
+
+
+def _first_valid_tap(out, stride, padding, dilation):
+    """Per output position: the first window tap inside the input."""
+    xp = get_array_module(out)   # out: arange of output positions
+    start = out * stride - padding
+    skip = xp.where(start < 0, (-start + dilation - 1) // dilation, 0)
+    return start + skip * dilation
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
+    """(y (N, C, OH, OW), indices int64 (N, C, OH, OW)) of max pooling."""
+    xp = get_array_module(x)
+    out = _output_shape(x.shape, kernel_size, stride, padding, dilation, ceil_mode,
+                        "max_pool2d_forward")
+    N, C, H, W = x.shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    win = _padded_windows(x, kernel_size, stride, padding, dilation, out, -xp.inf)
+    win = win.reshape(N, C, out[0], out[1], kh * kw)
+    tap = xp.argmax(win, axis=-1)        # first maximum; NaN counts as the maximum
+    nan = xp.isnan(win)
+    last_nan = kh * kw - 1 - xp.argmax(nan[..., ::-1], axis=-1)
+    tap = xp.where(nan.any(axis=-1), last_nan, tap)
+    y = xp.take_along_axis(win, tap[..., None], axis=-1)[..., 0]
+
+    oh = xp.arange(out[0])[:, None]
+    ow = xp.arange(out[1])[None, :]
+    ih = oh * sh - ph + (tap // kw) * dh
+    iw = ow * sw - pw + (tap % kw) * dw
+    indices = ih * W + iw
+    # No element beat -inf: PyTorch keeps its initial choice, the first
+    # in-bounds tap (argmax may have picked a padding position).
+    first = (_first_valid_tap(oh, sh, ph, dh) * W + _first_valid_tap(ow, sw, pw, dw))
+    indices = xp.where(y == -xp.inf, first, indices).astype(xp.int64)
+    return xp.ascontiguousarray(y), indices
+
+
+def max_pool2d_backward(gy, indices, x_shape):
+    """gx (x_shape): each gy element added at its argmax (indices from forward)."""
+    xp = get_array_module(gy)
+    N, C, H, W = x_shape
+    if gy.shape != indices.shape or gy.ndim != 4 or gy.shape[:2] != (N, C):
+        raise ValueError(f"max_pool2d_backward: gy {gy.shape} and indices {indices.shape} "
+                         f"do not match the input shape {tuple(x_shape)}")
+    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= H * W):
+        raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) for a "
+                         f"{H}x{W} input")
+    plane = xp.arange(N * C, dtype=xp.int64).reshape(N, C, 1, 1) * (H * W)
+    gx = xp.bincount((indices + plane).ravel(), weights=gy.ravel(), minlength=N * C * H * W)
+    return gx.astype(gy.dtype, copy=False).reshape(x_shape)
+
+
+def _avg_divisor(xp, x_shape, kernel_size, stride, padding, out, count_include_pad,
+                 divisor_override):
+    """(OH, OW) array of the divisor of each window."""
+    if divisor_override is not None:
+        return xp.full(out, divisor_override)
+    sizes = []
+    for i in range(2):
+        start = xp.arange(out[i]) * stride[i] - padding[i]
+        end = xp.minimum(start + kernel_size[i], x_shape[2 + i] + padding[i])
+        if not count_include_pad:
+            start, end = xp.maximum(start, 0), xp.minimum(end, x_shape[2 + i])
+        sizes.append(end - start)
+    return sizes[0][:, None] * sizes[1][None, :]
+
+
+def _check_divisor(divisor_override, fn):
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError(f"{fn}: divisor_override must be non-zero")
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                       divisor_override):
+    """y (N, C, OH, OW): window sums of the zero-padded x over their divisor."""
+    xp = get_array_module(x)
+    _check_divisor(divisor_override, "avg_pool2d_forward")
+    out = _output_shape(x.shape, kernel_size, stride, padding, (1, 1), ceil_mode,
+                        "avg_pool2d_forward")
+    win = _padded_windows(x, kernel_size, stride, padding, (1, 1), out, 0)
+    div = _avg_divisor(xp, x.shape, kernel_size, stride, padding, out, count_include_pad,
+                       divisor_override)
+    return xp.ascontiguousarray(win.sum(axis=(4, 5)) / div.astype(x.dtype))
+
+
+def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, divisor_override):
+    """gx (x_shape): gy / divisor spread over every window."""
+    xp = get_array_module(gy)
+    _check_divisor(divisor_override, "avg_pool2d_backward")
+    out = _output_shape(x_shape, kernel_size, stride, padding, (1, 1), ceil_mode,
+                        "avg_pool2d_backward")
+    if gy.shape != tuple(x_shape[:2]) + out:
+        raise ValueError(f"avg_pool2d_backward: gy has shape {gy.shape}, expected "
+                         f"{tuple(x_shape[:2]) + out}")
+    N, C, H, W = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    g = gy / _avg_divisor(xp, x_shape, kernel_size, stride, padding, out, count_include_pad,
+                          divisor_override).astype(gy.dtype)
+    rows_needed = (out[0] - 1) * sh + kh
+    cols_needed = (out[1] - 1) * sw + kw
+    gx = xp.zeros((N, C, max(rows_needed, H + 2 * ph), max(cols_needed, W + 2 * pw)),
+                  dtype=gy.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            gx[:, :, i:i + sh * (out[0] - 1) + 1:sh, j:j + sw * (out[1] - 1) + 1:sw] += g
+    return xp.ascontiguousarray(gx[:, :, ph:ph + H, pw:pw + W])

@@ -1,0 +1,1335 @@
+"""The core differentiable ops: each a Function (forward and backward on
+arrays, derivative written once) plus a torch-named wrapper.
+
+Backward formulas use only the NumPy API subset that ``TensorMath`` (bottom
+of this file) also speaks, so ``create_graph=True`` runs the very same
+formula on Tensors and records it.  Array work that has a compiled kernel
+goes through ``tinygrad_kr.kernels``.
+"""
+import builtins
+import math
+
+import numpy as np
+
+from . import kernels
+from .autograd.function import Function
+from .backend import get_array_module
+from .tensor import Tensor, _as_tensor
+
+# --------------------------------------------------------------------------
+# element-wise binary
+# --------------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, xp, gy):
+        return gy, gy
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, xp, gy):
+        return gy, (-gy if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, xp, gy):
+        a, b = self.saved_tensors
+        need_a, need_b = self.needs_input_grad
+        return (gy * b if need_a else None), (gy * a if need_b else None)
+
+
+class Div(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, xp, gy):
+        a, b = self.saved_tensors
+        ga = gy / b if self.needs_input_grad[0] else None
+        gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Pow(Function):
+    """a ** b for tensors a, b (either may be a Python number)."""
+
+    def forward(self, a, b):
+        y = a ** b
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, xp, gy):
+        a, b, y = self.saved_tensors
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            # b * a**(b-1); written without dividing by a so that a == 0 works
+            ga = gy * b * a ** (b - 1)
+        if self.needs_input_grad[1]:
+            # d/db a**b = a**b * log(a); 0 where a == 0 (PyTorch's convention)
+            ga_safe = xp.where(a > 0, a, 1)
+            gb = gy * xp.where(a > 0, y * xp.log(ga_safe), 0)
+        return ga, gb
+
+
+class Maximum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a).maximum(a, b)
+
+    def backward(self, xp, gy):
+        a, b = self.saved_tensors
+        # ties split the gradient evenly, as PyTorch does
+        wa = (a > b) + (a == b) * 0.5
+        return gy * wa, gy * (1 - wa)
+
+
+class Minimum(Function):
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a).minimum(a, b)
+
+    def backward(self, xp, gy):
+        a, b = self.saved_tensors
+        wa = (a < b) + (a == b) * 0.5
+        return gy * wa, gy * (1 - wa)
+
+
+class Where(Function):
+    """where(cond, a, b); cond is a bool array passed as an option."""
+
+    def forward(self, a, b, *, cond):
+        self.cond = cond
+        return get_array_module(a).where(cond, a, b)
+
+    def backward(self, xp, gy):
+        c = self.cond
+        return xp.where(c, gy, 0), xp.where(c, 0, gy)
+
+
+# --------------------------------------------------------------------------
+# element-wise unary
+# --------------------------------------------------------------------------
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    def backward(self, xp, gy):
+        return -gy
+
+
+class Exp(Function):
+    def forward(self, x):
+        y = get_array_module(x).exp(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy * y
+
+
+class Log(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return gy / x
+
+
+class Sqrt(Function):
+    def forward(self, x):
+        y = get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy / (2 * y)
+
+
+class Abs(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return abs(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return gy * xp.sign(x)
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).sin(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return gy * xp.cos(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).cos(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return -gy * xp.sin(x)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        y = get_array_module(x).tanh(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    def forward(self, x):
+        xp = get_array_module(x)
+        # 0.5 * (1 + tanh(x/2)) never overflows, unlike 1 / (1 + exp(-x))
+        y = 0.5 + 0.5 * xp.tanh(0.5 * x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy * y * (1 - y)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        y = kernels.relu_forward(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        if self._graph_mode:
+            return gy * (y > 0)
+        return kernels.relu_backward(gy, y)
+
+
+class LeakyReLU(Function):
+    def forward(self, x, *, negative_slope):
+        self.slope = negative_slope
+        self.save_for_backward(x)
+        return kernels.leaky_relu_forward(x, negative_slope)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        if self._graph_mode:
+            return gy * xp.where(x > 0, 1.0, self.slope)
+        return kernels.leaky_relu_backward(gy, x, self.slope)
+
+
+class Clamp(Function):
+    def forward(self, x, *, lo, hi):
+        xp = get_array_module(x)
+        self.mask = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            self.mask &= x >= lo
+        if hi is not None:
+            self.mask &= x <= hi
+        return xp.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+    def backward(self, xp, gy):
+        return gy * self.mask
+
+
+# --------------------------------------------------------------------------
+# reductions
+# --------------------------------------------------------------------------
+
+
+def _norm_dims(dim, ndim):
+    """dim (None, int or tuple) -> tuple of non-negative axes, validated."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dim = (dim,)
+    axes = []
+    for d in dim:
+        d = int(d)
+        if not -builtins.max(ndim, 1) <= d < builtins.max(ndim, 1):
+            raise IndexError(f"Dimension out of range (expected to be in range of "
+                             f"[{-builtins.max(ndim, 1)}, {builtins.max(ndim, 1) - 1}], but got {d})")
+        axes.append(d % builtins.max(ndim, 1))
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f"dim {tuple(dim)} appears multiple times in the list of dims")
+    return tuple(axes) if ndim else ()
+
+
+def _expand_back(xp, g, shape, axes, keepdim):
+    """Reshape a reduced gradient so it broadcasts against ``shape``."""
+    if not keepdim and axes:
+        kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+        g = xp.reshape(g, kept)
+    return xp.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    def forward(self, x, *, axes, keepdim):
+        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, xp, gy):
+        return _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
+
+
+class Mean(Function):
+    def forward(self, x, *, axes, keepdim):
+        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        self.count = math.prod(x.shape[a] for a in axes)
+        return x.mean(axis=axes, keepdims=keepdim) if self.count else \
+            get_array_module(x).full(_reduced_shape(x.shape, axes, keepdim), np.nan, x.dtype)
+
+    def backward(self, xp, gy):
+        return _expand_back(xp, gy / builtins.max(self.count, 1), self.shape, self.axes, self.keepdim)
+
+
+def _reduced_shape(shape, axes, keepdim):
+    if keepdim:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+class AMax(Function):
+    """amax/amin over axes; the gradient is shared evenly among ties (PyTorch)."""
+
+    def forward(self, x, *, axes, keepdim, minimum):
+        xp = get_array_module(x)
+        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
+            raise IndexError(f"{'amin' if minimum else 'amax'}(): cannot reduce over a "
+                             f"zero-size dimension of a tensor of shape {tuple(x.shape)}")
+        y = (xp.amin if minimum else xp.amax)(x, axis=axes, keepdims=True)
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        mask = x == y
+        self.weight = mask / mask.sum(axis=axes, keepdims=True)
+        return y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
+
+    def backward(self, xp, gy):
+        return _expand_back(xp, gy, self.shape, self.axes, self.keepdim) * self.weight
+
+
+class MaxDim(Function):
+    """max/min along one dim: values; the gradient goes to the chosen index."""
+
+    def forward(self, x, *, dim, keepdim, minimum):
+        xp = get_array_module(x)
+        if x.shape[dim] == 0:
+            raise IndexError(f"{'min' if minimum else 'max'}(): Expected reduction dim {dim} "
+                             f"to have non-zero size (shape {tuple(x.shape)})")
+        idx = (xp.argmin if minimum else xp.argmax)(x, axis=dim, keepdims=True)
+        self.idx, self.dim, self.keepdim, self.shape = idx, dim, keepdim, x.shape
+        y = xp.take_along_axis(x, idx, axis=dim)
+        return y if keepdim else xp.squeeze(y, axis=dim)
+
+    def backward(self, xp, gy):
+        g = gy if self.keepdim else xp.expand_dims(gy, self.dim)
+        return xp.put_along_axis_grad(g, self.idx, self.shape, self.dim) \
+            if xp is TensorMath else _scatter_along(xp, g, self.idx, self.shape, self.dim)
+
+
+def _scatter_along(xp, g, idx, shape, dim):
+    out = xp.zeros(shape, dtype=g.dtype)
+    xp.put_along_axis(out, idx, g, axis=dim)
+    return out
+
+
+class Var(Function):
+    def forward(self, x, *, axes, keepdim, correction):
+        xp = get_array_module(x)
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        n = math.prod(x.shape[a] for a in axes)
+        self.denom = builtins.max(n - correction, 0)
+        self.centered = x - x.mean(axis=axes, keepdims=True) if n else x
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ss = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
+            return (ss / self.denom).astype(x.dtype, copy=False) if self.denom else \
+                xp.full(ss.shape, np.nan if n == 0 or ss.size == 0 else np.inf, x.dtype) * (ss + 1)
+
+    def backward(self, xp, gy):
+        g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
+        return g * self.centered * (2.0 / self.denom)
+
+
+class LogSumExp(Function):
+    def forward(self, x, *, axes, keepdim):
+        xp = get_array_module(x)
+        m = xp.amax(x, axis=axes, keepdims=True) if x.size else xp.zeros(
+            _reduced_shape(x.shape, axes, True), x.dtype)
+        m = xp.where(xp.isfinite(m), m, 0)
+        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        self.save_for_backward(x, y)
+        return y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
+
+    def backward(self, xp, gy):
+        x, y = self.saved_tensors
+        g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
+        return g * xp.exp(x - y)
+
+
+class Softmax(Function):
+    def forward(self, x, *, dim):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=dim, keepdims=True)) if x.size else x.copy()
+        y = e / e.sum(axis=dim, keepdims=True)
+        self.dim = dim
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        gyy = gy * y
+        return gyy - y * xp.sum(gyy, axis=self.dim, keepdims=True)
+
+
+class LogSoftmax(Function):
+    def forward(self, x, *, dim):
+        xp = get_array_module(x)
+        if x.size == 0:
+            y = x.copy()
+        else:
+            z = x - x.max(axis=dim, keepdims=True)
+            y = z - xp.log(xp.exp(z).sum(axis=dim, keepdims=True))
+        self.dim = dim
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy - xp.exp(y) * xp.sum(gy, axis=self.dim, keepdims=True)
+
+
+# --------------------------------------------------------------------------
+# shapes
+# --------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    def forward(self, x, *, shape):
+        self.in_shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, xp, gy):
+        return xp.reshape(gy, self.in_shape)
+
+
+class Permute(Function):
+    def forward(self, x, *, axes):
+        self.axes = axes
+        return get_array_module(x).permute_dims(x, axes)
+
+    def backward(self, xp, gy):
+        return xp.permute_dims(gy, tuple(np.argsort(self.axes)))
+
+
+class Expand(Function):
+    def forward(self, x, *, shape):
+        return get_array_module(x).broadcast_to(x, shape)
+
+    def backward(self, xp, gy):
+        return gy  # the engine sums it back to the input's shape
+
+
+class Repeat(Function):
+    def forward(self, x, *, reps):
+        self.in_shape = (1,) * (len(reps) - x.ndim) + x.shape
+        self.reps = reps
+        return get_array_module(x).tile(x, reps)
+
+    def backward(self, xp, gy):
+        # view (r0, s0, r1, s1, ...) and sum the repeat axes
+        split = []
+        for r, s in zip(self.reps, self.in_shape):
+            split += [r, s]
+        g = xp.reshape(gy, tuple(split))
+        g = xp.sum(g, axis=tuple(range(0, len(split), 2)), keepdims=False)
+        return g
+
+
+class Cat(Function):
+    def forward(self, *xs, dim):
+        self.dim = dim
+        self.sizes = [x.shape[dim] for x in xs]
+        return get_array_module(xs[0]).concatenate(xs, axis=dim)
+
+    def backward(self, xp, gy):
+        out, start = [], 0
+        for size, need in zip(self.sizes, self.needs_input_grad):
+            if need:
+                idx = (slice(None),) * self.dim + (slice(start, start + size),)
+                out.append(gy[idx])
+            else:
+                out.append(None)
+            start += size
+        return tuple(out)
+
+
+class GetItem(Function):
+    """x[index]; backward scatters (adds) into zeros, so repeated integer
+    indices accumulate."""
+
+    def forward(self, x, *, index):
+        self.index, self.in_shape = index, x.shape
+        return x[index]
+
+    def backward(self, xp, gy):
+        if xp is TensorMath:
+            return IndexAdd.apply(gy, shape=self.in_shape, index=self.index)
+        return _index_add(gy, self.in_shape, self.index)
+
+
+def _index_add(gy, shape, index):
+    xp = get_array_module(gy)
+    g = xp.zeros(shape, dtype=gy.dtype)
+    if _is_basic_index(index):
+        g[index] = gy  # a view: no duplicates possible
+    else:
+        xp.add.at(g, index, gy)
+    return g
+
+
+def _is_basic_index(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+               for i in items)
+
+
+class IndexAdd(Function):
+    """The transpose of GetItem (used when differentiating GetItem's backward)."""
+
+    def forward(self, g, *, shape, index):
+        self.index = index
+        return _index_add(g, shape, index)
+
+    def backward(self, xp, gy):
+        return gy[self.index]
+
+
+class MatMul(Function):
+    """matmul with NumPy/PyTorch semantics (1-D, 2-D, batched, broadcast).
+
+    The 2-D case, the hot one, runs on the GEMM kernel with transpose flags:
+    ``ga = gy @ b.T`` and ``gb = a.T @ gy`` make no transposed copies."""
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        if a.ndim == 2 and b.ndim == 2:
+            return kernels.gemm(a, b)
+        return get_array_module(a).matmul(a, b)
+
+    def backward(self, xp, gy):
+        a, b = self.saved_tensors
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2 and not self._graph_mode:
+            ga = kernels.gemm(gy, b, False, True) if need_a else None
+            gb = kernels.gemm(a, gy, True, False) if need_b else None
+            return ga, gb
+        # promote 1-D operands as matmul does, then undo it on the gradients
+        a2 = xp.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+        b2 = xp.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+        g = gy
+        if a.ndim == 1:
+            g = xp.expand_dims(g, -2 if b.ndim > 1 else 0)
+        if b.ndim == 1:
+            g = xp.expand_dims(g, -1)
+        ga = gb = None
+        if need_a:
+            ga = xp.matmul(g, xp.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = xp.reshape(xp.sum(ga, axis=tuple(range(ga.ndim - 1))), a.shape) \
+                    if ga.ndim > 1 else ga
+        if need_b:
+            gb = xp.matmul(xp.swapaxes(a2, -1, -2), g)
+            if b.ndim == 1:
+                gb = xp.reshape(xp.sum(gb, axis=tuple(range(gb.ndim - 2)) + (gb.ndim - 1,)),
+                                b.shape)
+        return ga, gb
+
+
+# --------------------------------------------------------------------------
+# TensorMath: the NumPy API subset used by backward formulas, on Tensors.
+# --------------------------------------------------------------------------
+
+
+class TensorMath:
+    """Stands in for ``numpy`` while ``create_graph=True`` differentiates a
+    backward formula: same names and arguments, but every call records."""
+
+    @staticmethod
+    def exp(x):
+        return Exp.apply(x)
+
+    @staticmethod
+    def log(x):
+        return Log.apply(x)
+
+    @staticmethod
+    def sin(x):
+        return Sin.apply(x)
+
+    @staticmethod
+    def cos(x):
+        return Cos.apply(x)
+
+    @staticmethod
+    def sign(x):
+        return Tensor(get_array_module(_data(x)).sign(_data(x)))
+
+    @staticmethod
+    def where(cond, a, b):
+        cond = _data(cond)
+        like = a if isinstance(a, Tensor) else b
+        a, b = _as_tensor(a, like), _as_tensor(b, like)
+        return Where.apply(a, b, cond=cond)
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        axes = _norm_dims(axis, x.ndim)
+        return Sum.apply(x, axes=axes, keepdim=keepdims)
+
+    @staticmethod
+    def reshape(x, shape):
+        return Reshape.apply(x, shape=tuple(shape))
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return Expand.apply(x, shape=tuple(shape))
+
+    @staticmethod
+    def expand_dims(x, axis):
+        return unsqueeze(x, axis)
+
+    @staticmethod
+    def permute_dims(x, axes):
+        return Permute.apply(x, axes=tuple(int(a) for a in axes))
+
+    @staticmethod
+    def swapaxes(x, a, b):
+        return transpose(x, a, b)
+
+    @staticmethod
+    def matmul(a, b):
+        return MatMul.apply(a, b)
+
+    @staticmethod
+    def put_along_axis_grad(g, idx, shape, dim):
+        return IndexAdd.apply(g, shape=shape, index=_along_axis_index(idx, shape, dim))
+
+
+def _along_axis_index(idx, shape, dim):
+    """The fancy index that picks ``idx`` along ``dim`` (as take_along_axis)."""
+    grids = list(np.ogrid[tuple(slice(n) for n in idx.shape)])
+    grids[dim] = idx
+    return tuple(grids)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+# --------------------------------------------------------------------------
+# torch-named wrappers
+# --------------------------------------------------------------------------
+
+
+def _binary(cls, a, b):
+    a, b = _promote(a, b)
+    return cls.apply(a, b)
+
+
+def _promote(a, b):
+    """Apply PyTorch's type promotion for the cases NumPy does differently:
+    an integer tensor with a float tensor or Python float gives the float
+    dtype (float32 by default), not float64."""
+    if not isinstance(a, Tensor):
+        a, b = _as_tensor(a, b), b
+    if not isinstance(b, Tensor):
+        b = _as_tensor(b, a)
+    da, db = a.data.dtype, b.data.dtype
+    if da is not db and da != db:
+        fa, fb = da.kind == "f", db.kind == "f"
+        if fa and not fb:
+            b = b.to(da)
+        elif fb and not fa:
+            a = a.to(db)
+        elif fa and fb:
+            wide = np.promote_types(da, db)
+            a, b = a.to(wide), b.to(wide)
+    return a, b
+
+
+def add(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Add, input, other)
+
+
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _binary(Sub, input, other)
+
+
+def mul(input, other):
+    return _binary(Mul, input, other)
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is not None:
+        a, b = _promote(input, other)
+        xp = get_array_module(a.data)
+        q = a.data / b.data
+        q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+        return Tensor(q.astype(np.result_type(a.data, b.data), copy=False))
+    a, b = _promote(input, other)
+    if a.data.dtype.kind != "f":  # true division of integers gives float32
+        a, b = a.float(), b.float()
+    return Div.apply(a, b)
+
+
+def pow(input, exponent):
+    if isinstance(exponent, (int, float)) and not isinstance(input, Tensor):
+        input = _as_tensor(input, None)
+    return _binary(Pow, input, exponent)
+
+
+def maximum(input, other):
+    return _binary(Maximum, input, other)
+
+
+def minimum(input, other):
+    return _binary(Minimum, input, other)
+
+
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return tuple(Tensor(i) for i in get_array_module(_data(condition)).nonzero(_data(condition)))
+    cond = _data(condition)
+    if getattr(cond, "dtype", None) != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
+                        f"dtype {getattr(cond, 'dtype', type(cond).__name__)}")
+    a, b = _promote(input, other)
+    return Where.apply(a, b, cond=cond)
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+def exp(input):
+    return Exp.apply(_float(input))
+
+
+def log(input):
+    return Log.apply(_float(input))
+
+
+def sqrt(input):
+    return Sqrt.apply(_float(input))
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def sin(input):
+    return Sin.apply(_float(input))
+
+
+def cos(input):
+    return Cos.apply(_float(input))
+
+
+def tanh(input):
+    return Tanh.apply(_float(input))
+
+
+def sigmoid(input):
+    return Sigmoid.apply(_float(input))
+
+
+def relu(input):
+    return ReLU.apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01):
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    return Clamp.apply(input, lo=_data(min), hi=_data(max))
+
+
+clip = clamp
+
+
+def square(input):
+    return mul(input, input)
+
+
+def sign(input):
+    return Tensor(get_array_module(input.data).sign(input.data))
+
+
+def _float(t):
+    """Ops such as exp promote integer tensors to float32, as PyTorch does."""
+    if not isinstance(t, Tensor):
+        t = _as_tensor(t, None)
+    return t if t.data.dtype.kind == "f" else t.float()
+
+
+def _check_dim_kw(dim, axis):
+    return axis if dim is None else dim
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    dim = _check_dim_kw(dim, axis)
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input.data.dtype.kind in "bi" and input.data.dtype != np.int64:
+        input = input.long()  # PyTorch sums bools and ints in int64
+    return Sum.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
+    dim = _check_dim_kw(dim, axis)
+    if dtype is not None:
+        input = input.to(dtype)
+    if input.data.dtype.kind != "f":
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {input.data.dtype}")
+    return Mean.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+
+
+def amax(input, dim=(), keepdim=False):
+    return AMax.apply(input, axes=_norm_dims(dim if dim != () else None, input.ndim),
+                      keepdim=keepdim, minimum=False)
+
+
+def amin(input, dim=(), keepdim=False):
+    return AMax.apply(input, axes=_norm_dims(dim if dim != () else None, input.ndim),
+                      keepdim=keepdim, minimum=True)
+
+
+class _MinMax(tuple):
+    """(values, indices) as torch.return_types.max."""
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+def _max_or_min(input, dim, keepdim, minimum, other):
+    if isinstance(dim, Tensor) or other is not None:  # torch.max(a, b) is maximum
+        b = dim if other is None else other
+        return minimum_(input, b) if minimum else maximum(input, b)
+    if dim is None:
+        if input.data.size == 0:
+            raise RuntimeError(f"{'min' if minimum else 'max'}(): Expected reduction dim to be "
+                               f"specified for input.numel() == 0.")
+        return AMax.apply(input, axes=tuple(range(input.ndim)), keepdim=False, minimum=minimum)
+    d = _norm_dims(dim, input.ndim)
+    d = d[0] if d else 0
+    values = MaxDim.apply(input if input.ndim else input.reshape(1), dim=d, keepdim=keepdim,
+                          minimum=minimum)
+    xp = get_array_module(input.data)
+    arg = (xp.argmin if minimum else xp.argmax)(input.data if input.ndim else input.data.reshape(1),
+                                               axis=d, keepdims=keepdim)
+    if not input.ndim:
+        values, arg = values.reshape(()), arg.reshape(())
+    return _MinMax((values, Tensor(arg.astype(np.int64, copy=False))))
+
+
+minimum_ = minimum
+
+
+def max(input, dim=None, keepdim=False, *, other=None):
+    return _max_or_min(input, dim, keepdim, False, other)
+
+
+def min(input, dim=None, keepdim=False, *, other=None):
+    return _max_or_min(input, dim, keepdim, True, other)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg(input, dim, keepdim, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg(input, dim, keepdim, "argmin")
+
+
+def _arg(input, dim, keepdim, fname):
+    x = _data(input)
+    xp = get_array_module(x)
+    if x.size == 0:
+        raise RuntimeError(f"{fname}(): Expected reduction dim to be specified for input.numel() == 0")
+    if dim is None:
+        r = getattr(xp, fname)(x.reshape(-1))
+        if keepdim:
+            r = xp.reshape(r, (1,) * x.ndim)
+    else:
+        r = getattr(xp, fname)(x, axis=_norm_dims(dim, x.ndim)[0], keepdims=keepdim) if x.ndim \
+            else xp.asarray(0)
+    return Tensor(xp.asarray(r, dtype=np.int64))
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if unbiased is not None and correction is not None:
+        raise ValueError("var: pass either unbiased or correction, not both")
+    if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
+        unbiased, dim = dim, None
+    c = correction if correction is not None else (1 if unbiased in (None, True) else 0)
+    return Var.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, correction=c)
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def logsumexp(input, dim, keepdim=False):
+    return LogSumExp.apply(_float(input), axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+
+
+def softmax(input, dim=None, dtype=None):
+    input = input.to(dtype) if dtype is not None else _float(input)
+    return Softmax.apply(input, dim=_softmax_dim(input, dim))
+
+
+def log_softmax(input, dim=None, dtype=None):
+    input = input.to(dtype) if dtype is not None else _float(input)
+    return LogSoftmax.apply(input, dim=_softmax_dim(input, dim))
+
+
+def _softmax_dim(x, dim):
+    if dim is None:  # PyTorch's legacy implicit choice
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+    return _norm_dims(dim, x.ndim)[0] if x.ndim else 0
+
+
+def norm(input, p="fro", dim=None, keepdim=False):
+    """Vector p-norm (p = 2/'fro', 1, inf or any positive number)."""
+    if p in ("fro", 2, 2.0):
+        return sqrt(sum(input * input, dim, keepdim))
+    if p == 1:
+        return sum(abs(input), dim, keepdim)
+    if p in (float("inf"), "inf"):
+        return amax(abs(input), dim if dim is not None else (), keepdim)
+    return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+
+
+# shapes ------------------------------------------------------------------
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, np.ndarray)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _infer_shape(shape, numel, old):
+    """Resolve one -1 in ``shape``; raise naming both shapes on mismatch."""
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if -1 in shape:
+        known = math.prod(s for s in shape if s != -1)
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} "
+                               f"(tensor of shape {list(old)})")
+        shape = tuple(numel // known if s == -1 else s for s in shape)
+    if math.prod(shape) != numel or any(s < 0 for s in shape):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel} "
+                           f"(tensor of shape {list(old)})")
+    return shape
+
+
+def reshape(input, *shape):
+    shape = _infer_shape(_shape_arg(shape), input.data.size, input.shape)
+    if shape == input.shape:
+        return input if not input.requires_grad else Reshape.apply(input, shape=shape)
+    return Reshape.apply(input, shape=shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    if input.ndim == 0:
+        return reshape(input, 1)
+    s, e = _norm_dims((start_dim, end_dim), input.ndim) if start_dim % input.ndim != end_dim % input.ndim \
+        else (start_dim % input.ndim,) * 2
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shape = input.shape[:s] + (math.prod(input.shape[s:e + 1]),) + input.shape[e + 1:]
+    return Reshape.apply(input, shape=shape)
+
+
+def squeeze(input, dim=None):
+    if dim is None:
+        shape = tuple(n for n in input.shape if n != 1)
+    else:
+        dims = _norm_dims(dim, input.ndim)
+        shape = tuple(n for i, n in enumerate(input.shape) if not (i in dims and n == 1))
+    return Reshape.apply(input, shape=shape)
+
+
+def unsqueeze(input, dim):
+    nd = input.ndim + 1
+    if not -nd <= dim < nd:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], "
+                         f"but got {dim})")
+    dim %= nd
+    return Reshape.apply(input, shape=input.shape[:dim] + (1,) + input.shape[dim:])
+
+
+def permute(input, *dims):
+    dims = _shape_arg(dims)
+    if len(dims) != input.ndim:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {input.ndim} is not equal to len(dims) = {len(dims)}")
+    return Permute.apply(input, axes=_norm_dims(dims, input.ndim))
+
+
+def transpose(input, dim0, dim1):
+    axes = list(range(input.ndim))
+    d0, d1 = (_norm_dims(dim0, input.ndim)[0], _norm_dims(dim1, input.ndim)[0]) if input.ndim \
+        else (0, 0)
+    axes[d0], axes[d1] = axes[d1], axes[d0]
+    return Permute.apply(input, axes=tuple(axes))
+
+
+swapaxes = transpose
+
+
+def t(input):
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return transpose(input, 0, 1) if input.ndim == 2 else input
+
+
+def expand(input, *sizes):
+    sizes = _shape_arg(sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({input.ndim})")
+    lead = len(sizes) - input.ndim
+    shape = tuple(input.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    for i, n in enumerate(input.shape):
+        if n != 1 and n != shape[lead + i]:
+            raise RuntimeError(f"The expanded size of the tensor ({shape[lead + i]}) must match "
+                               f"the existing size ({n}) at non-singleton dimension {lead + i}. "
+                               f"Target sizes: {list(sizes)}. Tensor sizes: {list(input.shape)}")
+    return Expand.apply(input, shape=shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, *shape)
+
+
+def repeat(input, *sizes):
+    reps = _shape_arg(sizes)
+    if len(reps) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    return Repeat.apply(input, reps=reps)
+
+
+def cat(tensors, dim=0):
+    tensors = [t for t in tensors]
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    # PyTorch skips legacy 1-D empty tensors
+    nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
+    ref = nonempty[0]
+    d = _norm_dims(dim, ref.ndim)[0]
+    for i, t in enumerate(nonempty):
+        if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape))
+                                     if j != d):
+            raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
+                               f"Expected size {list(ref.shape)} but got size {list(t.shape)} "
+                               f"for tensor number {i} in the list.")
+    dtype = ref.data.dtype
+    for t in nonempty[1:]:
+        dtype = np.promote_types(dtype, t.data.dtype)
+    return Cat.apply(*[t.to(dtype) for t in nonempty], dim=d)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = tensors[0].shape
+    for i, t in enumerate(tensors):
+        if t.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shape)} at entry 0 and {list(t.shape)} at entry {i}")
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    d = _norm_dims(dim, tensor.ndim)[0]
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got {step}")
+        sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={sizes}")
+    out, start = [], 0
+    for size in sizes:
+        out.append(narrow(tensor, d, start, size))
+        start += size
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    n = input.shape[_norm_dims(dim, input.ndim)[0]]
+    return split(input, builtins.max(-(-n // chunks), 1), dim)
+
+
+def narrow(input, dim, start, length):
+    idx = (slice(None),) * dim + (slice(start, start + length),)
+    return GetItem.apply(input, index=idx)
+
+
+def unbind(input, dim=0):
+    d = _norm_dims(dim, input.ndim)[0]
+    return tuple(GetItem.apply(input, index=(slice(None),) * d + (i,))
+                 for i in range(input.shape[d]))
+
+
+def getitem(input, index):
+    return GetItem.apply(input, index=_convert_index(index, input.shape))
+
+
+def _convert_index(index, shape):
+    """Tensors inside an index become arrays; bounds are checked up front."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    for it in items:
+        if isinstance(it, Tensor):
+            it = it.data
+        if isinstance(it, list):
+            it = np.asarray(it)
+        if hasattr(it, "dtype") and it.dtype.kind not in "biu":
+            raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, "
+                             f"got {it.dtype}")
+        out.append(it)
+    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
+
+
+def matmul(input, other):
+    if input.ndim == 0 or other.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{input.ndim}D and {other.ndim}D")
+    k1 = input.shape[-1]
+    k2 = other.shape[-2] if other.ndim > 1 else other.shape[0]
+    if k1 != k2:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({_shape_str(input.shape)} and {_shape_str(other.shape)})")
+    if input.ndim > 2 and other.ndim > 2:
+        try:
+            np.broadcast_shapes(input.shape[:-2], other.shape[:-2])
+        except ValueError:
+            raise RuntimeError(f"matmul: batch dimensions of {list(input.shape)} and "
+                               f"{list(other.shape)} are not broadcastable") from None
+    a, b = _promote(input, other)
+    return MatMul.apply(a, b)
+
+
+def _shape_str(shape):
+    return "x".join(str(s) for s in shape)
+
+
+mm = matmul
+
+
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got {input.ndim}-D and {mat2.ndim}-D")
+    return matmul(input, mat2)
+
+
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return matmul(input, other)
+
+
+def outer(input, vec2):
+    return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))
+
+
+# --------------------------------------------------------------------------
+# casts, copies, devices, gather, and a few more element-wise ops
+# --------------------------------------------------------------------------
+
+
+class Cast(Function):
+    def forward(self, x, *, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, xp, gy):
+        return gy if self._graph_mode else gy.astype(self.in_dtype)
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, xp, gy):
+        return gy
+
+
+class ToDevice(Function):
+    """Copy between host and GPU memory; the gradient goes back the other way."""
+
+    def forward(self, x, *, device):
+        from .backend import cupy_module
+        self.src_is_host = x.__class__ is np.ndarray
+        if device.type == "cpu":
+            return x.get()
+        cp = cupy_module()
+        with cp.cuda.Device(device.index or 0):
+            return cp.asarray(x)
+
+    def backward(self, xp, gy):
+        if self._graph_mode:
+            return gy.to("cpu" if self.src_is_host else "cuda")
+        if self.src_is_host:
+            return gy.get() if gy.__class__ is not np.ndarray else gy
+        from .backend import cupy_module
+        return cupy_module().asarray(gy)
+
+
+class Gather(Function):
+    """out[i][j] = x[i][index[i][j]] along ``dim`` (torch.gather)."""
+
+    def forward(self, x, *, dim, index):
+        self.dim, self.in_shape = dim, x.shape
+        self.index = _along_axis_index(index, x.shape, dim)
+        return x[self.index]
+
+    def backward(self, xp, gy):
+        if xp is TensorMath:
+            return IndexAdd.apply(gy, shape=self.in_shape, index=self.index)
+        return _index_add(gy, self.in_shape, self.index)
+
+
+def gather(input, dim, index):
+    idx = _data(index)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
+    if idx.ndim != input.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
+                           f"tensor ({idx.ndim} vs {input.ndim})")
+    d = _norm_dims(dim, input.ndim)[0]
+    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
+        raise IndexError(f"gather(): index {int(idx.max())} is out of bounds for dimension {d} "
+                         f"with size {input.shape[d]}")
+    return Gather.apply(input, dim=d, index=idx)
+
+
+class Log1p(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log1p(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return gy / (1 + x)
+
+
+class Expm1(Function):
+    def forward(self, x):
+        y = get_array_module(x).expm1(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, xp, gy):
+        y, = self.saved_tensors
+        return gy * (y + 1)
+
+
+class CumSum(Function):
+    def forward(self, x, *, dim):
+        self.dim = dim
+        return get_array_module(x).cumsum(x, axis=dim)
+
+    def backward(self, xp, gy):
+        # the gradient of a running sum is the running sum from the end
+        total = xp.sum(gy, axis=self.dim, keepdims=True)
+        return total - CumSum.apply(gy, dim=self.dim) + gy if xp is TensorMath else \
+            total - xp.cumsum(gy, axis=self.dim) + gy
+
+
+def log1p(input):
+    return Log1p.apply(_float(input))
+
+
+def expm1(input):
+    return Expm1.apply(_float(input))
+
+
+def reciprocal(input):
+    return div(1.0, _float(input))
+
+
+def rsqrt(input):
+    return div(1.0, sqrt(input))
+
+
+def cumsum(input, dim, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    return CumSum.apply(input, dim=_norm_dims(dim, input.ndim)[0])
+
+
+def prod(input, dim=None, keepdim=False):
+    """Product as exp(sum(log|x|)) with signs would lose zeros; use a Function-free
+    composition that is exact: reduce by multiplication over the unbound slices."""
+    if dim is None:
+        input, dim = input.reshape(-1), 0
+    d = _norm_dims(dim, input.ndim)[0]
+    out = None
+    for s in unbind(input, d):
+        out = s if out is None else out * s
+    if out is None:
+        shape = _reduced_shape(input.shape, (d,), keepdim)
+        return Tensor(get_array_module(input.data).ones(shape, dtype=input.dtype))
+    return unsqueeze(out, d) if keepdim else out

@@ -1,0 +1,670 @@
+"""Tensor: an n-dimensional array (NumPy, or CuPy on a GPU) with autograd.
+
+A Tensor is a thin handle: ``data`` holds the array, ``grad_fn`` the
+Function that made it (None for leaves), ``grad`` the accumulated gradient.
+Arithmetic and methods are one-line calls into ``tinygrad_kr.ops``, where each
+op's forward and backward live.
+"""
+import numpy as np
+
+from .autograd.grad_mode import _state as _grad_state
+from .backend import cupy_module, get_array_module
+
+from . import dtypes as _dt
+from .dtypes import check_dtype as _check_dtype
+
+class device:
+    """A device name, like torch.device: 'cpu' or 'cuda[:index]'."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        type = str(type)
+        if ":" in type:
+            type, idx = type.split(":", 1)
+            index = int(idx)
+        if type not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: "
+                               f"{type}")
+        self.type, self.index = type, index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and \
+            (self.index or 0) == (other.index or 0)
+
+    def __hash__(self):
+        return hash((self.type, self.index or 0))
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+
+_CPU = device("cpu")
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations made with it."""
+
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
+    __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        data = _to_array(data, dtype)
+        self.data = data
+        self.grad = None
+        self.grad_fn = None
+        self._version = 0
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, data, grad_fn):
+        """Internal constructor for op results (no checks, no copies)."""
+        if data.__class__ is not np.ndarray and isinstance(data, np.generic):
+            data = np.asarray(data)  # NumPy returns scalars from 0-d arithmetic
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._version = 0
+        t._requires_grad = grad_fn is not None
+        if grad_fn is not None and data.dtype.kind != "f":
+            t._requires_grad = False  # integer results (argmax...) carry no gradient
+            t.grad_fn = None
+        return t
+
+    # -- autograd ----------------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
+                               "want to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        if value and self.data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {self.data.dtype})")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        import weakref
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        self.grad_fn._retained = weakref.ref(self)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor w.r.t. the graph's leaves."""
+        from .autograd.function import backward
+        backward(self, gradient, retain_graph, create_graph, inputs)
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._make(self.data, None)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # -- properties --------------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self.data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self.data.shape)
+        return self.data.shape[dim]
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def dim(self):
+        return self.data.ndim
+
+    ndimension = dim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def device(self):
+        if self.data.__class__ is np.ndarray:
+            return _CPU
+        return device("cuda", self.data.device.id)
+
+    @property
+    def is_cuda(self):
+        return self.data.__class__ is not np.ndarray
+
+    def numel(self):
+        return self.data.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self.data.itemsize
+
+    @property
+    def T(self):
+        return permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return transpose(self, -2, -1)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(unbind(self, 0))
+
+    def __hash__(self):
+        return id(self)
+
+    # -- conversion --------------------------------------------------------
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to "
+                               f"Scalar")
+        return self.data.item() if self.data.__class__ is np.ndarray else self.data.get().item()
+
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                               "Use tensor.detach().numpy() instead.")
+        if self.data.__class__ is not np.ndarray:
+            if not force:
+                raise TypeError("can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the "
+                                "tensor to host memory first.")
+            return self.data.get()
+        return self.data
+
+    def tolist(self):
+        return _host(self.data).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = _host(self.data)
+        return a if dtype is None else a.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
+                               f"(shape {tuple(self.shape)})")
+        return bool(self.item())
+
+    def __repr__(self):
+        body = np.array2string(_host(self.data), separator=", ", precision=4,
+                               prefix="tensor(", threshold=1000)
+        extras = []
+        if self.data.dtype not in (_dt.float32, _dt.int64, _dt.bool) or self.data.size == 0:
+            extras.append(f"dtype=tinygrad_kr.{self.data.dtype}")
+        if self.is_cuda:
+            extras.append(f"device='{self.device}'")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.data.size == 1 and spec:
+            return format(self.item(), spec)
+        return repr(self)
+
+    # -- dtype & device ----------------------------------------------------
+    def to(self, *args, **kwargs):
+        """to(dtype) / to(device) / to(device, dtype) / to(other_tensor)."""
+        dtype = kwargs.pop("dtype", None)
+        dev = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("copy", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype, dev = a.dtype, a.device
+            elif isinstance(a, (str, device)):
+                dev = a
+            elif a is not None:
+                dtype = a
+        t = self
+        if dev is not None:
+            t = _to_device(t, device(dev))
+        if dtype is not None:
+            dtype = _check_dtype(dtype)
+            if dtype != t.data.dtype:
+                t = Cast.apply(t, dtype=dtype)
+        return t
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"tinygrad_kr.{self.data.dtype}"
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(_dt.float32)
+
+    def double(self):
+        return self.to(_dt.float64)
+
+    def half(self):
+        return self.to(_dt.float16)
+
+    def long(self):
+        return self.to(_dt.int64)
+
+    def int(self):
+        return self.to(_dt.int32)
+
+    def bool(self):
+        return self.to(_dt.bool)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
+
+    def contiguous(self):
+        return self
+
+    def is_contiguous(self):
+        return True
+
+    def clone(self):
+        return Clone.apply(self)
+
+    def is_floating_point(self):
+        return self.data.dtype.kind == "f"
+
+    # -- in-place ----------------------------------------------------------
+    def _check_inplace(self):
+        if _grad_state.enabled and self._requires_grad:
+            what = "a leaf Variable that requires grad" if self.grad_fn is None else \
+                "a tensor that is part of a graph"
+            raise RuntimeError(f"an in-place operation on {what} is not allowed (it would "
+                               f"overwrite a value backward needs); wrap it in "
+                               f"tinygrad_kr.no_grad() or use the out-of-place op")
+        self._version += 1
+
+    def _inplace(self, result):
+        self._check_inplace()
+        data = result.data if isinstance(result, Tensor) else result
+        self.data[...] = data
+        return self
+
+    def __setitem__(self, index, value):
+        self._check_inplace()
+        self.data[_convert_index(index, self.shape)] = value.data if isinstance(value, Tensor) else value
+
+    def add_(self, other, *, alpha=1):
+        return self._inplace(add(self.detach(), other, alpha=alpha))
+
+    def sub_(self, other, *, alpha=1):
+        return self._inplace(sub(self.detach(), other, alpha=alpha))
+
+    def mul_(self, other):
+        return self._inplace(mul(self.detach(), other))
+
+    def div_(self, other):
+        return self._inplace(div(self.detach(), other))
+
+    def pow_(self, exponent):
+        return self._inplace(pow(self.detach(), exponent))
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(clamp(self.detach(), min, max))
+
+    def zero_(self):
+        self._check_inplace()
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._check_inplace()
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        return self
+
+    def copy_(self, src):
+        self._check_inplace()
+        src = src.data if isinstance(src, Tensor) else src
+        xp = get_array_module(self.data)
+        self.data[...] = xp.asarray(src)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from .random import get_rng
+        self._check_inplace()
+        self.data[...] = _like_device(get_rng(generator).uniform(a, b, self.data.shape), self.data)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from .random import get_rng
+        self._check_inplace()
+        self.data[...] = _like_device(get_rng(generator).normal(mean, std, self.data.shape), self.data)
+        return self
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    # -- operators ---------------------------------------------------------
+    def __add__(self, other):
+        return add(self, other)
+
+    def __radd__(self, other):
+        return add(other, self)
+
+    def __sub__(self, other):
+        return sub(self, other)
+
+    def __rsub__(self, other):
+        return sub(other, self)
+
+    def __mul__(self, other):
+        return mul(self, other)
+
+    def __rmul__(self, other):
+        return mul(other, self)
+
+    def __truediv__(self, other):
+        return div(self, other)
+
+    def __rtruediv__(self, other):
+        return div(other, self)
+
+    def __floordiv__(self, other):
+        return div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return div(other, self, rounding_mode="floor")
+
+    def __mod__(self, other):
+        return Tensor(self.data % _data(other))
+
+    def __pow__(self, exponent):
+        return pow(self, exponent)
+
+    def __rpow__(self, base):
+        return pow(_as_tensor(base, self), self)
+
+    def __matmul__(self, other):
+        return matmul(self, _as_tensor(other, self))
+
+    def __rmatmul__(self, other):
+        return matmul(_as_tensor(other, self), self)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return abs(self)
+
+    def __getitem__(self, index):
+        return getitem(self, index)
+
+    # comparisons and logic give bool tensors outside the graph
+    def __eq__(self, other):
+        return Tensor(self.data == _data(other))
+
+    def __ne__(self, other):
+        return Tensor(self.data != _data(other))
+
+    def __lt__(self, other):
+        return Tensor(self.data < _data(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _data(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _data(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _data(other))
+
+    def __and__(self, other):
+        return Tensor(self.data & _data(other))
+
+    def __or__(self, other):
+        return Tensor(self.data | _data(other))
+
+    def __xor__(self, other):
+        return Tensor(self.data ^ _data(other))
+
+    def __invert__(self):
+        return Tensor(~self.data)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+    logical_not = __invert__
+
+    def equal(self, other):
+        return self.shape == other.shape and bool((self.data == other.data).all())
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(get_array_module(self.data).allclose(
+            self.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def all(self, dim=None, keepdim=False):
+        return Tensor(self.data.all(axis=dim, keepdims=keepdim))
+
+    def any(self, dim=None, keepdim=False):
+        return Tensor(self.data.any(axis=dim, keepdims=keepdim))
+
+    def isnan(self):
+        return Tensor(get_array_module(self.data).isnan(self.data))
+
+    def isfinite(self):
+        return Tensor(get_array_module(self.data).isfinite(self.data))
+
+    def floor(self):
+        return Tensor(get_array_module(self.data).floor(self.data))
+
+    def ceil(self):
+        return Tensor(get_array_module(self.data).ceil(self.data))
+
+    def round(self, decimals=0):
+        return Tensor(get_array_module(self.data).round(self.data, decimals))
+
+    def argsort(self, dim=-1, descending=False):
+        x = -self.data if descending else self.data
+        return Tensor(get_array_module(x).argsort(x, axis=dim, kind="stable").astype(np.int64))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        idx = self.argsort(dim, descending=largest).data
+        idx = get_array_module(idx).take(idx, np.arange(k), axis=dim)
+        from .ops import _MinMax
+        return _MinMax((gather(self, dim, Tensor(idx)), Tensor(idx)))
+
+    def masked_fill(self, mask, value):
+        return where(_as_tensor(mask, None).bool() if not isinstance(mask, Tensor) else mask,
+                     _as_tensor(value, self), self)
+
+    def where(self, condition, other):
+        return where(condition, self, other)
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints with numel()."""
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __repr__(self):
+        return f"tinygrad_kr.Size({list(self)})"
+
+
+def _host(a):
+    return a if a.__class__ is np.ndarray else a.get()
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _like_device(host_array, like):
+    """host_array in like's dtype, on like's device."""
+    xp = get_array_module(like)
+    return xp.asarray(host_array, dtype=like.dtype)
+
+
+def _to_array(data, dtype=None):
+    """Build the array of a new tensor with PyTorch's dtype inference:
+    Python floats give float32 (the default dtype), ints int64, bools bool;
+    an array keeps its dtype (float64 stays float64)."""
+    cp = cupy_module() if data.__class__ is not np.ndarray else None
+    if cp is not None and isinstance(data, cp.ndarray):
+        return data if dtype is None else data.astype(_check_dtype(dtype), copy=False)
+    if dtype is not None:
+        dtype = _check_dtype(dtype)
+        arr = np.array(data, dtype=dtype) if not isinstance(data, np.ndarray) else \
+            data.astype(dtype, copy=False)
+        return arr
+    if isinstance(data, np.ndarray):
+        arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)
+    else:
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"could not build a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype.kind == "f":
+            arr = arr.astype(_dt.get_default_dtype())
+        elif arr.dtype.kind in "iu" and arr.dtype != _dt.int64:
+            arr = arr.astype(_dt.int64)
+    if arr.dtype not in _dt.SUPPORTED:
+        kind = {"U": "str", "S": "bytes", "O": "object", "c": "complex"}.get(arr.dtype.kind, str(arr.dtype))
+        raise TypeError(f"can't convert data of dtype {arr.dtype} ({kind}) to a tensor: only "
+                        f"numeric and bool data are supported")
+    return arr
+
+
+def _as_tensor(x, like):
+    """Wrap a Python number or array as a constant Tensor matching ``like``'s
+    dtype class and device (PyTorch's scalar promotion)."""
+    if isinstance(x, Tensor):
+        return x
+    like_arr = like.data if isinstance(like, Tensor) else None
+    if isinstance(x, (bool, np.bool_)):
+        dtype = like_arr.dtype if like_arr is not None else _dt.bool
+    elif isinstance(x, (int, np.integer)):
+        dtype = like_arr.dtype if like_arr is not None and like_arr.dtype != _dt.bool else _dt.int64
+    elif isinstance(x, (float, np.floating)):
+        dtype = like_arr.dtype if like_arr is not None and like_arr.dtype.kind == "f" \
+            else _dt.get_default_dtype()
+    else:
+        arr = _to_array(x)
+        if like_arr is not None and like_arr.__class__ is not np.ndarray:
+            arr = get_array_module(like_arr).asarray(arr)
+        return Tensor._make(arr, None)
+    if like_arr is not None and like_arr.__class__ is not np.ndarray:
+        return Tensor._make(get_array_module(like_arr).asarray(x, dtype=dtype), None)
+    return Tensor._make(np.asarray(x, dtype=dtype), None)
+
+
+def _to_device(t, dev):
+    if dev.type == "cpu":
+        if t.data.__class__ is np.ndarray:
+            return t
+    else:
+        cp = cupy_module()
+        if cp is None:
+            raise RuntimeError("CUDA requested but not available: install CuPy "
+                               "(pip install 'tinygrad_kr[cuda12]') on a machine with an NVIDIA GPU")
+        try:
+            count = cp.cuda.runtime.getDeviceCount()
+        except Exception as e:  # noqa: BLE001 (CuPy raises its own runtime error types)
+            raise RuntimeError(f"CUDA requested but not available: {e}") from None
+        idx = dev.index or 0
+        if idx >= count:
+            raise RuntimeError(f"CUDA error: invalid device ordinal {idx} ({count} device(s))")
+        if t.data.__class__ is not np.ndarray and t.data.device.id == idx:
+            return t
+    return ToDevice.apply(t, device=dev)
+
+
+from .ops import (  # noqa: E402  (ops import Tensor from this module)
+    Cast, Clone, ToDevice, abs, add, clamp, div, gather, getitem, matmul, mul, permute, pow, sub,
+    transpose, unbind, where, _convert_index)
+from . import ops as _ops  # noqa: E402
+
+# methods that are plain calls into ops, with PyTorch's names
+for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "sum", "mean",
+              "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",
+              "softmax", "log_softmax", "reshape", "flatten", "squeeze", "unsqueeze", "permute",
+              "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "t", "clamp",
+              "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
+              "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
+              "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather"):
+    if hasattr(_ops, _name):
+        setattr(Tensor, _name, getattr(_ops, _name))
+Tensor.view = Tensor.reshape
+Tensor.absolute = Tensor.abs
+Tensor.multiply = Tensor.mul
+Tensor.divide = Tensor.div
+Tensor.subtract = Tensor.sub
+Tensor.negative = Tensor.neg
+Tensor.expand_as = lambda self, other: _ops.expand(self, *other.shape)
+Tensor.view_as = lambda self, other: _ops.reshape(self, *other.shape)
+Tensor.reshape_as = Tensor.view_as
+del _name
