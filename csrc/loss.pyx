@@ -21,7 +21,6 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, log
 from libc.stdint cimport int64_t
-from libc.string cimport memset
 
 cnp.import_array()
 
@@ -70,7 +69,7 @@ cdef cnp.ndarray _check_input(cnp.ndarray x, str fn, Layout* lay):
             lay.inner *= x.shape[d]
         lay.n_rows = x.shape[0] * lay.inner
     if lay.n_classes == 0:
-        raise ValueError(f"{fn}: input of shape {tuple(x.shape)} has no classes (C=0)")
+        raise ValueError(f"{fn}: input of shape {_shape(x)} has no classes (C=0)")
     if not cnp.PyArray_IS_C_CONTIGUOUS(x):
         x = np.ascontiguousarray(x)
     return x
@@ -86,16 +85,23 @@ cdef cnp.ndarray _check_weight(weight, cnp.ndarray x, Py_ssize_t n_classes, str 
         raise TypeError(f"{fn}: weight must have the input's dtype {x.dtype}, got {w.dtype}")
     if cnp.PyArray_NDIM(w) != 1 or w.shape[0] != n_classes:
         raise ValueError(f"{fn}: weight should be defined for all {n_classes} classes, "
-                         f"got weight of shape {tuple(w.shape)}")
+                         f"got weight of shape {_shape(w)}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(w):
         w = np.ascontiguousarray(w)
     return w
 
 
+cdef inline tuple _shape(cnp.ndarray a):
+    """The Python shape tuple (``a.shape`` on a typed ndarray is a C pointer)."""
+    return (<object> a).shape
+
+
 cdef tuple _class_target_shape(cnp.ndarray x):
-    if cnp.PyArray_NDIM(x) == 1:
+    """The input's shape without the class axis."""
+    cdef tuple shape = _shape(x)
+    if len(shape) == 1:
         return ()
-    return (x.shape[0],) + tuple(x.shape)[2:]
+    return shape[:1] + shape[2:]
 
 
 cdef Py_ssize_t _first_bad_label(const int64_t* y, Py_ssize_t m, Py_ssize_t n_classes,
@@ -118,9 +124,9 @@ cdef cnp.ndarray _check_class_target(cnp.ndarray target, cnp.ndarray x, Layout* 
               and cnp.PyArray_ITEMSIZE(target) == 8):
         raise TypeError(f"{fn}: class-index target must be int64 (or uint8), got {target.dtype}")
     expected = _class_target_shape(x)
-    if target.shape != expected:
-        raise ValueError(f"{fn}: target of shape {tuple(target.shape)} does not match input of "
-                         f"shape {tuple(x.shape)} (expected target shape {expected})")
+    if _shape(target) != expected:
+        raise ValueError(f"{fn}: target of shape {_shape(target)} does not match input of "
+                         f"shape {_shape(x)} (expected target shape {expected})")
     if not cnp.PyArray_IS_C_CONTIGUOUS(target):
         target = np.ascontiguousarray(target)
     cdef Py_ssize_t bad = _first_bad_label(<const int64_t*> cnp.PyArray_DATA(target),
@@ -134,9 +140,9 @@ cdef cnp.ndarray _check_class_target(cnp.ndarray target, cnp.ndarray x, Layout* 
 
 cdef cnp.ndarray _check_prob_target(cnp.ndarray target, cnp.ndarray x, int64_t ignore_index,
                                     str fn):
-    if target.shape != x.shape:
-        raise ValueError(f"{fn}: class-probability target of shape {tuple(target.shape)} must "
-                         f"have the input's shape {tuple(x.shape)}")
+    if _shape(target) != _shape(x):
+        raise ValueError(f"{fn}: class-probability target of shape {_shape(target)} must "
+                         f"have the input's shape {_shape(x)}")
     if ignore_index >= 0:
         raise ValueError(f"{fn}: ignore_index is not supported for class-probability targets")
     return np.ascontiguousarray(target, dtype=x.dtype)
@@ -181,7 +187,7 @@ cdef cnp.ndarray _scalar_array(double value, int typenum):
     return out
 
 
-cdef cnp.ndarray _row_grads(gloss, Reduction red, Py_ssize_t n_rows, double scale, str fn):
+cdef cnp.ndarray _row_grads(gloss, Reduction red, Py_ssize_t n_rows, str fn):
     """The incoming gradient as float64 (M,) per row ('none'), or None when
     it is one number for every row (returned through ``scale``)."""
     if red != RED_NONE:
@@ -416,8 +422,12 @@ cdef tuple _prepare_ce(cnp.ndarray logits, cnp.ndarray target, weight, int64_t i
     a.is_prob = is_prob
     a.ignore_index = ignore_index
     a.eps = label_smoothing
-    a.labels = NULL if is_prob else <const int64_t*> cnp.PyArray_DATA(t)
-    a.probs = cnp.PyArray_DATA(t) if is_prob else NULL
+    a.labels = NULL
+    a.probs = NULL
+    if is_prob:
+        a.probs = cnp.PyArray_DATA(t)
+    else:
+        a.labels = <const int64_t*> cnp.PyArray_DATA(t)
     a.weight = NULL if w is None else cnp.PyArray_DATA(w)
     if w is None:
         a.w_sum = lay.n_classes
@@ -443,7 +453,8 @@ def cross_entropy_forward(cnp.ndarray logits not None, cnp.ndarray target not No
     x, t, w, red = _prepare_ce(logits, target, weight, ignore_index, reduction, label_smoothing, &a)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef bint parallel = a.n_rows > 1 and a.n_rows * a.n_classes >= PARALLEL_MIN
-    cdef cnp.ndarray lse = cnp.PyArray_EMPTY(1, &a.n_rows, cnp.NPY_FLOAT64, 0)
+    cdef cnp.npy_intp n_rows = a.n_rows
+    cdef cnp.ndarray lse = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0)
     a.lse = <double*> cnp.PyArray_DATA(lse)
     cdef double total_weight, total
     if a.is_prob:
@@ -465,7 +476,7 @@ def cross_entropy_forward(cnp.ndarray logits not None, cnp.ndarray target not No
         return out, lse, total_weight
 
     if parallel:
-        buf = cnp.PyArray_EMPTY(1, &a.n_rows, cnp.NPY_FLOAT64, 0)
+        buf = cnp.PyArray_EMPTY(1, &n_rows, cnp.NPY_FLOAT64, 0)
     cdef double* buf_p = NULL if buf is None else <double*> cnp.PyArray_DATA(buf)
     with nogil:
         if typenum == cnp.NPY_FLOAT32:
@@ -490,11 +501,13 @@ def cross_entropy_backward(cnp.ndarray logits not None, cnp.ndarray target not N
     if (cnp.PyArray_TYPE(lse) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(lse) != 1
             or lse.shape[0] != a.n_rows):
         raise ValueError(f"cross_entropy_backward: lse must be float64 of shape ({a.n_rows},), "
-                         f"got {lse.dtype} {tuple(lse.shape)}")
+                         f"got {lse.dtype} {_shape(lse)}")
     lse = np.ascontiguousarray(lse)
     a.lse = <double*> cnp.PyArray_DATA(lse)
-    cdef cnp.ndarray g_rows = _row_grads(gloss, red, a.n_rows, 1.0, "cross_entropy_backward")
-    cdef const double* g_rows_p = NULL if g_rows is None else <const double*> cnp.PyArray_DATA(g_rows)
+    cdef cnp.ndarray g_rows = _row_grads(gloss, red, a.n_rows, "cross_entropy_backward")
+    cdef const double* g_rows_p = NULL
+    if g_rows is not None:
+        g_rows_p = <const double*> cnp.PyArray_DATA(g_rows)
     cdef double g_all = _grad_scale(gloss, red, total_weight)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef cnp.ndarray gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), typenum, 0)
@@ -595,8 +608,10 @@ def nll_loss_backward(cnp.ndarray logp not None, cnp.ndarray target not None, gl
     cdef cnp.ndarray x, t, w
     cdef Reduction red
     x, t, w, red = _check_nll(logp, target, weight, ignore_index, reduction, &lay)
-    cdef cnp.ndarray g_rows = _row_grads(gloss, red, lay.n_rows, 1.0, "nll_loss_backward")
-    cdef const double* g_rows_p = NULL if g_rows is None else <const double*> cnp.PyArray_DATA(g_rows)
+    cdef cnp.ndarray g_rows = _row_grads(gloss, red, lay.n_rows, "nll_loss_backward")
+    cdef const double* g_rows_p = NULL
+    if g_rows is not None:
+        g_rows_p = <const double*> cnp.PyArray_DATA(g_rows)
     cdef double g_all = _grad_scale(gloss, red, total_weight)
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef cnp.ndarray gx = cnp.PyArray_ZEROS(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), typenum, 0)

@@ -164,7 +164,7 @@ class Sqrt(Function):
 class Abs(Function):
     def forward(self, x):
         self.save_for_backward(x)
-        return abs(x)
+        return get_array_module(x).abs(x)
 
     def backward(self, xp, gy):
         x, = self.saved_tensors

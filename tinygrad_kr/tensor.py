@@ -644,7 +644,7 @@ def _to_device(t, dev):
 
 
 from .ops import (  # noqa: E402  (ops import Tensor from this module)
-    Cast, Clone, ToDevice, abs, add, clamp, div, gather, getitem, matmul, mul, permute, pow, sub,
+    Cast, Clone, ToDevice, abs, add, clamp, div, gather, getitem, matmul, mul, neg, permute, pow, sub,
     transpose, unbind, where, _convert_index)
 from . import ops as _ops  # noqa: E402
 

@@ -280,7 +280,10 @@ def _deliver(leaf, g, capture, create_graph, gy):
             g = g.copy()
         leaf.grad = Tensor(g)
     else:
-        leaf.grad.data = leaf.grad.data + g
+        total = leaf.grad.data + g
+        if isinstance(total, np.generic):  # 0-d + 0-d gives a NumPy scalar
+            total = np.asarray(total)
+        leaf.grad.data = total
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):

@@ -7,7 +7,10 @@ and ``dilation`` are (h, w) pairs of ints.  Semantics are PyTorch's:
   the ceiling, minus one if the last window would start in the right padding;
 * max pooling pads with -inf; its indices (int64) are flat offsets h * W + w
   into each (n, c) plane; NaN wins (the last NaN of a window), ties go to the
-  first maximum; a window of only -inf points at its first in-bounds element;
+  first maximum; a window of only -inf points at its first in-bounds element,
+  and a window with no in-bounds element at all (possible only with dilation
+  and padding on a tiny input) gives -inf and index -1, which backward skips
+  (PyTorch returns an out-of-range index there and its backward corrupts memory);
 * average pooling divides by the window size clipped to the padded input
   (``count_include_pad``), by the in-bounds size, or by ``divisor_override``.
 """
@@ -61,12 +64,14 @@ def _padded_windows(x, kernel_size, stride, padding, dilation, out, fill):
     return win[:, :, :sh * (out[0] - 1) + 1:sh, :sw * (out[1] - 1) + 1:sw, ::dh, ::dw]
 
 
-def _first_valid_tap(out, stride, padding, dilation):
-    """Per output position: the first window tap inside the input."""
-    xp = get_array_module(out)   # out: arange of output positions
+def _first_valid_tap(out, size, stride, padding, dilation):
+    """Per output position (out: an arange): the first window tap inside
+    the input, and whether there is one at all."""
+    xp = get_array_module(out)
     start = out * stride - padding
     skip = xp.where(start < 0, (-start + dilation - 1) // dilation, 0)
-    return start + skip * dilation
+    first = start + skip * dilation
+    return first, first < size
 
 
 def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
@@ -91,7 +96,9 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
     indices = ih * W + iw
     # No element beat -inf: PyTorch keeps its initial choice, the first
     # in-bounds tap (argmax may have picked a padding position).
-    first = (_first_valid_tap(oh, sh, ph, dh) * W + _first_valid_tap(ow, sw, pw, dw))
+    first_h, any_h = _first_valid_tap(oh, H, sh, ph, dh)
+    first_w, any_w = _first_valid_tap(ow, W, sw, pw, dw)
+    first = xp.where(any_h & any_w, first_h * W + first_w, -1)
     indices = xp.where(y == -xp.inf, first, indices).astype(xp.int64)
     return xp.ascontiguousarray(y), indices
 
@@ -103,11 +110,13 @@ def max_pool2d_backward(gy, indices, x_shape):
     if gy.shape != indices.shape or gy.ndim != 4 or gy.shape[:2] != (N, C):
         raise ValueError(f"max_pool2d_backward: gy {gy.shape} and indices {indices.shape} "
                          f"do not match the input shape {tuple(x_shape)}")
-    if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= H * W):
-        raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) for a "
-                         f"{H}x{W} input")
+    if indices.size and (int(indices.min()) < -1 or int(indices.max()) >= H * W):
+        raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) (or be -1 "
+                         f"for an empty window) for a {H}x{W} input")
+    empty = indices < 0
     plane = xp.arange(N * C, dtype=xp.int64).reshape(N, C, 1, 1) * (H * W)
-    gx = xp.bincount((indices + plane).ravel(), weights=gy.ravel(), minlength=N * C * H * W)
+    gx = xp.bincount((xp.where(empty, 0, indices) + plane).ravel(),
+                     weights=xp.where(empty, 0, gy).ravel(), minlength=N * C * H * W)
     return gx.astype(gy.dtype, copy=False).reshape(x_shape)
 
 

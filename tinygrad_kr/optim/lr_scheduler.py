@@ -950,7 +950,7 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             self.num_bad_epochs += 1
         if self.in_cooldown:
-            self.cooldown_counter -= 1
+            pass
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
             self._reduce_lr(epoch)

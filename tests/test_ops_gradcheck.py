@@ -1,0 +1,220 @@
+"""Every differentiable core op: float64 gradcheck over shapes that include
+broadcasting pairs, size-1 dims and empty tensors; forward equals NumPy."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_kr as tkr
+from tinygrad_kr.autograd import gradcheck, gradgradcheck
+
+rng = np.random.default_rng(0)
+
+
+def leaf(*shape, positive=False, low=-2.0, high=2.0):
+    a = rng.uniform(0.5, 2.0, shape) if positive else rng.uniform(low, high, shape)
+    return tkr.tensor(a, dtype=tkr.float64, requires_grad=True)
+
+
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((2, 1, 3), (4, 1)),
+                 ((1,), (2, 3)), ((), (2, 3)), ((0, 3), (3,)), ((2, 0), (2, 1))]
+
+BINARY = {
+    "add": (lambda a, b: a + b, np.add, False),
+    "sub": (lambda a, b: a - b, np.subtract, False),
+    "mul": (lambda a, b: a * b, np.multiply, False),
+    "div": (lambda a, b: a / b, np.divide, True),
+    "pow": (lambda a, b: a ** b, np.power, True),
+    "maximum": (tkr.maximum, np.maximum, False),
+    "minimum": (tkr.minimum, np.minimum, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("sa,sb", BINARY_SHAPES)
+def test_binary_ops(name, sa, sb):
+    f, ref, positive = BINARY[name]
+    a, b = leaf(*sa, positive=positive), leaf(*sb, positive=positive)
+    np.testing.assert_allclose(f(a, b).data, ref(a.data, b.data), rtol=1e-12)
+    assert gradcheck(f, (a, b))
+
+
+UNARY = {
+    "exp": (tkr.exp, np.exp, False), "log": (tkr.log, np.log, True),
+    "sqrt": (tkr.sqrt, np.sqrt, True), "abs": (tkr.abs, np.abs, False),
+    "sin": (tkr.sin, np.sin, False), "cos": (tkr.cos, np.cos, False),
+    "tanh": (tkr.tanh, np.tanh, False), "sigmoid": (tkr.sigmoid, lambda x: 1 / (1 + np.exp(-x)), False),
+    "relu": (tkr.relu, lambda x: np.maximum(x, 0), False),
+    "leaky_relu": (lambda x: tkr.leaky_relu(x, 0.1), lambda x: np.where(x > 0, x, 0.1 * x), False),
+    "neg": (lambda x: -x, np.negative, False),
+    "clamp": (lambda x: tkr.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), False),
+    "square": (tkr.square, np.square, False), "log1p": (tkr.log1p, np.log1p, True),
+    "expm1": (tkr.expm1, np.expm1, False), "rsqrt": (tkr.rsqrt, lambda x: 1 / np.sqrt(x), True),
+    "pow_scalar": (lambda x: x ** 3, lambda x: x ** 3, False),
+    "rpow": (lambda x: 2.0 ** x, lambda x: 2.0 ** x, False),
+    "rsub": (lambda x: 1.0 - x, lambda x: 1.0 - x, False),
+    "rdiv": (lambda x: 1.0 / x, lambda x: 1.0 / x, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (1, 1), (), (0, 4)])
+def test_unary_ops(name, shape):
+    f, ref, positive = UNARY[name]
+    x = leaf(*shape, positive=positive)
+    if name in ("abs", "relu", "leaky_relu", "clamp"):  # keep away from the kinks
+        x.data[np.abs(x.data) < 0.05] = 0.3
+        x.data[np.abs(x.data - 0.7) < 0.05] = 0.3
+        x.data[np.abs(x.data + 0.5) < 0.05] = 0.3
+    np.testing.assert_allclose(f(x).data, ref(x.data), rtol=1e-12)
+    assert gradcheck(f, (x,))
+
+
+REDUCTIONS = {
+    "sum": (lambda x, d, k: x.sum(d, keepdim=k), lambda a, d, k: a.sum(axis=d, keepdims=k)),
+    "mean": (lambda x, d, k: x.mean(d, keepdim=k), lambda a, d, k: a.mean(axis=d, keepdims=k)),
+    "amax": (lambda x, d, k: tkr.amax(x, d if d is not None else (), k),
+             lambda a, d, k: a.max(axis=d, keepdims=k)),
+    "amin": (lambda x, d, k: tkr.amin(x, d if d is not None else (), k),
+             lambda a, d, k: a.min(axis=d, keepdims=k)),
+    "var": (lambda x, d, k: x.var(d, keepdim=k), lambda a, d, k: a.var(axis=d, keepdims=k, ddof=1)),
+    "std": (lambda x, d, k: x.std(d, keepdim=k), lambda a, d, k: a.std(axis=d, keepdims=k, ddof=1)),
+    "logsumexp": (lambda x, d, k: tkr.logsumexp(x, d if d is not None else (0, 1, 2), k),
+                  lambda a, d, k: np.log(np.exp(a).sum(axis=d, keepdims=k))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCTIONS))
+@pytest.mark.parametrize("dim", [None, 0, 1, -1, (0, 2)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_reductions(name, dim, keepdim):
+    f, ref = REDUCTIONS[name]
+    x = leaf(2, 3, 4)
+    np.testing.assert_allclose(f(x, dim, keepdim).data, ref(x.data, dim, keepdim), rtol=1e-12)
+    assert gradcheck(lambda t: f(t, dim, keepdim), (x,))
+
+
+def test_max_min_along_dim_and_ties():
+    x = leaf(3, 4)
+    v, i = tkr.max(x, 1)
+    np.testing.assert_array_equal(i.data, x.data.argmax(1))
+    assert gradcheck(lambda t: tkr.max(t, 1).values, (x,))
+    assert gradcheck(lambda t: tkr.min(t, 0, keepdim=True)[0], (x,))
+    # ties share the gradient evenly (amax), as in PyTorch
+    t = tkr.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    tkr.amax(t).backward()
+    np.testing.assert_allclose(t.grad.data, [0, 0.5, 0.5])
+    assert x.argmax().item() == x.data.argmax()
+    assert x.argmin(dim=0).tolist() == x.data.argmin(0).tolist()
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_softmax_log_softmax(dim):
+    x = leaf(3, 5)
+    e = np.exp(x.data - x.data.max(dim, keepdims=True))
+    sm = e / e.sum(dim, keepdims=True)
+    np.testing.assert_allclose(tkr.softmax(x, dim).data, sm, rtol=1e-12)
+    np.testing.assert_allclose(tkr.log_softmax(x, dim).data, np.log(sm), rtol=1e-12)
+    assert gradcheck(lambda t: tkr.softmax(t, dim) * tkr.arange(5.0).double()[:t.shape[-1]], (x,))
+    assert gradcheck(lambda t: tkr.log_softmax(t, dim), (x,))
+
+
+def test_softmax_is_stable():
+    x = tkr.tensor([[1e4, -1e4, 0.0]], requires_grad=True)
+    y = tkr.log_softmax(x, 1)
+    assert np.isfinite(y.data).all()
+    y.sum().backward()
+    assert np.isfinite(x.grad.data).all()
+
+
+SHAPE_OPS = {
+    "reshape": lambda x: x.reshape(4, 6),
+    "view_infer": lambda x: x.view(-1, 3),
+    "flatten": lambda x: x.flatten(1),
+    "squeeze_unsqueeze": lambda x: x.unsqueeze(1).squeeze(1),
+    "transpose": lambda x: x.transpose(0, 2),
+    "permute": lambda x: x.permute(2, 0, 1),
+    "T": lambda x: x.T,
+    "expand": lambda x: x[:, :1, :].expand(2, 3, 4),
+    "repeat": lambda x: x.repeat(2, 1, 3),
+    "cat": lambda x: tkr.cat([x, x * 2], dim=1),
+    "stack": lambda x: tkr.stack([x, x.exp()], dim=-1),
+    "split": lambda x: x.split([1, 2], dim=1)[1],
+    "chunk": lambda x: x.chunk(2, dim=2)[0] * x.chunk(2, dim=2)[1],
+    "narrow": lambda x: x.narrow(2, 1, 2),
+    "getitem_int_slice": lambda x: x[1, :, ::2],
+    "getitem_none_ellipsis": lambda x: x[None, ..., 1],
+    "getitem_int_array": lambda x: x[[0, 1, 1, 0]],  # repeated rows accumulate
+    "getitem_bool_mask": lambda x: x[x.data > 0],
+    "getitem_tensor_index": lambda x: x[:, tkr.tensor([2, 0, 2])],
+    "gather": lambda x: x.gather(2, tkr.tensor(np.array([[[3, 0]] * 3] * 2))),
+    "cumsum": lambda x: x.cumsum(1),
+    "prod": lambda x: x.prod(2),
+    "unbind": lambda x: x.unbind(0)[1],
+    "norm": lambda x: x.norm(),
+    "where": lambda x: tkr.where(x > 0, x, x * x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_shape_and_index_ops(name):
+    x = leaf(2, 3, 4)
+    assert gradcheck(SHAPE_OPS[name], (x,))
+
+
+def test_getitem_forward_matches_numpy():
+    x = leaf(2, 3, 4)
+    for idx in [(1, slice(None), slice(None, None, 2)), (None, Ellipsis, 1), ([0, 1, 1],),
+                (slice(None), [2, 0])]:
+        np.testing.assert_array_equal(x[idx].data, x.data[idx])
+    mask = x.data > 0
+    np.testing.assert_array_equal(x[tkr.tensor(mask)].data, x.data[mask])
+
+
+MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)),
+                 ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 2)),
+                 ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((0, 4), (4, 3)), ((3, 0), (0, 2))]
+
+
+@pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
+def test_matmul(sa, sb):
+    a, b = leaf(*sa), leaf(*sb)
+    np.testing.assert_allclose((a @ b).data, np.matmul(a.data, b.data), rtol=1e-12, atol=1e-14)
+    assert gradcheck(lambda p, q: p @ q, (a, b))
+
+
+def test_double_backward_core_ops():
+    x, w = leaf(3, 4), leaf(4, 2)
+    assert gradgradcheck(lambda a, b: tkr.tanh(a @ b).sum(1), (x, w))
+    assert gradgradcheck(lambda a: (a.exp() * a.sin() / (1 + a * a)).sum(), (x,))
+    assert gradgradcheck(lambda a: tkr.log_softmax(a, 1), (x,))
+    assert gradgradcheck(lambda a: tkr.sigmoid(a).mean(0) ** 2, (x,))
+
+
+broadcastable = st.lists(st.integers(1, 3), min_size=0, max_size=3)
+
+
+@st.composite
+def broadcast_pair(draw):
+    shape = draw(broadcastable)
+    other = [draw(st.sampled_from([1, n])) for n in shape]
+    cut = draw(st.integers(0, len(other)))
+    other = other[cut:]
+    if draw(st.booleans()):
+        shape, other = other, shape
+    return tuple(shape), tuple(other)
+
+
+@settings(max_examples=40, deadline=None)
+@given(broadcast_pair(), st.sampled_from(["add", "sub", "mul", "div", "maximum"]))
+def test_property_broadcast_gradients(pair, name):
+    """Gradients of broadcasting binary ops always come back in each input's
+    shape and equal the numerical gradient."""
+    sa, sb = pair
+    f = BINARY[name][0]
+    a, b = leaf(*sa, positive=True), leaf(*sb, positive=True)
+    y = f(a, b)
+    assert y.shape == np.broadcast_shapes(sa, sb)
+    y.sum().backward()
+    assert a.grad.shape == sa and b.grad.shape == sb
+    assert gradcheck(f, (a, b))

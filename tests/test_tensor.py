@@ -1,0 +1,122 @@
+"""The Tensor API: construction, dtypes, conversion, repr, factories, errors."""
+import numpy as np
+import pytest
+
+import tinygrad_kr as tkr
+
+
+def test_dtype_inference_like_pytorch():
+    assert tkr.tensor([1.0, 2.0]).dtype == tkr.float32
+    assert tkr.tensor([1, 2]).dtype == tkr.int64
+    assert tkr.tensor([True, False]).dtype == tkr.bool
+    assert tkr.tensor(np.zeros(2)).dtype == tkr.float64  # arrays keep their dtype
+    assert tkr.tensor([1, 2], dtype=tkr.float64).dtype == tkr.float64
+    assert tkr.zeros(2).dtype == tkr.float32 and tkr.arange(3).dtype == tkr.int64
+    assert tkr.arange(0, 1, 0.25).dtype == tkr.float32
+    assert (tkr.tensor([1, 2]) * 1.5).dtype == tkr.float32  # int * float -> default float
+    assert (tkr.tensor([1, 2]) / 2).dtype == tkr.float32
+    assert (tkr.ones(2) + tkr.ones(2, dtype=tkr.float64)).dtype == tkr.float64
+    assert (tkr.ones(2) + tkr.tensor([1, 2])).dtype == tkr.float32
+    assert (tkr.ones(2) > 0).dtype == tkr.bool
+    assert tkr.tensor([True, True]).sum().dtype == tkr.int64
+
+
+def test_unsupported_dtypes_raise():
+    with pytest.raises(TypeError, match="str"):
+        tkr.tensor(["a", "b"])
+    with pytest.raises(TypeError, match="complex"):
+        tkr.tensor(np.array([1j]))
+    with pytest.raises(RuntimeError, match="floating point"):
+        tkr.tensor([1, 2], requires_grad=True)
+
+
+def test_conversions():
+    t = tkr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert t.shape == (2, 2) and t.size() == (2, 2) and t.size(1) == 2
+    assert t.ndim == 2 and t.dim() == 2 and t.numel() == 4 and len(t) == 2
+    assert t.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert isinstance(t.numpy(), np.ndarray)
+    assert float(t[1, 1]) == 4.0 and int(t[0, 1]) == 2 and t.sum().item() == 10.0
+    np.testing.assert_array_equal(t.T.numpy(), t.numpy().T)
+    assert t.double().dtype == tkr.float64 and t.long().dtype == tkr.int64
+    assert t.to(tkr.float64).dtype == tkr.float64 and t.to("cpu") is t
+    assert np.asarray(t).shape == (2, 2)
+    with pytest.raises(RuntimeError, match="cannot be converted to Scalar"):
+        t.item()
+    with pytest.raises(RuntimeError, match="requires grad"):
+        tkr.ones(2, requires_grad=True).numpy()
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(tkr.ones(2))
+
+
+def test_repr():
+    assert repr(tkr.tensor([1.0, 2.5])) == "tensor([1. , 2.5])"
+    assert "requires_grad=True" in repr(tkr.ones(1, requires_grad=True))
+    assert "grad_fn=<MulBackward>" in repr(tkr.ones(1, requires_grad=True) * 2)
+    assert "dtype=tinygrad_kr.float64" in repr(tkr.ones(1, dtype=tkr.float64))
+
+
+def test_reflected_arithmetic():
+    t = tkr.tensor([1.0, 2.0])
+    np.testing.assert_allclose((2 - t).data, [1, 0])
+    np.testing.assert_allclose((2 / t).data, [2, 1])
+    np.testing.assert_allclose((2 ** t).data, [2, 4])
+    np.testing.assert_allclose((np.array([1.0, 1.0]) * t).data, [1, 2])
+    np.testing.assert_allclose((t // 2).data, [0, 1])
+
+
+def test_factories_and_seed():
+    tkr.manual_seed(3)
+    a = tkr.randn(3, 4)
+    tkr.manual_seed(3)
+    assert np.array_equal(a.data, tkr.randn(3, 4).data)
+    assert tkr.zeros(2, 3).sum().item() == 0 and tkr.ones((2, 3)).sum().item() == 6
+    assert tkr.full((2,), 7).dtype == tkr.int64 and tkr.full((2,), 7.0).dtype == tkr.float32
+    assert tkr.eye(3).trace() if hasattr(tkr.Tensor, "trace") else tkr.eye(3).sum().item() == 3
+    np.testing.assert_allclose(tkr.linspace(0, 1, 5).data, np.linspace(0, 1, 5), rtol=1e-6)
+    r = tkr.randint(0, 10, (1000,))
+    assert r.dtype == tkr.int64 and 0 <= r.min().item() and r.max().item() < 10
+    u = tkr.rand(1000)
+    assert 0 <= u.min().item() and u.max().item() < 1
+    assert tkr.zeros_like(a).shape == a.shape and tkr.ones_like(a).dtype == a.dtype
+    assert tkr.empty(2, 0).shape == (2, 0)
+    x = np.arange(3.0)
+    shared = tkr.from_numpy(x)
+    x[0] = 9
+    assert shared[0].item() == 9  # from_numpy shares memory
+    copied = tkr.tensor(x)
+    x[0] = 1
+    assert copied[0].item() == 9  # tensor() copies
+
+
+def test_shape_errors_name_the_shapes():
+    with pytest.raises(RuntimeError, match="3x4 and 5x2"):
+        tkr.ones(3, 4) @ tkr.ones(5, 2)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)"):
+        tkr.ones(3) + tkr.ones(4)
+    with pytest.raises(RuntimeError, match=r"shape '\[5, -1\]' is invalid for input of size 12"):
+        tkr.ones(3, 4).view(5, -1)
+    with pytest.raises(RuntimeError, match="expanded size"):
+        tkr.ones(3).expand(2, 4)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tkr.ones(3).sum(2)
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
+        tkr.cat([tkr.ones(2, 3), tkr.ones(2, 4)], 0)
+    with pytest.raises(IndexError):
+        tkr.ones(3)[5]
+
+
+def test_torch_style_module_functions():
+    x = tkr.tensor([[1.0, -2.0], [3.0, 0.5]])
+    assert tkr.max(x).item() == 3.0
+    v, i = tkr.max(x, dim=1)
+    assert v.tolist() == [1.0, 3.0] and i.tolist() == [0, 0]
+    assert tkr.max(x, 1).indices.tolist() == [0, 0]
+    assert tkr.maximum(x, tkr.zeros(2, 2)).min().item() == 0
+    assert (x.argmax(dim=1) == tkr.tensor([0, 0])).all().item()
+    assert tkr.where(x > 0, x, tkr.zeros(2, 2)).sum().item() == 4.5
+    assert tkr.stack([x, x]).shape == (2, 2, 2) and tkr.cat([x, x], 1).shape == (2, 4)
+    assert [c.shape for c in x.split(1, 0)] == [(1, 2), (1, 2)]
+    assert x.var().item() == pytest.approx(np.var(x.data, ddof=1), rel=1e-6)
+    assert x.std(unbiased=False).item() == pytest.approx(np.std(x.data), rel=1e-6)
+    assert (x.softmax(1).sum(1) - 1).abs().max().item() < 1e-6
