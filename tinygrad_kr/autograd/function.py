@@ -29,37 +29,42 @@ class Function:
     ``backward(self, xp, gy) -> gradient per input``.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "input_meta", "saved", "_saved_src",
-                 "_saved_versions", "_graph_mode", "_retained", "__dict__", "__weakref__")
+    __slots__ = ("parents", "needs_input_grad", "input_meta", "_saved_src", "_saved_versions",
+                 "__dict__", "__weakref__")
 
     #: False when backward calls kernels on raw arrays, so it cannot itself be
     #: differentiated (create_graph through such an op raises).
     double_differentiable = True
-
-    def __init__(self):
-        self.saved = None
-        self._graph_mode = False
-        self._retained = None
+    # per-instance values live in __dict__ only once set: class defaults keep
+    # creating a Function cheap (no __init__)
+    saved = None
+    _graph_mode = False
+    _retained = None
 
     # -- recording ---------------------------------------------------------
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays; return a Tensor linked to them."""
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        fn = object.__new__(cls)
+        arrays = []
+        needs = []
         record = False
-        if _grad_state.enabled:
-            for x in inputs:
-                if x.__class__ is not np.ndarray and getattr(x, "requires_grad", False):
-                    record = True
-                    break
-        fn = cls()
+        grad_on = _grad_state.enabled
+        for x in inputs:
+            if isinstance(x, Tensor):
+                arrays.append(x.data)
+                need = grad_on and x._requires_grad
+                needs.append(need)
+                record = record or need
+            else:  # a Python number or None (e.g. an absent bias)
+                arrays.append(x)
+                needs.append(False)
+        fn.needs_input_grad = needs = tuple(needs)
         if record:
-            fn.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-            fn.parents = tuple(_node_of(x) if need else None
-                               for x, need in zip(inputs, fn.needs_input_grad))
-            fn.input_meta = tuple((a.shape, a.dtype) for a in arrays)
-        else:
-            fn.needs_input_grad = (False,) * len(inputs)
+            fn.parents = tuple((x.grad_fn or x) if need else None
+                               for x, need in zip(inputs, needs))
+            fn.input_meta = tuple((a.shape, a.dtype) if need else None
+                                  for a, need in zip(arrays, needs))
         y = fn.forward(*arrays, **options)
         if not record:
             return Tensor._make(y, None)
@@ -114,7 +119,9 @@ class Function:
         return Tensor._make(a, parent)
 
     def _check_versions(self):
-        for ref, version in getattr(self, "_saved_versions", ()):
+        if self.saved is None:
+            return
+        for ref, version in self._saved_versions:
             t = ref() if isinstance(ref, weakref.ref) else ref
             if t is not None and t._version != version:
                 raise RuntimeError(
@@ -126,8 +133,8 @@ class Function:
     def release(self):
         """Free what backward needed (after a backward without retain_graph)."""
         if self.saved is not None or self.__dict__:
-            self.saved = _RELEASED
             self.__dict__.clear()
+            self.saved = _RELEASED
 
     # -- to implement ------------------------------------------------------
     def forward(self, *arrays, **options):
@@ -202,7 +209,6 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
     Without ``capture`` leaf gradients accumulate into ``.grad``.  With
     ``capture`` (a dict node -> None) the gradients reaching those nodes are
     stored there instead and ``.grad`` is left alone (autograd.grad)."""
-    from ..ops import TensorMath
     grads = {}
     fns = []
     for t, g in zip(roots, root_grads):
@@ -234,20 +240,22 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                     f"create_graph=True: the backward of {type(fn).__name__} runs a compiled "
                     f"kernel and cannot itself be differentiated (double backward is supported "
                     f"for the core ops only)")
+            from ..ops import TensorMath
             xp = TensorMath
             fn._graph_mode = True
             try:
                 gxs = fn.backward(xp, gy)
             finally:
-                fn._graph_mode = False
+                fn.__dict__.pop("_graph_mode", None)
         else:
             xp = get_array_module(gy)
             gxs = fn.backward(xp, gy)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
-        for parent, gx, (shape, dtype) in zip(fn.parents, gxs, fn.input_meta):
+        for parent, gx, meta in zip(fn.parents, gxs, fn.input_meta):
             if parent is None or gx is None:
                 continue
+            shape, dtype = meta
             if gx.shape != shape:
                 gx = _sum_to(xp, gx, shape)
             if not create_graph and gx.dtype != dtype:
