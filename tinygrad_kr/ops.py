@@ -280,6 +280,8 @@ def _norm_dims(dim, ndim):
 
 def _expand_back(xp, g, shape, axes, keepdim):
     """Reshape a reduced gradient so it broadcasts against ``shape``."""
+    if g.ndim == 0 and xp is np:  # full reduction: cheaper than a broadcast view
+        return np.full(shape, g, dtype=g.dtype)
     if not keepdim and axes:
         kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
         g = xp.reshape(g, kept)
@@ -667,6 +669,9 @@ def _promote(a, b):
         a, b = _as_tensor(a, b), b
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a)
+    if a.data.__class__ is not b.data.__class__:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {a.device} and {b.device}!")
     da, db = a.data.dtype, b.data.dtype
     if da is not db and da != db:
         fa, fb = da.kind == "f", db.kind == "f"

@@ -130,11 +130,27 @@ def _anneal_linear(start, end, pct):
     return (end - start) * pct + start
 
 
+def _uses_beta1(optimizer):
+    """Which entry ``cycle_momentum`` cycles: ``betas[0]`` (True) or ``momentum`` (False)."""
+    defaults = getattr(optimizer, "defaults", {})
+    if "momentum" not in defaults and "betas" not in defaults:
+        raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+    return "betas" in defaults
+
+
 def _set_momentum(group, momentum, use_beta1):
     if use_beta1:
         group["betas"] = (momentum, *group["betas"][1:])
     else:
         group["momentum"] = momentum
+
+
+def _start_momentum_cycle(optimizer, max_momentums, base_momentums, use_beta1):
+    # A cycle starts at the top of the momentum range; the bounds live in the groups.
+    for group, max_m, base_m in zip(optimizer.param_groups, max_momentums, base_momentums):
+        _set_momentum(group, max_m, use_beta1)
+        group["max_momentum"] = max_m
+        group["base_momentum"] = base_m
 
 
 # ----------------------------------------------------------------------------- base
@@ -234,17 +250,23 @@ class LRScheduler:
         self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
+        if epoch is None:
+            self.last_epoch += 1
+            values = self._get_lr_in_step()
+        else:
+            self.last_epoch = epoch
+            closed_form = getattr(self, "_get_closed_form_lr", None)
+            values = closed_form() if closed_form is not None else self._get_lr_in_step()
+        self._write_lrs(values)
+
+    def _get_lr_in_step(self):
         self._get_lr_called_within_step = True
         try:
-            if epoch is None:
-                self.last_epoch += 1
-                values = self.get_lr()
-            else:
-                self.last_epoch = epoch
-                closed_form = getattr(self, "_get_closed_form_lr", None)
-                values = closed_form() if closed_form is not None else self.get_lr()
+            return self.get_lr()
         finally:
             self._get_lr_called_within_step = False
+
+    def _write_lrs(self, values):
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
         self._last_lr = self._current_lrs()
@@ -355,14 +377,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        self._get_lr_called_within_step = True
-        try:
-            values = self.get_lr()
-        finally:
-            self._get_lr_called_within_step = False
-        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
-            group["lr"] = lr
-        self._last_lr = self._current_lrs()
+        self._write_lrs(self._get_lr_in_step())
 
 
 class CyclicLR(LRScheduler):
@@ -412,18 +427,11 @@ class CyclicLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            defaults = getattr(optimizer, "defaults", {})
-            if "momentum" not in defaults and "betas" not in defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in defaults
+            self.use_beta1 = _uses_beta1(optimizer)
             self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
             self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             if last_epoch == -1:
-                for m_momentum, b_momentum, group in zip(self.max_momentums, self.base_momentums,
-                                                         optimizer.param_groups):
-                    _set_momentum(group, m_momentum, self.use_beta1)
-                    group["max_momentum"] = m_momentum
-                    group["base_momentum"] = b_momentum
+                _start_momentum_cycle(optimizer, self.max_momentums, self.base_momentums, self.use_beta1)
         # PyTorch's order: the constructor's step uses the groups' "initial_lr" as
         # base (the same as base_lr unless a previous scheduler left one), later steps base_lr.
         super().__init__(optimizer, last_epoch)
@@ -509,7 +517,8 @@ class OneCycleLR(LRScheduler):
                 or not 0 <= pct_start <= 1):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start!r}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}")
+            raise ValueError("anneal_strategy must be one of 'cos' or 'linear', "
+                             f"instead got {anneal_strategy!r}")
         if div_factor <= 0 or final_div_factor <= 0:
             raise ValueError(f"div_factor and final_div_factor must be positive, "
                              f"but got {div_factor} and {final_div_factor}")
@@ -543,18 +552,11 @@ class OneCycleLR(LRScheduler):
 
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            defaults = getattr(optimizer, "defaults", {})
-            if "momentum" not in defaults and "betas" not in defaults:
-                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
-            self.use_beta1 = "betas" in defaults
+            self.use_beta1 = _uses_beta1(optimizer)
             max_momentums = _per_group("max_momentum", optimizer, max_momentum)
             base_momentums = _per_group("base_momentum", optimizer, base_momentum)
             if last_epoch == -1:
-                for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
-                                                         optimizer.param_groups):
-                    _set_momentum(group, m_momentum, self.use_beta1)
-                    group["max_momentum"] = m_momentum
-                    group["base_momentum"] = b_momentum
+                _start_momentum_cycle(optimizer, max_momentums, base_momentums, self.use_beta1)
         super().__init__(optimizer, last_epoch)
 
     def _anneal_func(self, start, end, pct):
@@ -645,7 +647,8 @@ class MultiStepLR(LRScheduler):
 
     def _get_closed_form_lr(self):
         milestones = sorted(self.milestones.elements())
-        return [base_lr * self.gamma ** bisect_right(milestones, self.last_epoch) for base_lr in self.base_lrs]
+        n_passed = bisect_right(milestones, self.last_epoch)
+        return [base_lr * self.gamma ** n_passed for base_lr in self.base_lrs]
 
 
 class ConstantLR(LRScheduler):
@@ -681,7 +684,8 @@ class LinearLR(LRScheduler):
 
     def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5, last_epoch=-1):
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 and less or equal to 1.")
+            raise ValueError("Starting multiplicative factor expected to be greater than 0 "
+                             "and less or equal to 1.")
         if end_factor > 1.0 or end_factor < 0:
             raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
         _check_nonnegative_int("total_iters", total_iters)
@@ -774,8 +778,8 @@ class CosineAnnealingLR(LRScheduler):
         return [ratio * (group["lr"] - self.eta_min) + self.eta_min for group in self.optimizer.param_groups]
 
     def _get_closed_form_lr(self):
-        return [self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-                for base_lr in self.base_lrs]
+        cosine = 1 + math.cos(math.pi * self.last_epoch / self.T_max)
+        return [self.eta_min + (base_lr - self.eta_min) * cosine / 2 for base_lr in self.base_lrs]
 
 
 # ----------------------------------------------------------------------------- combinators
@@ -950,7 +954,7 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             self.num_bad_epochs += 1
         if self.in_cooldown:
-            pass
+            self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
             self._reduce_lr(epoch)
