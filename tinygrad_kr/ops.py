@@ -657,6 +657,14 @@ def _data(x):
 
 
 def _binary(cls, a, b):
+    # fast paths: same-dtype tensors, or a float tensor with a Python number
+    # (NumPy keeps the tensor's dtype for Python scalars, as PyTorch does)
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.data.dtype is b.data.dtype and a.data.__class__ is b.data.__class__:
+                return cls.apply(a, b)
+        elif (b.__class__ is float or b.__class__ is int) and a.data.dtype.kind == "f":
+            return cls.apply(a, b)
     a, b = _promote(a, b)
     return cls.apply(a, b)
 
