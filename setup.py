@@ -52,6 +52,28 @@ def openmp_flags():
     return None
 
 
+def native_flags():
+    """-march=native: users build from source on the machine that runs the
+    kernels, and the optimizer/element-wise loops are arithmetic-bound at
+    SSE2's 4 lanes (measured 1.5x faster with AVX2).  TKR_PORTABLE=1 builds
+    a binary that runs on any x86-64 / aarch64 CPU instead."""
+    if os.environ.get("TKR_PORTABLE"):
+        return []
+    cc = os.environ.get("CC", "cc")
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write("int main(void) { return 0; }\n")
+        r = subprocess.run(cc.split() + ["-march=native", src, "-o", os.path.join(tmp, "p")],
+                           capture_output=True)
+        return ["-march=native"] if r.returncode == 0 else []
+    except OSError:
+        return []
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def extensions():
     omp = openmp_flags()
     if omp is None:
@@ -60,7 +82,7 @@ def extensions():
         cargs, largs = [], []
     else:
         cargs, largs = omp
-    cargs = cargs + ["-O3", "-fno-math-errno"]
+    cargs = cargs + ["-O3", "-fno-math-errno"] + native_flags()
     exts = []
     # TKR_ONLY=blas,conv builds just those groups (handy while developing).
     only = {g for g in os.environ.get("TKR_ONLY", "").split(",") if g}

@@ -41,30 +41,51 @@ cdef class _Group:
     cdef list keep_alive              # contiguous copies of gradients (pointed to by addr)
 
 
-cdef object _float_dtype(str kernel, object a):
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{kernel}: expected numpy arrays, got {type(a).__name__}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{kernel}: only float32 and float64 are supported, got {a.dtype}")
-    return a.dtype
+cdef bint _usable(cnp.ndarray a):
+    """Aligned, native byte order, C-contiguous: a raw pointer walks it."""
+    return (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+            and cnp.PyArray_ISNOTSWAPPED(a))
 
 
-cdef intptr_t _address(str kernel, str name, Py_ssize_t i, object a, object dtype,
-                       tuple shape, bint written) except? 0:
-    """Check a[i] of list ``name`` against its parameter; return its data pointer."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{kernel}: {name}[{i}] must be a numpy array, got {type(a).__name__}")
-    if a.dtype != dtype:
-        raise TypeError(f"{kernel}: {name}[{i}] has dtype {a.dtype}, its parameter has {dtype}")
-    if a.shape != shape:
-        raise ValueError(f"{kernel}: {name}[{i}] has shape {a.shape}, its parameter has {shape}")
-    if written:
+cdef bint _same_shape(cnp.ndarray a, cnp.ndarray b):
+    cdef int k
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for k in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIMS(a)[k] != cnp.PyArray_DIMS(b)[k]:
+            return False
+    return True
+
+
+cdef cnp.ndarray _param_array(str kernel, Py_ssize_t i, object obj):
+    """params[i], checked: a float32/float64 array we can update in place."""
+    if not isinstance(obj, np.ndarray):
+        raise TypeError(f"{kernel}: params[{i}] must be a numpy array, got {type(obj).__name__}")
+    cdef cnp.ndarray p = <cnp.ndarray> obj
+    if cnp.PyArray_TYPE(p) != cnp.NPY_FLOAT and cnp.PyArray_TYPE(p) != cnp.NPY_DOUBLE:
+        raise TypeError(f"{kernel}: only float32 and float64 are supported, got {p.dtype}")
+    return p
+
+
+cdef intptr_t _address(str kernel, str name, Py_ssize_t i, object obj, cnp.ndarray param,
+                       bint written) except? 0:
+    """Check list ``name``'s array i against its parameter (same dtype and
+    shape; usable in place when ``written``); return its data pointer.  The
+    checks are C-level: this runs for every array of every step."""
+    if not isinstance(obj, np.ndarray):
+        raise TypeError(f"{kernel}: {name}[{i}] must be a numpy array, got {type(obj).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray> obj
+    if cnp.PyArray_TYPE(a) != cnp.PyArray_TYPE(param):
+        raise TypeError(f"{kernel}: {name}[{i}] has dtype {a.dtype}, params[{i}] has {param.dtype}")
+    if not _same_shape(a, param):
+        raise ValueError(f"{kernel}: {name}[{i}] has shape {(<object> a).shape}, "
+                         f"params[{i}] has {(<object> param).shape}")
+    if written and not (_usable(a) and cnp.PyArray_ISWRITEABLE(a)):
         # An in-place update of a copy would be lost: reject instead of copying.
-        if not a.flags.c_contiguous:
-            raise ValueError(f"{kernel}: {name}[{i}] must be C-contiguous (it is updated in place)")
-        if not a.flags.writeable:
-            raise ValueError(f"{kernel}: {name}[{i}] is read-only (it is updated in place)")
-    return <intptr_t> cnp.PyArray_DATA(<cnp.ndarray> a)
+        what = "is read-only" if not cnp.PyArray_ISWRITEABLE(a) else \
+            "must be C-contiguous, aligned and in native byte order"
+        raise ValueError(f"{kernel}: {name}[{i}] {what} (it is updated in place)")
+    return <intptr_t> cnp.PyArray_DATA(a)
 
 
 cdef _Group _gather(str kernel, object per_param, object params, object grads, list states):
@@ -85,41 +106,51 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
             raise ValueError(f"{kernel}: {name} has {len(arrays)} arrays for {n} params")
 
     cdef _Group group = _Group()
+    cdef cnp.ndarray p, first = _param_array(kernel, 0, params[0]) if n else None
     group.keep_alive = []
     group.addr = np.zeros((2 + len(states), n), dtype=np.intp)
-    group.dtype = _float_dtype(kernel, params[0]) if n else np.dtype(np.float64)
+    group.dtype = first.dtype if n else np.dtype(np.float64)
     sizes = np.zeros(n, dtype=np.intp)
+    cdef Py_ssize_t[::1] size_of = sizes
     for i in range(n):
-        p = params[i]
-        _float_dtype(kernel, p)
-        shape = p.shape
-        group.addr[0, i] = _address(kernel, "params", i, p, group.dtype, shape, True)
+        p = _param_array(kernel, i, params[i])
+        if cnp.PyArray_TYPE(p) != cnp.PyArray_TYPE(first):
+            raise TypeError(f"{kernel}: params[{i}] has dtype {p.dtype}, "
+                            f"params[0] has {first.dtype}")
+        group.addr[0, i] = _address(kernel, "params", i, p, p, True)
         g = grads[i]
-        if isinstance(g, np.ndarray) and not g.flags.c_contiguous:
-            g = np.ascontiguousarray(g)    # only read: a contiguous copy is fine
+        if isinstance(g, np.ndarray) and not _usable(<cnp.ndarray> g):
+            # Only read, so a contiguous native copy is fine.
+            g = np.ascontiguousarray(g, dtype=g.dtype.newbyteorder("="))
             group.keep_alive.append(g)
-        group.addr[1, i] = _address(kernel, "grads", i, g, group.dtype, shape, False)
+        group.addr[1, i] = _address(kernel, "grads", i, g, p, False)
         for k, (name, arrays) in enumerate(states):
             if arrays is not None:
-                group.addr[2 + k, i] = _address(kernel, name, i, arrays[i], group.dtype,
-                                                shape, True)
-        sizes[i] = p.size
+                group.addr[2 + k, i] = _address(kernel, name, i, arrays[i], p, True)
+        size_of[i] = cnp.PyArray_SIZE(p)
     group.pieces = _split(sizes)
     group.threads = sizes.sum() >= MIN_PARALLEL
     return group
 
 
 cdef cnp.ndarray _split(cnp.ndarray sizes):
-    """(n_pieces, 3) rows (param, start, length) covering every element once."""
-    rows = [np.zeros((0, 3), dtype=np.intp)]
-    for t, size in enumerate(sizes.tolist()):
-        starts = np.arange(0, size, CHUNK, dtype=np.intp)
-        lengths = np.minimum(CHUNK, size - starts)
-        rows.append(np.stack([np.full_like(starts, t), starts, lengths], axis=1))
-    return np.ascontiguousarray(np.concatenate(rows))
+    """(n_pieces, 3) rows (param, start, length) covering every element once:
+    param t gets ceil(size / CHUNK) pieces (none when empty)."""
+    counts = (sizes + CHUNK - 1) // CHUNK
+    param = np.repeat(np.arange(len(sizes), dtype=np.intp), counts)
+    first_piece = np.cumsum(counts) - counts
+    start = (np.arange(len(param), dtype=np.intp) - first_piece[param]) * CHUNK
+    length = np.minimum(CHUNK, sizes[param] - start)
+    return np.ascontiguousarray(np.stack([param, start, length], axis=1), dtype=np.intp)
 
 
 # ---------------------------------------------------------------- element math
+#
+# The element loops must vectorize to run at memory speed, so they hold no
+# branch the compiler cannot turn into a select: an option with an exact
+# arithmetic form takes it (maximize: g * -1; AdamW's decay: p * 1 when off),
+# and an optional state array is dropped by calling an inline loop with a
+# literal flag (a conditional load/store would stop vectorization).
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
     if floating is float:
@@ -138,12 +169,13 @@ cdef inline floating _lerp(floating start, floating end, floating weight,
 
 cdef inline floating _max_nan(floating a, floating b) noexcept nogil:
     """max(a, b) propagating NaN, like np.maximum / torch.maximum."""
-    if a != a or a > b:
-        return a
-    return b
+    # Bitwise | rather than `or`: no short-circuit branch, so the loop vectorizes.
+    cdef bint take_a = (a > b) | (a != a)
+    return a if take_a else b
 
 
 # Pointer to the piece of list ``which`` that piece c of the group covers.
+# ``tag`` (here and in the _*_all drivers) only selects float or double.
 cdef inline floating* _at(floating tag, const intptr_t[:, ::1] addr, Py_ssize_t which,
                           const Py_ssize_t[:, ::1] pieces, Py_ssize_t c) noexcept nogil:
     return (<floating*> addr[which, pieces[c, 0]]) + pieces[c, 1]
@@ -156,21 +188,30 @@ cdef struct SGDOpts:
     bint nesterov, maximize
 
 
-cdef void _sgd_piece(floating* p, const floating* g, floating* buf, Py_ssize_t n,   # IN/OUT, IN, IN/OUT
-                     SGDOpts o, bint first_step) noexcept nogil:
+cdef inline void _sgd_loop(floating* p, const floating* g, floating* buf,   # IN/OUT, IN, IN/OUT
+                           Py_ssize_t n, SGDOpts o, bint first_step,
+                           bint has_momentum) noexcept nogil:
     cdef floating neg_lr = -o.lr, mom = o.momentum, keep = 1 - o.dampening
-    cdef floating wd = o.weight_decay, gi
-    cdef bint maximize = o.maximize, nesterov = o.nesterov
-    cdef bint decay = o.weight_decay != 0, has_momentum = o.momentum != 0
+    cdef floating wd = o.weight_decay, gi, b
+    cdef floating sign = -1 if o.maximize else 1
+    cdef bint nesterov = o.nesterov, decay = o.weight_decay != 0
     cdef Py_ssize_t i
     for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if decay:
-            gi = gi + wd * p[i]
+        gi = sign * g[i]
+        gi = gi + wd * p[i] if decay else gi
         if has_momentum:
-            buf[i] = gi if first_step else buf[i] * mom + keep * gi
-            gi = gi + mom * buf[i] if nesterov else buf[i]
+            b = gi if first_step else buf[i] * mom + keep * gi
+            buf[i] = b
+            gi = gi + mom * b if nesterov else b
         p[i] = p[i] + neg_lr * gi
+
+
+cdef void _sgd_piece(floating* p, const floating* g, floating* buf, Py_ssize_t n,
+                     SGDOpts o, bint first_step) noexcept nogil:
+    if o.momentum != 0:
+        _sgd_loop(p, g, buf, n, o, first_step, True)
+    else:
+        _sgd_loop(p, g, buf, n, o, first_step, False)
 
 
 cdef void _sgd_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
@@ -192,7 +233,8 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, double lr, double
     buffers = momentum_buffers if momentum != 0 else None
     cdef _Group grp = _gather("sgd_update", is_first_step, params, grads,
                               [("momentum_buffers", buffers)])
-    cdef const unsigned char[::1] first = np.ascontiguousarray(is_first_step, dtype=np.bool_).view(np.uint8)
+    cdef const unsigned char[::1] first = np.ascontiguousarray(
+        is_first_step, dtype=np.bool_).view(np.uint8)
     cdef SGDOpts o = SGDOpts(lr, momentum, dampening, weight_decay, nesterov, maximize)
     if grp.dtype == np.float32:
         with nogil:
@@ -211,15 +253,17 @@ cdef struct AdagradOpts:
 
 cdef void _adagrad_piece(floating* p, const floating* g, floating* state_sum,   # IN/OUT, IN, IN/OUT
                          Py_ssize_t n, AdagradOpts o, double clr) noexcept nogil:
-    cdef floating neg_clr = -clr, wd = o.weight_decay, eps = o.eps, gi
-    cdef bint maximize = o.maximize, decay = o.weight_decay != 0
+    cdef floating neg_clr = -clr, wd = o.weight_decay, eps = o.eps, gi, pi, total
+    cdef floating sign = -1 if o.maximize else 1
+    cdef bint decay = o.weight_decay != 0
     cdef Py_ssize_t i
     for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if decay:
-            gi = gi + wd * p[i]
-        state_sum[i] = state_sum[i] + gi * gi
-        p[i] = p[i] + neg_clr * gi / (_sqrt(state_sum[i]) + eps)
+        pi = p[i]
+        gi = sign * g[i]
+        gi = gi + wd * pi if decay else gi
+        total = state_sum[i] + gi * gi
+        state_sum[i] = total
+        p[i] = pi + neg_clr * gi / (_sqrt(total) + eps)
 
 
 cdef void _adagrad_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
@@ -257,30 +301,48 @@ cdef struct RMSpropOpts:
     bint centered, maximize
 
 
-cdef void _rmsprop_piece(floating* p, const floating* g, floating* square_avg,   # IN/OUT, IN, IN/OUT
-                         floating* grad_avg, floating* buf, Py_ssize_t n,        # IN/OUT, IN/OUT
-                         RMSpropOpts o) noexcept nogil:
+cdef inline void _rmsprop_loop(floating* p, const floating* g,          # IN/OUT, IN
+                               floating* square_avg, floating* grad_avg,  # IN/OUT, IN/OUT
+                               floating* buf, Py_ssize_t n,               # IN/OUT
+                               RMSpropOpts o, bint centered, bint has_momentum) noexcept nogil:
     cdef floating neg_lr = -o.lr, alpha = o.alpha, w = 1 - o.alpha
     cdef floating one_minus_w = 1 - w, eps = o.eps, wd = o.weight_decay, mom = o.momentum
-    cdef floating gi, avg
-    cdef bint maximize = o.maximize, decay = o.weight_decay != 0, centered = o.centered
-    cdef bint has_momentum = o.momentum > 0, small_w = (1 - o.alpha) < 0.5 and (1 - o.alpha) > -0.5
+    cdef floating gi, pi, sq, ga, avg, b
+    cdef floating sign = -1 if o.maximize else 1
+    cdef bint decay = o.weight_decay != 0
+    cdef bint small_w = (1 - o.alpha) < 0.5 and (1 - o.alpha) > -0.5
     cdef Py_ssize_t i
     for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if decay:
-            gi = gi + wd * p[i]
-        square_avg[i] = square_avg[i] * alpha + w * gi * gi
+        pi = p[i]
+        gi = sign * g[i]
+        gi = gi + wd * pi if decay else gi
+        sq = square_avg[i] * alpha + w * gi * gi
+        square_avg[i] = sq
         if centered:
-            grad_avg[i] = _lerp(grad_avg[i], gi, w, one_minus_w, small_w)
-            avg = _sqrt(square_avg[i] - grad_avg[i] * grad_avg[i]) + eps
+            ga = _lerp(grad_avg[i], gi, w, one_minus_w, small_w)
+            grad_avg[i] = ga
+            avg = _sqrt(sq - ga * ga) + eps
         else:
-            avg = _sqrt(square_avg[i]) + eps
+            avg = _sqrt(sq) + eps
         if has_momentum:
-            buf[i] = buf[i] * mom + gi / avg
-            p[i] = p[i] + neg_lr * buf[i]
+            b = buf[i] * mom + gi / avg
+            buf[i] = b
+            p[i] = pi + neg_lr * b
         else:
-            p[i] = p[i] + neg_lr * gi / avg
+            p[i] = pi + neg_lr * gi / avg
+
+
+cdef void _rmsprop_piece(floating* p, const floating* g, floating* square_avg,
+                         floating* grad_avg, floating* buf, Py_ssize_t n,
+                         RMSpropOpts o) noexcept nogil:
+    if o.centered and o.momentum > 0:
+        _rmsprop_loop(p, g, square_avg, grad_avg, buf, n, o, True, True)
+    elif o.centered:
+        _rmsprop_loop(p, g, square_avg, grad_avg, buf, n, o, True, False)
+    elif o.momentum > 0:
+        _rmsprop_loop(p, g, square_avg, grad_avg, buf, n, o, False, True)
+    else:
+        _rmsprop_loop(p, g, square_avg, grad_avg, buf, n, o, False, False)
 
 
 cdef void _rmsprop_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
@@ -321,21 +383,23 @@ cdef struct AdadeltaOpts:
     bint maximize
 
 
-cdef void _adadelta_piece(floating* p, const floating* g, floating* square_avg,   # IN/OUT, IN, IN/OUT
-                          floating* acc_delta, Py_ssize_t n,                      # IN/OUT
-                          AdadeltaOpts o) noexcept nogil:
+cdef void _adadelta_piece(floating* p, const floating* g,           # IN/OUT, IN
+                          floating* square_avg, floating* acc_delta,  # IN/OUT, IN/OUT
+                          Py_ssize_t n, AdadeltaOpts o) noexcept nogil:
     cdef floating neg_lr = -o.lr, rho = o.rho, w = 1 - o.rho, eps = o.eps
-    cdef floating wd = o.weight_decay, gi, delta
-    cdef bint maximize = o.maximize, decay = o.weight_decay != 0
+    cdef floating wd = o.weight_decay, gi, pi, sq, delta
+    cdef floating sign = -1 if o.maximize else 1
+    cdef bint decay = o.weight_decay != 0
     cdef Py_ssize_t i
     for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if decay:
-            gi = gi + wd * p[i]
-        square_avg[i] = square_avg[i] * rho + w * gi * gi
-        delta = _sqrt(acc_delta[i] + eps) / _sqrt(square_avg[i] + eps) * gi
+        pi = p[i]
+        gi = sign * g[i]
+        gi = gi + wd * pi if decay else gi
+        sq = square_avg[i] * rho + w * gi * gi
+        square_avg[i] = sq
+        delta = _sqrt(acc_delta[i] + eps) / _sqrt(sq + eps) * gi
         acc_delta[i] = acc_delta[i] * rho + w * delta * delta
-        p[i] = p[i] + neg_lr * delta
+        p[i] = pi + neg_lr * delta
 
 
 cdef void _adadelta_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
@@ -372,32 +436,44 @@ cdef struct AdamOpts:
     bint amsgrad, maximize, decoupled_weight_decay
 
 
-cdef void _adam_piece(floating* p, const floating* g, floating* exp_avg,       # IN/OUT, IN, IN/OUT
-                      floating* exp_avg_sq, floating* max_exp_avg_sq,          # IN/OUT, IN/OUT
-                      Py_ssize_t n, AdamOpts o, double step_size,
-                      double bias_correction2_sqrt) noexcept nogil:
+cdef inline void _adam_loop(floating* p, const floating* g,                  # IN/OUT, IN
+                            floating* exp_avg, floating* exp_avg_sq,         # IN/OUT, IN/OUT
+                            floating* max_exp_avg_sq,                        # IN/OUT
+                            Py_ssize_t n, AdamOpts o, double step_size,
+                            double bias_correction2_sqrt, bint amsgrad) noexcept nogil:
     cdef floating w1 = 1 - o.beta1, one_minus_w1 = 1 - w1
     cdef floating beta2 = o.beta2, w2 = 1 - o.beta2, eps = o.eps
-    cdef floating wd = o.weight_decay, shrink = 1 - o.lr * o.weight_decay
-    cdef floating neg_step = -step_size, bc2_sqrt = bias_correction2_sqrt, gi, v
-    cdef bint maximize = o.maximize, amsgrad = o.amsgrad
+    cdef floating wd = o.weight_decay, neg_step = -step_size, bc2_sqrt = bias_correction2_sqrt
+    cdef floating gi, pi, m, v
     cdef bint l2 = o.weight_decay != 0 and not o.decoupled_weight_decay
-    cdef bint decoupled = o.weight_decay != 0 and o.decoupled_weight_decay
+    cdef floating sign = -1 if o.maximize else 1
+    cdef floating shrink = 1 - o.lr * o.weight_decay if o.decoupled_weight_decay else 1
     cdef bint small_w1 = (1 - o.beta1) < 0.5 and (1 - o.beta1) > -0.5
     cdef Py_ssize_t i
     for i in range(n):
-        gi = -g[i] if maximize else g[i]
-        if decoupled:
-            p[i] = p[i] * shrink
-        elif l2:
-            gi = gi + wd * p[i]
-        exp_avg[i] = _lerp(exp_avg[i], gi, w1, one_minus_w1, small_w1)
-        exp_avg_sq[i] = exp_avg_sq[i] * beta2 + w2 * gi * gi
-        v = exp_avg_sq[i]
+        gi = sign * g[i]
+        pi = p[i] * shrink
+        gi = gi + wd * pi if l2 else gi
+        m = _lerp(exp_avg[i], gi, w1, one_minus_w1, small_w1)
+        v = exp_avg_sq[i] * beta2 + w2 * gi * gi
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
         if amsgrad:
-            max_exp_avg_sq[i] = _max_nan(max_exp_avg_sq[i], v)
-            v = max_exp_avg_sq[i]
-        p[i] = p[i] + neg_step * exp_avg[i] / (_sqrt(v) / bc2_sqrt + eps)
+            v = _max_nan(max_exp_avg_sq[i], v)
+            max_exp_avg_sq[i] = v
+        p[i] = pi + neg_step * m / (_sqrt(v) / bc2_sqrt + eps)
+
+
+cdef void _adam_piece(floating* p, const floating* g, floating* exp_avg,
+                      floating* exp_avg_sq, floating* max_exp_avg_sq,
+                      Py_ssize_t n, AdamOpts o, double step_size,
+                      double bias_correction2_sqrt) noexcept nogil:
+    if o.amsgrad:
+        _adam_loop(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, n, o, step_size,
+                   bias_correction2_sqrt, True)
+    else:
+        _adam_loop(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, n, o, step_size,
+                   bias_correction2_sqrt, False)
 
 
 cdef void _adam_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
@@ -423,10 +499,11 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, do
     cdef _Group grp = _gather("adam_update", steps, params, grads,
                               [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs),
                                ("max_exp_avg_sqs", max_exp_avg_sqs if amsgrad else None)])
-    # Bias corrections per parameter, in double like PyTorch's Python floats.
-    step = np.asarray(steps, dtype=np.float64)
-    cdef double[::1] step_size = np.ascontiguousarray(lr / (1 - beta1 ** step))
-    cdef double[::1] bc2_sqrt = np.ascontiguousarray((1 - beta2 ** step) ** 0.5)
+    # Bias corrections per parameter with Python's float pow, exactly as the
+    # twin and PyTorch compute them.
+    counts = [float(t) for t in steps]
+    cdef double[::1] step_size = np.array([lr / (1 - beta1 ** t) for t in counts])
+    cdef double[::1] bc2_sqrt = np.array([(1 - beta2 ** t) ** 0.5 for t in counts])
     cdef AdamOpts o = AdamOpts(lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                                decoupled_weight_decay)
     if grp.dtype == np.float32:

@@ -52,10 +52,10 @@ def _check_group(kernel, per_param, params, grads, **states):
             a = arrays[i]
             if a.dtype != dtype:
                 raise TypeError(f"{kernel}: {name}[{i}] has dtype {a.dtype}, "
-                                f"its parameter has {dtype}")
+                                f"params[{i}] has {p.dtype}")
             if a.shape != p.shape:
                 raise ValueError(f"{kernel}: {name}[{i}] has shape {a.shape}, "
-                                 f"its parameter has {p.shape}")
+                                 f"params[{i}] has {p.shape}")
 
 
 def _lerp_(start, end, weight):

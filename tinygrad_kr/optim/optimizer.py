@@ -156,12 +156,12 @@ class Optimizer:
     def _advance_steps(self, params):
         """Add 1 to each parameter's ``state["step"]``; return the new counts
         (float64, one per parameter, on the parameters' device)."""
-        counts = np.empty(len(params))
-        for i, p in enumerate(params):
-            step = self.state[p]["step"]
-            step.data += 1
-            counts[i] = step.data
-        return get_array_module(params[0].data).asarray(counts)
+        counts = []
+        for p in params:
+            step = self.state[p]["step"].data   # a 0-d array: item access is the fast path
+            step[()] = step.item() + 1
+            counts.append(step.item())          # as stored (float32 rounds, like PyTorch)
+        return get_array_module(params[0].data).asarray(counts, dtype=np.float64)
 
     # -- checkpoints ---------------------------------------------------------
     def state_dict(self):

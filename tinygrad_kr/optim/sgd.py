@@ -1,9 +1,8 @@
 """SGD: stochastic gradient descent with optional momentum, as torch.optim.SGD."""
 import numpy as np
 
-from .optimizer import Optimizer, _check_flags, _check_lr, _datas, _grads
+from .optimizer import Optimizer, _check_flags, _check_lr, _datas, _full_like, _grads
 from ..backend import get_array_module
-from ..tensor import Tensor
 
 __all__ = ["SGD"]
 
@@ -40,7 +39,7 @@ class SGD(Optimizer):
                 state = self.state[p]
                 if state.get("momentum_buffer") is None:
                     # The kernel fills it with the gradient (PyTorch's grad.clone()).
-                    state["momentum_buffer"] = Tensor(get_array_module(p.data).empty_like(p.data))
+                    state["momentum_buffer"] = _full_like(p, 0)
                     is_first_step[i] = True
             buffers = self._state_arrays(params, "momentum_buffer")
         xp = get_array_module(params[0].data)
