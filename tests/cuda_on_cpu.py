@@ -1,0 +1,239 @@
+"""CuPy on the CPU: runs the GPU kernels' CUDA C on the host, for tests.
+
+``CpuCupy()`` stands in for the cupy module (tests monkeypatch the kernel
+modules' ``cupy_module``): arrays are NumPy arrays, and CuPy's three kernel
+classes compile their CUDA C with the host C++ compiler (g++):
+
+* RawKernel: the kernel runs as one block of 32 host threads, one warp:
+  ``__shfl_xor_sync`` is an exchange between two barriers and ``atomicAdd``
+  takes a lock, so grid-stride loops and warp reductions run as written.
+* ElementwiseKernel: the operation runs in a loop over ``i``, each non-raw
+  array broadcast to the loop shape and bound by reference, raw arrays as
+  pointers (indexed in C order, as CuPy's raw arrays), numbers as values of
+  their parameter's type.
+* ReductionKernel (sums only: ``a + b`` from ``0``, post-map ``out = a``):
+  the map expression as an element-wise kernel, summed by NumPy.
+
+What it cannot check: CuPy's own code generation and launches (a test
+compiles that code with NVRTC), device memory, real warp scheduling.
+"""
+import ctypes
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+
+CXX = shutil.which("g++") or shutil.which("c++")
+
+_HOST = r"""
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+using std::exp; using std::fabs; using std::log; using std::max; using std::min; using std::sqrt;
+"""
+
+# Raw kernels run as one warp of host threads.
+_WARP = r"""
+#include <barrier>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+struct Dim3 { long long x; };
+static Dim3 blockIdx{0}, gridDim{1}, blockDim{32};
+static thread_local Dim3 threadIdx{0};
+
+static std::barrier<>* warp_barrier;
+static double warp_slots[32];
+template <class V> V __shfl_xor_sync(unsigned, V v, int offset) {
+    warp_slots[threadIdx.x] = v;
+    warp_barrier->arrive_and_wait();
+    V other = (V)warp_slots[threadIdx.x ^ offset];
+    warp_barrier->arrive_and_wait();
+    return other;
+}
+static std::mutex atomic_lock;
+template <class V> V atomicAdd(V* at, V v) {
+    std::lock_guard<std::mutex> hold(atomic_lock);
+    V old = *at;
+    *at += v;
+    return old;
+}
+static double __longlong_as_double(long long bits) {
+    double d;
+    std::memcpy(&d, &bits, sizeof d);
+    return d;
+}
+"""
+
+_C_TYPES = {"float64": "double", "float32": "float", "int64": "long long", "int32": "int",
+            "uint64": "unsigned long long", "uint32": "unsigned int", "uint8": "unsigned char",
+            "bool": "bool"}
+_CTYPES = {"double": ctypes.c_double, "float": ctypes.c_float, "long long": ctypes.c_longlong,
+           "int": ctypes.c_int, "unsigned long long": ctypes.c_ulonglong,
+           "unsigned int": ctypes.c_uint, "unsigned char": ctypes.c_ubyte, "bool": ctypes.c_bool}
+_DTYPES = {c: name for name, c in _C_TYPES.items()}
+_FLAGS = ["-std=c++20", "-O1", "-shared", "-fPIC", "-pthread"]
+# Compiled libraries are kept between runs, named by a hash of source and flags.
+CACHE_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                         "tinygrad_kr", "cuda_on_cpu")
+_LIBS = {}
+
+
+def _compile(source):
+    """The shared library of C++ ``source`` (built once, then cached on disk)."""
+    key = hashlib.sha1("\n".join([str(CXX), *_FLAGS, source]).encode()).hexdigest()[:20]
+    if key not in _LIBS:
+        lib = os.path.join(CACHE_DIR, f"{key}.so")
+        if not os.path.exists(lib):
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            src, tmp = f"{lib[:-3]}.{os.getpid()}.cpp", f"{lib}.{os.getpid()}.tmp"
+            with open(src, "w") as f:
+                f.write(source)
+            done = subprocess.run([CXX, *_FLAGS, "-o", tmp, src], capture_output=True, text=True)
+            os.remove(src)
+            if done.returncode:
+                raise RuntimeError(f"host compile failed:\n{done.stderr}\n--- source ---\n"
+                                   f"{source}")
+            os.replace(tmp, lib)   # atomic: a parallel run sees a whole library or none
+        _LIBS[key] = ctypes.CDLL(lib)
+    return _LIBS[key]
+
+
+def _value(ctype, v, type_map):
+    ctype = type_map.get(ctype, ctype)
+    return _CTYPES[ctype](v.item() if isinstance(v, np.generic) else v)
+
+
+class RawKernel:
+    """The kernel on one block of 32 host threads."""
+    launches = []   # (name, args) of every launch, for tests
+
+    def __init__(self, code, name):
+        decls = re.search(rf"void {name}\(([^)]*)\)", code).group(1)
+        self.name = name
+        self.pointers = ["*" in d for d in decls.split(",")]
+        names = [d.replace("*", " ").split()[-1] for d in decls.split(",")]
+        self.run = getattr(_compile(_HOST + _WARP + code + f"""
+extern "C" void run({decls}) {{
+    std::barrier<> barrier(32);
+    warp_barrier = &barrier;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 32; ++t)
+        threads.emplace_back([=] {{ threadIdx.x = t; {name}({", ".join(names)}); }});
+    for (auto& thread : threads) thread.join();
+}}"""), "run")
+
+    def __call__(self, grid, block, args):
+        assert grid[0] >= 1 and block[0] >= 1
+        RawKernel.launches.append((self.name, args))
+        self.run(*[ctypes.c_void_p(a.ctypes.data) if is_pointer else
+                   _CTYPES[_C_TYPES[np.asarray(a).dtype.name]](a.item())
+                   for a, is_pointer in zip(args, self.pointers)])
+
+
+def _parse(params):
+    """[(raw, C type or type variable, name)] of a CuPy parameter list."""
+    out = []
+    for decl in params.split(","):
+        words = decl.split()
+        ctype = words[-2] if len(words[-2]) == 1 else _C_TYPES[words[-2]]
+        out.append(("raw" in words[:-2], ctype, words[-1]))
+    return out
+
+
+class ElementwiseKernel:
+    """The operation in a host loop over i (CuPy's argument rules)."""
+
+    def __init__(self, in_params, out_params, operation, name, preamble="", **_):
+        self.ins, self.outs = _parse(in_params), _parse(out_params)
+        self.operation, self.name, self.preamble = operation, name, preamble
+
+    def __call__(self, *args):
+        params = self.ins + self.outs
+        if len(args) not in (len(self.ins), len(params)):
+            raise TypeError(f"{self.name}: wrong number of arguments ({len(args)})")
+        type_map = {}   # type variable -> C type, from the arrays (numbers follow them)
+        for (_, ctype, pname), a in zip(params, args):
+            if isinstance(a, np.ndarray):
+                have = _C_TYPES[a.dtype.name]
+                want = type_map.setdefault(ctype, have) if len(ctype) == 1 else ctype
+                if have != want:
+                    raise TypeError(f"{self.name}: type is mismatched: {pname} {a.dtype}")
+        shape = np.broadcast_shapes(*[a.shape for (raw, _, _), a in zip(params, args)
+                                      if isinstance(a, np.ndarray) and not raw])
+        outs = list(args[len(self.ins):])
+        for _, ctype, _ in self.outs[len(outs):]:
+            outs.append(np.zeros(shape, _DTYPES[type_map.get(ctype, ctype)]))
+        for (raw, _, pname), out in zip(self.outs, outs):
+            if not raw and out.shape != shape:
+                raise ValueError(f"{self.name}: out shape of {pname} is mismatched")
+        values = list(args[:len(self.ins)]) + outs
+        buffers = [np.ascontiguousarray(a if raw or k >= len(self.ins) else
+                                        np.broadcast_to(a, shape))
+                   if isinstance(a, np.ndarray) else a
+                   for k, ((raw, _, _), a) in enumerate(zip(params, values))]
+        kinds = tuple(isinstance(a, np.ndarray) for a in values)
+        run = self._compiled(tuple(sorted(type_map.items())), kinds)
+        run(*[ctypes.c_void_p(b.ctypes.data) if is_array else _value(c, b, type_map)
+              for (_, c, _), b, is_array in zip(params, buffers, kinds)],
+            ctypes.c_longlong(int(np.prod(shape))))
+        for out, buf in zip(outs, buffers[len(self.ins):]):
+            if buf is not out:
+                out[...] = buf
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _compiled(self, type_map, kinds):
+        decls, binds = [], []
+        for k, ((raw, ctype, pname), is_array) in enumerate(zip(self.ins + self.outs, kinds)):
+            const = "const " if k < len(self.ins) else ""
+            if not is_array:
+                decls.append(f"{const}{ctype} {pname}")
+            elif raw:
+                decls.append(f"{const}{ctype}* {pname}")
+            else:
+                decls.append(f"{const}{ctype}* _raw_{pname}")
+                binds.append(f"{const}{ctype}& {pname} = _raw_{pname}[i];")
+        typedefs = "".join(f"typedef {c} {var};\n" for var, c in type_map)
+        source = (_HOST + typedefs + self.preamble + f"""
+extern "C" void run({", ".join(decls)}, long long n) {{
+    for (long long i = 0; i < n; ++i) {{
+        {" ".join(binds)}
+        {self.operation};
+    }}
+}}""")
+        return _compile(source).run
+
+
+class ReductionKernel:
+    """Sums of the map expression over ``axis``."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity,
+                 name, reduce_type=None, **_):
+        (_, ctype, out), = _parse(out_params)
+        assert (reduce_expr, identity, post_map_expr.replace(" ", "")) == ("a + b", "0",
+                                                                         f"{out}=a")
+        self.map = ElementwiseKernel(in_params, f"{_DTYPES[ctype]} mapped", f"mapped = {map_expr}",
+                                     name)
+
+    def __call__(self, *args, axis=None):
+        mapped = self.map(*args)
+        return mapped.sum(axis=axis, dtype=mapped.dtype)
+
+
+class CpuCupy:
+    """The cupy module as far as the kernel modules use it."""
+    RawKernel, ElementwiseKernel, ReductionKernel = RawKernel, ElementwiseKernel, ReductionKernel
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def asnumpy(a):
+        return np.asarray(a)

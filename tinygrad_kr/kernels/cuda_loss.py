@@ -1,0 +1,158 @@
+"""GPU versions of the fused cross-entropy kernels (twins: ref_loss.py).
+
+Class-index targets, the common case, run fused: the forward reads each row
+of logits in one warp (a pass for the maximum, a pass for the exponentials,
+the label's logit and the smoothing sum, all reduced with warp shuffles) and
+writes the row's log-sum-exp, loss and label weight; the backward is one
+element-wise pass that rebuilds the softmax from the saved log-sum-exp.
+Class-probability targets and nll_loss use the twins, which run on CuPy.
+
+The layout is the twins': the input seen as M rows of C classes, element
+(n, c, s) of an (N, C, d1, d2, ...) input at (n*C + c)*S + s with S = d1*d2*...
+and row r = n*S + s (S = 1 for (N, C) and (C,) inputs).  Validation is the
+twins' own (same checks, same messages), on the host before any launch.
+Row statistics are computed in float64, as the twins' backward does.
+"""
+import numpy as np
+
+from ..backend import cupy_module
+from . import ref_loss
+from ._gpu import elementwise, on_device, raw
+from .ref_loss import _check_ce, _row_scale
+
+__all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+
+_forward_rows = raw(r"""
+// NaN-propagating maximum, as NumPy's max.
+__device__ __forceinline__ double nan_max(double a, double b) { return (b > a || b != b) ? b : a; }
+
+// Reductions over the 32 lanes of a warp (every lane gets the result).
+__device__ __forceinline__ double warp_max(double v) {
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v = nan_max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+extern "C" __global__ void tkr_ce_forward(const T* x, const long long* y, const T* w,
+        double* lse, T* loss, double* w_label, long long M, long long C, long long S,
+        long long ignore_index, double smoothing) {
+    const int lane = threadIdx.x & 31;
+    // One warp per row; the whole warp takes the same branches (rows are per warp).
+    GRID_STRIDE_LOOP(t, M * 32) {
+        const long long r = t >> 5;
+        const T* row = x + (r / S) * C * S + r % S;     // class c at row[c * S]
+
+        double m = -tkr_inf();
+        for (long long c = lane; c < C; c += 32) m = nan_max(m, (double)row[c * S]);
+        m = warp_max(m);
+
+        // sum of exp(x - max); for label smoothing also sum_c w[c] * x[c] and sum_c w[c]
+        double s = 0, wx = 0, wsum = 0;
+        for (long long c = lane; c < C; c += 32) {
+            const double v = row[c * S];
+            s += exp(v - m);
+            if (smoothing > 0) { wx += (double)w[c] * v; wsum += (double)w[c]; }
+        }
+        s = warp_sum(s);
+        wx = warp_sum(wx);
+        wsum = warp_sum(wsum);
+
+        if (lane == 0) {
+            const double row_lse = m + log(s);
+            const long long label = y[r];
+            lse[r] = row_lse;
+            if (label == ignore_index) {
+                loss[r] = 0;
+                w_label[r] = 0;
+            } else {
+                // -(1-eps) w[y] logp[y] - eps/C sum_c w[c] logp[c], logp = x - lse
+                double row_loss = -(1 - smoothing) * (double)w[label] * ((double)row[label * S] - row_lse);
+                if (smoothing > 0) row_loss -= smoothing / C * (wx - row_lse * wsum);
+                loss[r] = (T)row_loss;
+                w_label[r] = w[label];
+            }
+        }
+    }
+}
+""", "tkr_ce_forward")
+
+# gx = g * (p * (hard + soft * sum(w)) - soft * w[c]) - [c == y] g * hard, with
+# p = softmax, hard = (1-eps) w[y], soft = eps/C; an ignored row has g = 0 (and
+# label 0), exactly as in the twin.
+_backward = elementwise(
+    "raw T x, raw int64 y, raw float64 lse, raw float64 g, raw T w, float64 w_total, "
+    "int64 C, int64 S, int64 ignore_index, float64 smoothing",
+    "T gx",
+    """
+    const long long c = (i / S) % C, r = (i / (C * S)) * S + i % S;
+    const bool ignored = y[r] == ignore_index;
+    const long long label = ignored ? 0 : y[r];
+    const double gr = ignored ? 0.0 : g[r];
+    const double hard = (1 - smoothing) * (double)w[label], soft = smoothing / C;
+    const double p = exp((double)x[i] - lse[r]);
+    double d = gr * (p * (hard + soft * w_total) - soft * (double)w[c]);
+    if (c == label) d -= gr * hard;
+    gx = (T)d;
+    """, "tkr_ce_backward")
+
+
+def _geometry(logits):
+    """(M rows, C classes, S positions per sample) of the twins' row view."""
+    C = logits.shape[0 if logits.ndim == 1 else 1]
+    S = int(np.prod(logits.shape[2:], dtype=np.int64))
+    return logits.size // C, C, S
+
+
+def _weights(weight, logits, n_classes):
+    """The class weights as a contiguous (C,) array (ones when None)."""
+    cp = cupy_module()
+    return cp.ones(n_classes, logits.dtype) if weight is None else cp.ascontiguousarray(weight)
+
+
+@on_device
+def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduction="mean",
+                          label_smoothing=0.0):
+    cp = cupy_module()
+    target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
+                                           label_smoothing)
+    if is_prob:
+        return ref_loss.cross_entropy_forward(logits, target, weight, ignore_index, reduction,
+                                              label_smoothing)
+    M, C, S = _geometry(logits)
+    x = cp.ascontiguousarray(logits)
+    lse = cp.empty(M, dtype=np.float64)
+    row_loss = cp.empty(M, dtype=logits.dtype)
+    w_label = cp.empty(M, dtype=np.float64)
+    _forward_rows(M * 32, x, cp.ascontiguousarray(target), _weights(weight, logits, C),
+                  lse, row_loss, w_label, M, C, S, ignore_index, float(label_smoothing))
+    total_weight = float(w_label.sum())
+    if reduction == "none":
+        loss = row_loss.reshape(target.shape)
+    else:
+        total = row_loss.sum(dtype=np.float64)
+        if reduction == "mean":
+            total = total / total_weight   # 0/0 -> nan on the GPU, as the twin's IEEE division
+        loss = total.astype(logits.dtype)
+    return loss, lse, total_weight
+
+
+@on_device
+def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None, ignore_index=-100,
+                           reduction="mean", label_smoothing=0.0):
+    cp = cupy_module()
+    target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
+                                           label_smoothing)
+    if is_prob:
+        return ref_loss.cross_entropy_backward(logits, target, lse, gloss, total_weight, weight,
+                                               ignore_index, reduction, label_smoothing)
+    M, C, S = _geometry(logits)
+    w = _weights(weight, logits, C)
+    g = _row_scale(cp, gloss, reduction, total_weight, M)
+    gx = cp.empty(logits.shape, dtype=logits.dtype)
+    _backward(logits, target.reshape(-1), lse, g, w, float(w.sum(dtype=np.float64)), C, S,
+              ignore_index, float(label_smoothing), gx)
+    return gx
