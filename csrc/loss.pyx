@@ -5,10 +5,11 @@ The input (C,), (N, C) or (N, C, d1, ...) is seen as M = N * d1 * ... rows of
 C classes: row r = (n, s) starts at n * C * S + s and its classes are S apart
 (S = d1 * d2 * ..., 1 for 2-D input), so no transposed copy is ever made.
 
-Cross entropy forward makes two passes per row (max, then sum of exp together
-with whatever the smoothing/probability term needs) and keeps only the row
-log-sum-exp (float64) for backward, which recomputes the softmax in one pass.
-All arithmetic is in double; only the stored results are in the input dtype.
+Cross entropy forward makes two passes per row (max, then sum of exp; a third,
+exp-free one for label smoothing or probability targets) and keeps only the
+row log-sum-exp (float64) for backward, which recomputes the softmax in one
+pass.  Sums are in double; the exp is the vectorised one below, in the
+input's precision.
 
 Every check (dtypes, shapes, label range) runs before the unchecked loops.
 Big inputs split their rows over OpenMP threads; small ones stay serial, as a
@@ -19,7 +20,7 @@ import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, log
+from libc.math cimport log
 from libc.stdint cimport int64_t
 
 cnp.import_array()
@@ -50,6 +51,11 @@ cdef Reduction _reduction_code(str reduction, str fn) except *:
         return RED_NONE
     raise ValueError(f"{fn}: {reduction} is not a valid value for reduction "
                      f"(expected 'none', 'mean' or 'sum')")
+
+
+cdef inline cnp.ndarray _as_array(object a):
+    """An ndarray for ``a`` (NumPy returns scalars, not 0-d arrays, from some operations)."""
+    return a if isinstance(a, np.ndarray) else np.asarray(a)
 
 
 cdef cnp.ndarray _check_input(cnp.ndarray x, str fn, Layout* lay):
@@ -134,7 +140,8 @@ cdef cnp.ndarray _check_class_target(cnp.ndarray target, cnp.ndarray x, Layout* 
     if bad >= 0:
         label = (<const int64_t*> cnp.PyArray_DATA(target))[bad]
         raise IndexError(f"{fn}: target {label} is out of bounds for {lay.n_classes} classes "
-                         f"(valid labels are 0..{lay.n_classes - 1} or ignore_index={ignore_index})")
+                         f"(valid labels are 0..{lay.n_classes - 1} or "
+                         f"ignore_index={ignore_index})")
     return target
 
 
@@ -148,15 +155,17 @@ cdef cnp.ndarray _check_prob_target(cnp.ndarray target, cnp.ndarray x, int64_t i
     return np.ascontiguousarray(target, dtype=x.dtype)
 
 
-cdef tuple _check_ce(cnp.ndarray logits, cnp.ndarray target, weight, int64_t ignore_index,
+cdef tuple _check_ce(cnp.ndarray logits, object target_obj, weight, int64_t ignore_index,
                      str reduction, double label_smoothing, Layout* lay):
     """All cross_entropy checks. Returns (logits, target, weight, is_prob, reduction code)."""
     cdef str fn = "cross_entropy"
+    cdef cnp.ndarray target = _as_array(target_obj)
     logits = _check_input(logits, fn, lay)
     cdef cnp.ndarray w = _check_weight(weight, logits, lay.n_classes, fn)
     cdef Reduction red = _reduction_code(reduction, fn)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise ValueError(f"{fn}: label_smoothing must be between 0.0 and 1.0, "
+                         f"got {label_smoothing}")
     if cnp.PyArray_ISFLOAT(target):
         return logits, _check_prob_target(target, logits, ignore_index, fn), w, True, red
     if cnp.PyArray_ISINTEGER(target):
@@ -188,8 +197,8 @@ cdef cnp.ndarray _scalar_array(double value, int typenum):
 
 
 cdef cnp.ndarray _row_grads(gloss, Reduction red, Py_ssize_t n_rows, str fn):
-    """The incoming gradient as float64 (M,) per row ('none'), or None when
-    it is one number for every row (returned through ``scale``)."""
+    """The incoming gradient as float64 (M,) per row (reduction 'none'), or
+    None when one number scales every row (see _grad_scale)."""
     if red != RED_NONE:
         return None
     cdef cnp.ndarray g = np.ascontiguousarray(gloss, dtype=np.float64)
@@ -206,24 +215,235 @@ cdef double _grad_scale(gloss, Reduction red, double total_weight):
     return float(gloss)
 
 
-# -- per-row cores (nogil) -----------------------------------------------------
+# -- vector math: exp, row log-sum-exp, scaled softmax ------------------------------------
+#
+# glibc's exp is a scalar call (~5 ns) and the softmax needs one per logit in
+# the forward and one in the backward.  The C below is a vectorisable exp
+# (< 1 ulp) and the contiguous-row loops over it; strided rows (inputs with
+# spatial dims) use the scalar tkr_exp/tkr_expf.
 
-cdef inline double _row_max(const floating* x, Py_ssize_t n_classes, Py_ssize_t st) noexcept nogil:
-    cdef double m = x[0]
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Without no-trapping-math GCC keeps the final select of the exp as a branch
+       and will not vectorise the loops. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC push_options
+    #pragma GCC optimize("no-trapping-math")
+    #endif
+
+    /* e^x = 2^k e^r, k = round(x / ln2), |r| <= ln2/2, e^r by its Taylor series
+       (degree 13 in double, 8 in float: < 1 ulp).  Branch-free apart from the
+       final select (0 below the normal range, which also covers -inf; NaN stays
+       NaN), so loops over it vectorise.  For x <= 709 (88 in float): the softmax
+       only ever passes x - max <= 0. */
+    static inline double tkr_exp(double x) {
+        const double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
+                     ln2_lo = 1.90821492927058770002e-10;
+        const double shifter = 6755399441055744.0;  /* 1.5 * 2^52: + shifter rounds to integer */
+        double kd = x * log2e + shifter;
+        double k = kd - shifter;
+        double r = (x - k * ln2_hi) - k * ln2_lo;   /* ln2_hi ends in zeros: k * ln2_hi is exact */
+        double p = 1.0 / 6227020800.0;
+        p = p * r + 1.0 / 479001600.0;
+        p = p * r + 1.0 / 39916800.0;
+        p = p * r + 1.0 / 3628800.0;
+        p = p * r + 1.0 / 362880.0;
+        p = p * r + 1.0 / 40320.0;
+        p = p * r + 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        uint64_t bits;
+        memcpy(&bits, &kd, 8);
+        bits = (bits + 1023) << 52;                   /* kd's low bits hold k: this is 2^k */
+        double two_k;
+        memcpy(&two_k, &bits, 8);
+        return x < -708.0 ? 0.0 : p * two_k;
+    }
+
+    static inline float tkr_expf(float x) {
+        const float log2e = 1.44269504f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
+        const float shifter = 12582912.0f;            /* 1.5 * 2^23 */
+        float kd = x * log2e + shifter;
+        float k = kd - shifter;
+        float r = (x - k * ln2_hi) - k * ln2_lo;
+        float p = 1.0f / 40320.0f;
+        p = p * r + 1.0f / 5040.0f;
+        p = p * r + 1.0f / 720.0f;
+        p = p * r + 1.0f / 120.0f;
+        p = p * r + 1.0f / 24.0f;
+        p = p * r + 1.0f / 6.0f;
+        p = p * r + 0.5f;
+        p = p * r + 1.0f;
+        p = p * r + 1.0f;
+        uint32_t bits;
+        memcpy(&bits, &kd, 4);
+        bits = (bits + 127) << 23;
+        float two_k;
+        memcpy(&two_k, &bits, 4);
+        return x < -87.0f ? 0.0f : p * two_k;
+    }
+
+    /* The row loops, instantiated for baseline x86-64/any CPU (_base) and, with
+       GCC on x86-64, for AVX2+FMA (_avx2), picked once at import by tkr_vec_init.
+       The sum of exps goes through a chunk buffer and four accumulators: the
+       exps vectorise, and the summation order is fixed, whatever the vector width. */
+    #define TKR_CHUNK 256
+    #define TKR_VEC_LOOPS(SFX) \
+    /* m = max(x[:n]) (n >= 1; a NaN is skipped, the sum below then turns NaN) and \
+       log(sum(exp(x - m))), returned through *log_sum */ \
+    static double tkr_max_log_sum_exp_f64##SFX(const double* x, Py_ssize_t n, double* log_sum) { \
+        double m = x[0], e[TKR_CHUNK], s0 = 0, s1 = 0, s2 = 0, s3 = 0; \
+        for (Py_ssize_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m; \
+        for (Py_ssize_t start = 0; start < n; start += TKR_CHUNK) { \
+            Py_ssize_t len = n - start < TKR_CHUNK ? n - start : TKR_CHUNK, i = 0; \
+            for (Py_ssize_t j = 0; j < len; j++) e[j] = tkr_exp(x[start + j] - m); \
+            for (; i + 4 <= len; i += 4) { \
+                s0 += e[i]; s1 += e[i + 1]; s2 += e[i + 2]; s3 += e[i + 3]; \
+            } \
+            for (; i < len; i++) s0 += e[i]; \
+        } \
+        *log_sum = log((s0 + s1) + (s2 + s3)); \
+        return m; \
+    } \
+    static double tkr_max_log_sum_exp_f32##SFX(const float* x, Py_ssize_t n, double* log_sum) { \
+        float m = x[0], e[TKR_CHUNK]; \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0; \
+        for (Py_ssize_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m; \
+        for (Py_ssize_t start = 0; start < n; start += TKR_CHUNK) { \
+            Py_ssize_t len = n - start < TKR_CHUNK ? n - start : TKR_CHUNK, i = 0; \
+            for (Py_ssize_t j = 0; j < len; j++) e[j] = tkr_expf(x[start + j] - m); \
+            for (; i + 4 <= len; i += 4) { \
+                s0 += e[i]; s1 += e[i + 1]; s2 += e[i + 2]; s3 += e[i + 3]; \
+            } \
+            for (; i < len; i++) s0 += e[i]; \
+        } \
+        *log_sum = log((s0 + s1) + (s2 + s3)); \
+        return m; \
+    } \
+    static void tkr_exp_shifted_f64##SFX(const double* __restrict x, double* __restrict y, \
+                                         Py_ssize_t n, double shift, double scale) { \
+        for (Py_ssize_t i = 0; i < n; i++) y[i] = tkr_exp(x[i] - shift) * scale; \
+    } \
+    static void tkr_exp_shifted_f32##SFX(const float* __restrict x, float* __restrict y, \
+                                         Py_ssize_t n, double shift, float scale) { \
+        for (Py_ssize_t i = 0; i < n; i++) \
+            y[i] = tkr_expf((float) ((double) x[i] - shift)) * scale; \
+    }
+
+    TKR_VEC_LOOPS(_base)
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    #define TKR_HAVE_AVX2 1
+    #pragma GCC push_options
+    #pragma GCC target("avx2,fma")
+    TKR_VEC_LOOPS(_avx2)
+    #pragma GCC pop_options
+    #else
+    #define TKR_HAVE_AVX2 0
+    #endif
+    #if defined(__GNUC__) && !defined(__clang__)
+    #pragma GCC pop_options
+    #endif
+
+    static struct {
+        double (*max_log_sum_exp_f64)(const double*, Py_ssize_t, double*);
+        double (*max_log_sum_exp_f32)(const float*, Py_ssize_t, double*);
+        void (*exp_shifted_f64)(const double*, double*, Py_ssize_t, double, double);
+        void (*exp_shifted_f32)(const float*, float*, Py_ssize_t, double, float);
+    } tkr_vec = {tkr_max_log_sum_exp_f64_base, tkr_max_log_sum_exp_f32_base,
+                 tkr_exp_shifted_f64_base, tkr_exp_shifted_f32_base};
+
+    static int tkr_vec_init(void) {
+    #if TKR_HAVE_AVX2
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+            tkr_vec.max_log_sum_exp_f64 = tkr_max_log_sum_exp_f64_avx2;
+            tkr_vec.max_log_sum_exp_f32 = tkr_max_log_sum_exp_f32_avx2;
+            tkr_vec.exp_shifted_f64 = tkr_exp_shifted_f64_avx2;
+            tkr_vec.exp_shifted_f32 = tkr_exp_shifted_f32_avx2;
+            return 1;
+        }
+    #endif
+        return 0;
+    }
+
+    static inline double tkr_max_log_sum_exp_f64(const double* x, Py_ssize_t n, double* log_sum) {
+        return tkr_vec.max_log_sum_exp_f64(x, n, log_sum);
+    }
+    static inline double tkr_max_log_sum_exp_f32(const float* x, Py_ssize_t n, double* log_sum) {
+        return tkr_vec.max_log_sum_exp_f32(x, n, log_sum);
+    }
+    static inline void tkr_exp_shifted_f64(const double* x, double* y, Py_ssize_t n, double shift,
+                                           double scale) {
+        tkr_vec.exp_shifted_f64(x, y, n, shift, scale);
+    }
+    static inline void tkr_exp_shifted_f32(const float* x, float* y, Py_ssize_t n, double shift,
+                                           float scale) {
+        tkr_vec.exp_shifted_f32(x, y, n, shift, scale);
+    }
+    """
+    double tkr_exp(double x) nogil
+    float tkr_expf(float x) nogil
+    int tkr_vec_init()
+    double tkr_max_log_sum_exp_f64(const double* x, Py_ssize_t n, double* log_sum) nogil
+    double tkr_max_log_sum_exp_f32(const float* x, Py_ssize_t n, double* log_sum) nogil
+    void tkr_exp_shifted_f64(const double* x, double* y, Py_ssize_t n, double shift,
+                             double scale) nogil
+    void tkr_exp_shifted_f32(const float* x, float* y, Py_ssize_t n, double shift,
+                             float scale) nogil
+
+# Which build of the row loops this CPU runs (for tests and benchmarks).
+VECTOR_ISA = "avx2+fma" if tkr_vec_init() else "baseline"
+
+
+# -- per-row cores (nogil); a row's classes are ``st`` elements apart ----------------
+
+cdef inline floating _row_max_log_sum_exp(const floating* x, Py_ssize_t n_classes, Py_ssize_t st,
+                                          double* log_sum) noexcept nogil:
+    """Return m = max_c x[c] and set log_sum = log(sum_c exp(x[c] - m)), the sum
+    in double (x - m is formed in x's dtype: exactly for the entries near the
+    max, which dominate the sum).  lse = m + log_sum."""
+    if st == 1:
+        if floating is float:
+            return <float> tkr_max_log_sum_exp_f32(x, n_classes, log_sum)
+        else:
+            return tkr_max_log_sum_exp_f64(x, n_classes, log_sum)
+    cdef floating m = x[0]
+    cdef double s = 0
     cdef Py_ssize_t c
     for c in range(1, n_classes):
         if x[c * st] > m:
             m = x[c * st]
+    for c in range(n_classes):
+        if floating is float:
+            s += tkr_expf(x[c * st] - m)
+        else:
+            s += tkr_exp(x[c * st] - m)
+    log_sum[0] = log(s)
     return m
 
 
-cdef inline double _row_sum_exp(const floating* x, Py_ssize_t n_classes, Py_ssize_t st,
-                                double m) noexcept nogil:
-    cdef double s = 0
+cdef inline void _row_scaled_softmax(const floating* x, floating* gx, Py_ssize_t n_classes,
+                                     Py_ssize_t st, double lse, double scale) noexcept nogil:
+    """gx[c] = exp(x[c] - lse) * scale (softmax times a row constant)."""
+    if st == 1:
+        if floating is float:
+            tkr_exp_shifted_f32(x, gx, n_classes, lse, <float> scale)
+        else:
+            tkr_exp_shifted_f64(x, gx, n_classes, lse, scale)
+        return
     cdef Py_ssize_t c
     for c in range(n_classes):
-        s += exp(x[c * st] - m)
-    return s
+        if floating is float:
+            gx[c * st] = tkr_expf(<float> (x[c * st] - lse)) * <float> scale
+        else:
+            gx[c * st] = tkr_exp(x[c * st] - lse) * scale
 
 
 cdef inline double _ce_row_class(const floating* x, Py_ssize_t n_classes, Py_ssize_t st,
@@ -231,47 +451,45 @@ cdef inline double _ce_row_class(const floating* x, Py_ssize_t n_classes, Py_ssi
                                  double w_sum, double eps, double* lse) noexcept nogil:
     """Loss of one row with class index y; writes the row log-sum-exp to lse.
 
-    loss = (1-eps) * w[y] * (lse - x[y]) + eps/C * sum_c w[c] (lse - x[c]),
-    with sum_c w[c] (x[c] - m) gathered in the same pass as the exps."""
-    cdef double m = _row_max(x, n_classes, st)
-    cdef double s = 0, ws = 0, d, log_s, w_y, loss
+    loss = (1-eps) * w[y] * (lse - x[y]) + eps/C * sum_c w[c] (lse - x[c]).
+    The smoothing sum is taken as W log_s - sum_c w[c] (x[c] - m), never as
+    differences of two large numbers (logits of 1e4 keep their precision)."""
+    cdef double log_s
+    cdef floating m = _row_max_log_sum_exp(x, n_classes, st, &log_s)
+    cdef double shifted_dot = 0, loss
     cdef Py_ssize_t c
-    if eps > 0:
-        for c in range(n_classes):
-            d = x[c * st] - m
-            s += exp(d)
-            ws += d if w == NULL else w[c] * d
-    else:
-        s = _row_sum_exp(x, n_classes, st, m)
-    log_s = log(s)
     lse[0] = m + log_s
     if y == ignore_index:
         return 0.0
-    w_y = 1.0 if w == NULL else w[y]
-    loss = (1 - eps) * w_y * (log_s - (x[y * st] - m))
+    loss = (1 - eps) * (1.0 if w == NULL else w[y]) * (log_s - (x[y * st] - m))
     if eps > 0:
-        loss += eps / n_classes * (w_sum * log_s - ws)
+        for c in range(n_classes):
+            shifted_dot += (x[c * st] - m) * (1.0 if w == NULL else w[c])
+        loss += eps / n_classes * (w_sum * log_s - shifted_dot)
     return loss
+
+
+cdef inline double _smoothed_weighted_prob(const floating* t, const floating* w, Py_ssize_t c,
+                                           Py_ssize_t st, double eps,
+                                           Py_ssize_t n_classes) noexcept nogil:
+    """w[c] * q[c], q = (1-eps) t + eps/C: the weighted target distribution."""
+    cdef double q = (1 - eps) * t[c * st] + eps / n_classes
+    return q if w == NULL else q * w[c]
 
 
 cdef inline double _ce_row_prob(const floating* x, const floating* t, Py_ssize_t n_classes,
                                 Py_ssize_t st, const floating* w, double eps,
                                 double* lse) noexcept nogil:
-    """Loss of one row with class probabilities t (smoothed: (1-eps) t + eps/C):
-    loss = sum_c w[c] q[c] (lse - x[c])."""
-    cdef double m = _row_max(x, n_classes, st)
-    cdef double s = 0, wq_sum = 0, wq_dot = 0, d, wq, log_s
+    """Loss of one row with class probabilities t: sum_c w[c] q[c] (lse - x[c])."""
+    cdef double log_s
+    cdef floating m = _row_max_log_sum_exp(x, n_classes, st, &log_s)
+    cdef double wq_sum = 0, wq_dot = 0, wq
     cdef Py_ssize_t c
-    for c in range(n_classes):
-        d = x[c * st] - m
-        s += exp(d)
-        wq = (1 - eps) * t[c * st] + eps / n_classes
-        if w != NULL:
-            wq = wq * w[c]
-        wq_sum += wq
-        wq_dot += wq * d
-    log_s = log(s)
     lse[0] = m + log_s
+    for c in range(n_classes):
+        wq = _smoothed_weighted_prob(t, w, c, st, eps, n_classes)
+        wq_sum += wq
+        wq_dot += wq * (x[c * st] - m)
     return wq_sum * log_s - wq_dot
 
 
@@ -279,7 +497,7 @@ cdef inline void _ce_grad_row_class(const floating* x, floating* gx, Py_ssize_t 
                                     Py_ssize_t st, int64_t y, int64_t ignore_index,
                                     const floating* w, double w_sum, double eps, double lse,
                                     double g) noexcept nogil:
-    """gx = g * (softmax * (hard + soft*W) - soft * w) - g*hard at y, where
+    """gx = g * (softmax * (hard + soft*W) - soft*w), minus g*hard at y, where
     hard = (1-eps) w[y] and soft = eps/C: softmax minus the (weighted,
     smoothed) target distribution, without building a one-hot."""
     cdef Py_ssize_t c
@@ -289,28 +507,24 @@ cdef inline void _ce_grad_row_class(const floating* x, floating* gx, Py_ssize_t 
         return
     cdef double hard = (1 - eps) * (1.0 if w == NULL else w[y])
     cdef double soft = eps / n_classes
-    cdef double coef = g * (hard + soft * w_sum)
-    cdef double g_soft = g * soft
-    for c in range(n_classes):
-        gx[c * st] = <floating> (exp(x[c * st] - lse) * coef
-                                 - (g_soft if w == NULL else g_soft * w[c]))
-    gx[y * st] = <floating> (gx[y * st] - g * hard)
+    _row_scaled_softmax(x, gx, n_classes, st, lse, g * (hard + soft * w_sum))
+    if eps > 0:
+        for c in range(n_classes):
+            gx[c * st] -= <floating> (g * soft * (1.0 if w == NULL else w[c]))
+    gx[y * st] -= <floating> (g * hard)
 
 
 cdef inline void _ce_grad_row_prob(const floating* x, const floating* t, floating* gx,
                                    Py_ssize_t n_classes, Py_ssize_t st, const floating* w,
                                    double eps, double lse, double g) noexcept nogil:
     """gx = g * (softmax * sum(w q) - w q), q = (1-eps) t + eps/C."""
-    cdef double wq_sum = 0, wq
+    cdef double wq_sum = 0
     cdef Py_ssize_t c
     for c in range(n_classes):
-        wq = (1 - eps) * t[c * st] + eps / n_classes
-        wq_sum += wq if w == NULL else wq * w[c]
+        wq_sum += _smoothed_weighted_prob(t, w, c, st, eps, n_classes)
+    _row_scaled_softmax(x, gx, n_classes, st, lse, g * wq_sum)
     for c in range(n_classes):
-        wq = (1 - eps) * t[c * st] + eps / n_classes
-        if w != NULL:
-            wq = wq * w[c]
-        gx[c * st] = <floating> (g * (exp(x[c * st] - lse) * wq_sum - wq))
+        gx[c * st] -= <floating> (g * _smoothed_weighted_prob(t, w, c, st, eps, n_classes))
 
 
 # -- whole-array loops ------------------------------------------------------------
@@ -326,8 +540,11 @@ cdef struct CEArgs:
     double* lse              # (M,) float64
 
 
-cdef inline Py_ssize_t _row_offset(Py_ssize_t r, Py_ssize_t n_classes, Py_ssize_t inner) noexcept nogil:
+cdef inline Py_ssize_t _row_offset(Py_ssize_t r, Py_ssize_t n_classes,
+                                   Py_ssize_t inner) noexcept nogil:
     """Offset of class 0 of row r = (n, s) in the (N, C, S) layout."""
+    if inner == 1:  # (N, C): skip the integer division (slow next to a 10-class row)
+        return r * n_classes
     cdef Py_ssize_t n = r // inner
     return n * n_classes * inner + (r - n * inner)
 
@@ -408,7 +625,7 @@ cdef double _sum_weights(const floating* w, Py_ssize_t n) noexcept nogil:
     return s
 
 
-cdef tuple _prepare_ce(cnp.ndarray logits, cnp.ndarray target, weight, int64_t ignore_index,
+cdef tuple _prepare_ce(cnp.ndarray logits, object target, weight, int64_t ignore_index,
                        str reduction, double label_smoothing, CEArgs* a):
     """Validate and fill ``a`` (all but lse); returns (logits, target, weight, reduction code),
     which the caller must keep alive while ``a`` points into them."""
@@ -438,7 +655,7 @@ cdef tuple _prepare_ce(cnp.ndarray logits, cnp.ndarray target, weight, int64_t i
     return x, t, w, red
 
 
-def cross_entropy_forward(cnp.ndarray logits not None, cnp.ndarray target not None, weight=None,
+def cross_entropy_forward(cnp.ndarray logits not None, target, weight=None,
                           int64_t ignore_index=-100, str reduction="mean",
                           double label_smoothing=0.0):
     """Fused log-softmax + negative log-likelihood (``F.cross_entropy``).
@@ -460,9 +677,11 @@ def cross_entropy_forward(cnp.ndarray logits not None, cnp.ndarray target not No
     if a.is_prob:
         total_weight = a.n_rows
     elif typenum == cnp.NPY_FLOAT32:
-        total_weight = _weighted_label_count(a.labels, a.n_rows, ignore_index, <const float*> a.weight)
+        total_weight = _weighted_label_count(a.labels, a.n_rows, ignore_index,
+                                             <const float*> a.weight)
     else:
-        total_weight = _weighted_label_count(a.labels, a.n_rows, ignore_index, <const double*> a.weight)
+        total_weight = _weighted_label_count(a.labels, a.n_rows, ignore_index,
+                                             <const double*> a.weight)
 
     if red == RED_NONE:
         out = _new_array(_class_target_shape(x), typenum)
@@ -488,8 +707,8 @@ def cross_entropy_forward(cnp.ndarray logits not None, cnp.ndarray target not No
     return _scalar_array(total, typenum), lse, total_weight
 
 
-def cross_entropy_backward(cnp.ndarray logits not None, cnp.ndarray target not None,
-                           cnp.ndarray lse not None, gloss, double total_weight, weight=None,
+def cross_entropy_backward(cnp.ndarray logits not None, target, lse, gloss,
+                           double total_weight, weight=None,
                            int64_t ignore_index=-100, str reduction="mean",
                            double label_smoothing=0.0):
     """Gradient of cross_entropy_forward w.r.t. the logits (logits' shape and
@@ -498,12 +717,13 @@ def cross_entropy_backward(cnp.ndarray logits not None, cnp.ndarray target not N
     cdef cnp.ndarray x, t, w
     cdef Reduction red
     x, t, w, red = _prepare_ce(logits, target, weight, ignore_index, reduction, label_smoothing, &a)
-    if (cnp.PyArray_TYPE(lse) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(lse) != 1
-            or lse.shape[0] != a.n_rows):
+    cdef cnp.ndarray lse_arr = _as_array(lse)
+    if (cnp.PyArray_TYPE(lse_arr) != cnp.NPY_FLOAT64 or cnp.PyArray_NDIM(lse_arr) != 1
+            or lse_arr.shape[0] != a.n_rows):
         raise ValueError(f"cross_entropy_backward: lse must be float64 of shape ({a.n_rows},), "
-                         f"got {lse.dtype} {_shape(lse)}")
-    lse = np.ascontiguousarray(lse)
-    a.lse = <double*> cnp.PyArray_DATA(lse)
+                         f"got {lse_arr.dtype} {_shape(lse_arr)}")
+    lse_arr = np.ascontiguousarray(lse_arr)
+    a.lse = <double*> cnp.PyArray_DATA(lse_arr)
     cdef cnp.ndarray g_rows = _row_grads(gloss, red, a.n_rows, "cross_entropy_backward")
     cdef const double* g_rows_p = NULL
     if g_rows is not None:
@@ -534,7 +754,8 @@ cdef double _nll_forward_loop(const floating* x, const int64_t* y, const floatin
         if y[r] == ignore_index:
             loss = 0
         else:
-            loss = -(1.0 if w == NULL else w[y[r]]) * x[_row_offset(r, n_classes, inner) + y[r] * inner]
+            loss = -(1.0 if w == NULL else w[y[r]]) * x[_row_offset(r, n_classes, inner)
+                                                          + y[r] * inner]
         if out_rows != NULL:
             out_rows[r] = <floating> loss
         else:
@@ -556,9 +777,10 @@ cdef void _nll_backward_loop(floating* gx, const int64_t* y, const floating* w,
                 -(1.0 if w == NULL else w[y[r]]) * g)
 
 
-cdef tuple _check_nll(cnp.ndarray logp, cnp.ndarray target, weight, int64_t ignore_index,
+cdef tuple _check_nll(cnp.ndarray logp, object target_obj, weight, int64_t ignore_index,
                       str reduction, Layout* lay):
     cdef str fn = "nll_loss"
+    cdef cnp.ndarray target = _as_array(target_obj)
     logp = _check_input(logp, fn, lay)
     cdef cnp.ndarray w = _check_weight(weight, logp, lay.n_classes, fn)
     cdef Reduction red = _reduction_code(reduction, fn)
@@ -567,7 +789,7 @@ cdef tuple _check_nll(cnp.ndarray logp, cnp.ndarray target, weight, int64_t igno
     return logp, _check_class_target(target, logp, lay, ignore_index, fn), w, red
 
 
-def nll_loss_forward(cnp.ndarray logp not None, cnp.ndarray target not None, weight=None,
+def nll_loss_forward(cnp.ndarray logp not None, target, weight=None,
                      int64_t ignore_index=-100, str reduction="mean"):
     """``F.nll_loss``: per row ``-w[y] * logp[y]``.  Returns ``(loss, total_weight)``."""
     cdef Layout lay
@@ -600,7 +822,7 @@ def nll_loss_forward(cnp.ndarray logp not None, cnp.ndarray target not None, wei
     return _scalar_array(total, typenum), total_weight
 
 
-def nll_loss_backward(cnp.ndarray logp not None, cnp.ndarray target not None, gloss,
+def nll_loss_backward(cnp.ndarray logp not None, target, gloss,
                       double total_weight, weight=None, int64_t ignore_index=-100,
                       str reduction="mean"):
     """Gradient of nll_loss_forward w.r.t. ``logp`` (zero except at the labels)."""

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..backend import get_array_module
 
-__all__ = ["cross_entropy_forward", "cross_entropy_backward", "nll_loss_forward", "nll_loss_backward"]
+__all__ = ["cross_entropy_forward", "cross_entropy_backward", "nll_loss_forward",
+           "nll_loss_backward"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -42,7 +43,8 @@ def _check_options(x, weight, reduction, n_classes, fn):
                          f"(expected 'none', 'mean' or 'sum')")
     if weight is not None:
         if weight.dtype != x.dtype:
-            raise TypeError(f"{fn}: weight must have the input's dtype {x.dtype}, got {weight.dtype}")
+            raise TypeError(f"{fn}: weight must have the input's dtype {x.dtype}, "
+                            f"got {weight.dtype}")
         if weight.shape != (n_classes,):
             raise ValueError(f"{fn}: weight should be defined for all {n_classes} classes, "
                              f"got weight of shape {tuple(weight.shape)}")
@@ -85,7 +87,8 @@ def _check_ce(x, target, weight, ignore_index, reduction, label_smoothing):
     n_classes = _check_input(x, fn)
     _check_options(x, weight, reduction, n_classes, fn)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{fn}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+        raise ValueError(f"{fn}: label_smoothing must be between 0.0 and 1.0, "
+                         f"got {label_smoothing}")
     if target.dtype.kind == "f":
         return _check_prob_target(x, target, ignore_index, fn), True, n_classes
     if target.dtype.kind in "iu":
@@ -143,7 +146,8 @@ def _row_scale(xp, gloss, reduction, total_weight, n_rows):
 
 # -- cross entropy ---------------------------------------------------------------
 
-def _smoothed_probs(xp, x, target, label_smoothing, n_classes):
+def _smoothed_probs(xp, target, label_smoothing, n_classes):
+    """Probability targets as (M, C) rows, smoothed: (1 - eps) t + eps / C."""
     q = _rows(xp, target)
     if label_smoothing > 0:
         q = q * (1 - label_smoothing) + label_smoothing / n_classes
@@ -173,7 +177,7 @@ def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduct
     lse = (row_max.astype(np.float64) + log_sum.astype(np.float64))[:, 0]
     w = xp.ones(n_classes, dtype=x.dtype) if weight is None else weight
     if is_prob:
-        q = _smoothed_probs(xp, x, target, label_smoothing, n_classes)
+        q = _smoothed_probs(xp, target, label_smoothing, n_classes)
         row_loss = -(logp * (q * w)).sum(axis=1)
         total_weight = float(x.shape[0])
         out_shape = _class_target_shape(logits)
@@ -182,7 +186,9 @@ def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduct
         valid = y != ignore_index
         y_safe = xp.where(valid, y, 0)
         w_y = xp.where(valid, w[y_safe], 0)
-        row_loss = -(1 - label_smoothing) * w_y * logp[xp.arange(x.shape[0]), y_safe]
+        # an ignored row's stand-in label 0 may have a -inf logit: mask before multiplying
+        logp_y = xp.where(valid, logp[xp.arange(x.shape[0]), y_safe], 0)
+        row_loss = -(1 - label_smoothing) * w_y * logp_y
         if label_smoothing > 0:
             smooth = -(logp * w).sum(axis=1)
             row_loss = row_loss + label_smoothing / n_classes * xp.where(valid, smooth, 0)
@@ -211,7 +217,7 @@ def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None
     p = xp.exp(x.astype(np.float64) - lse[:, None])
     w = xp.ones(n_classes, dtype=np.float64) if weight is None else weight.astype(np.float64)
     if is_prob:
-        wq = _smoothed_probs(xp, x, target, label_smoothing, n_classes) * w
+        wq = _smoothed_probs(xp, target, label_smoothing, n_classes) * w
         gx = g * (p * wq.sum(axis=1, keepdims=True) - wq)
     else:
         y = target.reshape(-1)
@@ -262,9 +268,8 @@ def nll_loss_backward(logp, target, gloss, total_weight, weight=None, ignore_ind
     n_rows = int(np.prod(_class_target_shape(logp), dtype=np.int64))
     g = _row_scale(xp, gloss, reduction, total_weight, n_rows)
     y = target.reshape(-1)
-    valid = y != ignore_index
-    y_safe = xp.where(valid, y, 0)
-    w_y = xp.where(valid, 1.0 if weight is None else weight[y_safe].astype(np.float64), 0.0)
+    rows = xp.nonzero(y != ignore_index)[0]     # ignored rows get no gradient, even a nan one
+    w_y = 1.0 if weight is None else weight[y[rows]].astype(np.float64)
     gx = xp.zeros((n_rows, n_classes), dtype=logp.dtype)
-    gx[xp.arange(n_rows), y_safe] = -w_y * g
+    gx[rows, y[rows]] = -w_y * g[rows]
     return _unrows(xp, gx, logp)

@@ -1,0 +1,131 @@
+"""cross_entropy and nll_loss: Functions over the fused loss kernels.
+
+Forward and backward are ``kernels.cross_entropy_forward/backward`` and
+``kernels.nll_loss_forward/backward`` (csrc/loss.pyx, twin
+kernels/ref_loss.py), which validate every argument (label range included)
+and implement PyTorch's semantics: (C,), (N, C) or (N, C, d1, ...) input,
+class-index or class-probability targets, weight, ignore_index, reduction,
+label_smoothing.  The forward keeps only the row log-sum-exp for backward.
+"""
+import numpy as np
+
+from .. import kernels
+from ..autograd.function import Function
+from ..tensor import Tensor
+
+__all__ = ["cross_entropy", "nll_loss"]
+
+
+def _array(t, what):
+    """The array behind a Tensor (or a NumPy array passed as is)."""
+    if t.__class__ is Tensor or isinstance(t, Tensor):
+        return t.data
+    if isinstance(t, np.ndarray):
+        return t
+    raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    # functional.py imports this module, so its helper is looked up on use
+    from .functional import _reduction
+    return _reduction(size_average, reduce, reduction)
+
+
+class CrossEntropy(Function):
+    """log_softmax + nll over the class axis, fused.
+
+    Inputs: logits (differentiable) and target (differentiable only when it
+    holds class probabilities).  Options: weight (array or None),
+    ignore_index, reduction, label_smoothing."""
+
+    double_differentiable = False
+
+    def forward(self, logits, target, *, weight, ignore_index, reduction, label_smoothing):
+        self.options = (weight, ignore_index, reduction, label_smoothing)
+        loss, lse, total_weight = kernels.cross_entropy_forward(
+            logits, target, weight, ignore_index, reduction, label_smoothing)
+        if self.needs_input_grad[0] or self.needs_input_grad[1]:
+            self.save_for_backward(logits, target)
+            self.lse, self.total_weight = lse, total_weight
+        return loss
+
+    def backward(self, xp, gy):
+        logits, target = self.saved_tensors
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            gx = kernels.cross_entropy_backward(logits, target, self.lse, gy, self.total_weight,
+                                                *self.options)
+        if self.needs_input_grad[1]:
+            gt = self._probability_target_grad(xp, logits, gy)
+        return gx, gt
+
+    def _probability_target_grad(self, xp, logits, gy):
+        """d loss / d target[c] = -g * (1 - eps) * w[c] * log_softmax(logits)[c]
+        (target holds class probabilities, so it has the logits' shape)."""
+        weight, _, reduction, eps = self.options
+        row_shape = list(logits.shape)               # per-row values: 1 on the class axis
+        class_axis = 0 if logits.ndim == 1 else 1
+        row_shape[class_axis] = 1
+        logp = logits - self.lse.astype(logits.dtype).reshape(row_shape)
+        if reduction == "none":
+            g = xp.reshape(gy, row_shape)
+        elif reduction == "mean":
+            g = gy / logits.dtype.type(self.total_weight)
+        else:
+            g = gy
+        gt = -(1 - eps) * g * logp
+        if weight is not None:
+            w_shape = [1] * logits.ndim
+            w_shape[class_axis] = -1
+            gt = gt * weight.reshape(w_shape)
+        return gt
+
+
+class NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities at the target classes."""
+
+    double_differentiable = False
+
+    def forward(self, logp, target, *, weight, ignore_index, reduction):
+        self.options = (weight, ignore_index, reduction)
+        loss, total_weight = kernels.nll_loss_forward(logp, target, weight, ignore_index, reduction)
+        if self.needs_input_grad[0]:
+            self.save_for_backward(logp, target)
+            self.total_weight = total_weight
+        return loss
+
+    def backward(self, xp, gy):
+        logp, target = self.saved_tensors
+        return kernels.nll_loss_backward(logp, target, gy, self.total_weight, *self.options), None
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross entropy between raw scores ``input`` and ``target`` (PyTorch's
+    F.cross_entropy).
+
+    input: (C,), (N, C) or (N, C, d1, ...) float.  target: class indices
+    (int64 or uint8, input's shape without the class axis; ``ignore_index``
+    entries count for nothing) or class probabilities (float, input's shape).
+    'mean' divides by the summed weight of the non-ignored targets (by the
+    number of rows for probability targets).
+    """
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    w = None if weight is None else _array(weight, "weight")
+    if target.__class__ is not Tensor and not isinstance(target, Tensor):
+        target = _array(target, "target")
+    return CrossEntropy.apply(input, target, weight=w, ignore_index=ignore_index,
+                              reduction=reduction, label_smoothing=label_smoothing)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    """Negative log-likelihood (PyTorch's F.nll_loss): ``input`` holds
+    log-probabilities (C,), (N, C) or (N, C, d1, ...); ``target`` class indices."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    w = None if weight is None else _array(weight, "weight")
+    if target.__class__ is not Tensor and not isinstance(target, Tensor):
+        target = _array(target, "target")
+    return NLLLoss.apply(input, target, weight=w, ignore_index=ignore_index, reduction=reduction)
