@@ -119,8 +119,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor w.r.t. the graph's leaves."""
-        from .autograd.function import backward
-        backward(self, gradient, retain_graph, create_graph, inputs)
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self):
         """A new leaf sharing this tensor's data, cut from the graph."""
@@ -647,6 +646,7 @@ from .ops import (  # noqa: E402  (ops import Tensor from this module)
     Cast, Clone, ToDevice, abs, add, clamp, div, gather, getitem, matmul, mul, neg, permute, pow, sub,
     transpose, unbind, where, _convert_index)
 from . import ops as _ops  # noqa: E402
+from .autograd.function import backward as _autograd_backward  # noqa: E402
 
 # methods that are plain calls into ops, with PyTorch's names
 for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "sum", "mean",

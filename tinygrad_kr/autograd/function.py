@@ -248,7 +248,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             finally:
                 fn.__dict__.pop("_graph_mode", None)
         else:
-            xp = get_array_module(gy)
+            xp = np if gy.__class__ is np.ndarray else get_array_module(gy)
             gxs = fn.backward(xp, gy)
         if not isinstance(gxs, tuple):
             gxs = (gxs,)
@@ -286,7 +286,7 @@ def _deliver(leaf, g, capture, create_graph, gy):
     if leaf.grad is None:
         if g is gy or g.base is not None:
             g = g.copy()
-        leaf.grad = Tensor(g)
+        leaf.grad = Tensor._make(g, None)
     else:
         total = leaf.grad.data + g
         if isinstance(total, np.generic):  # 0-d + 0-d gives a NumPy scalar
