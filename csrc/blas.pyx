@@ -98,7 +98,7 @@ cdef _matmul(cnp.ndarray a, cnp.ndarray b, bint trans_a, bint trans_b,
     cdef Py_ssize_t k = a.shape[a.ndim - 2] if trans_a else a.shape[a.ndim - 1]
     if batch == 0 or m == 0 or n == 0:
         return
-    if k == 0:   # an empty sum: BLAS would do the same, but its k arg must be >= 1 in ld rules
+    if k == 0:   # an empty sum; BLAS would agree, but its lda >= max(1, k) rules get awkward
         if not accumulate:
             c[...] = 0
         return

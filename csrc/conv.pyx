@@ -1,34 +1,43 @@
 # cython: language_level=3
-"""Compiled twins of tinygrad_kr/kernels/ref_conv.py: im2col + one GEMM.
+"""Compiled twins of tinygrad_kr/kernels/ref_conv.py: im2col + BLAS GEMM.
 
 Layouts are PyTorch's: x (N, C, H, W), w (O, C, kh, kw), y/gy (N, O, OH, OW);
 stride/padding/dilation are (h, w) pairs; groups == 1.
 
-A batch chunk of ``count`` images is unrolled into a column matrix
+A chunk of ``count`` images is unrolled into a column matrix
 col (K = C*kh*kw, count*L) with L = OH*OW, in parallel over (image, channel)
-planes.  Then one BLAS call per chunk does all the arithmetic:
+planes.  BLAS then does all the arithmetic:
 
     forward          rows (O, count*L) = w (O, K) @ col
     backward input   gcol (K, count*L) = w^T @ rows(gy);  col2im(gcol) -> gx
-    backward weight  gw (O, K)        += rows(gy) @ col^T
+    backward weight  gw^T (K, O)      += col @ rows_t(gy)   (rows_t: (count*L, O))
 
-``rows`` is y or gy regrouped from (count, O, L) to (O, count*L), which is
-a cheap O(output) copy.  Chunks bound the col buffer (COL_BUDGET_BYTES), so
-big batches do not allocate huge temporaries.  BLAS is called outside the
-OpenMP loops, so its own threads never nest inside ours.
+``rows`` is y or gy regrouped from (count, O, L) to (O, count*L), a cheap
+O(output) copy.  Each chunk runs two or three OpenMP loops (im2col, regroup)
+with the BLAS calls between them, never inside: BLAS's own threads must not
+nest inside ours, and few parallel regions per call keep thread hand-offs
+rare.  Chunks are small (COL_BUDGET_BYTES): col is still in cache when the
+GEMM reads it, and small temporaries are recycled by malloc instead of
+being mapped (and page-faulted) afresh on every call, which measured up to
+1.7x slower with 32 MiB chunks.  Within a chunk the GEMMs go over column
+blocks sized for OpenBLAS's fast small-matrix kernels when the layer is
+thin enough (see _gemm_block).
 """
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
+from _util cimport data_ptr, float_array, int_pair, num_threads
 from _gemm cimport gemm_rowmajor
 
 cnp.import_array()
 
 cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
-cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 24    # im2col buffer per chunk (16 MiB)
+cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 20    # im2col buffer per chunk (1 MiB: stays in cache)
+cdef Py_ssize_t SMALL_GEMM = 1000000          # M*N*K limit of OpenBLAS's small-matrix path
+cdef Py_ssize_t MIN_BLOCK = 128               # narrower GEMM blocks are not worth it
 
 
 cdef struct Geometry:
@@ -40,16 +49,6 @@ cdef struct Geometry:
 
 # ----------------------------------------------------------------- checks
 
-cdef tuple _pair(value, str what, str fn):
-    try:
-        pair = tuple(int(v) for v in value)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2:
-        raise TypeError(f"{fn}: {what} must be an (h, w) pair of ints, got {value!r}")
-    return pair
-
-
 cdef Geometry _geometry(tuple x_shape, tuple w_shape, stride, padding, dilation, str fn) except *:
     """Validate a conv geometry (same rules as ref_conv._check)."""
     cdef Geometry g
@@ -60,41 +59,45 @@ cdef Geometry _geometry(tuple x_shape, tuple w_shape, stride, padding, dilation,
         raise ValueError(f"{fn}: x has {x_shape[1]} channels but w {w_shape} expects {w_shape[1]}")
     g.N, g.C, g.H, g.W = x_shape
     g.O, _, g.kh, g.kw = w_shape
-    g.sh, g.sw = _pair(stride, "stride", fn)
-    g.ph, g.pw = _pair(padding, "padding", fn)
-    g.dh, g.dw = _pair(dilation, "dilation", fn)
+    g.sh, g.sw = int_pair(stride, "stride", fn)
+    g.ph, g.pw = int_pair(padding, "padding", fn)
+    g.dh, g.dw = int_pair(dilation, "dilation", fn)
     if min(g.sh, g.sw) < 1 or min(g.dh, g.dw) < 1 or min(g.ph, g.pw) < 0:
         raise ValueError(f"{fn}: need stride >= 1, dilation >= 1, padding >= 0, got "
-                         f"stride={tuple(stride)} padding={tuple(padding)} dilation={tuple(dilation)}")
-    g.OH = (g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1) // g.sh + 1
-    g.OW = (g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1) // g.sw + 1
-    if g.OH < 1 or g.OW < 1:
+                         f"stride={tuple(stride)} padding={tuple(padding)} "
+                         f"dilation={tuple(dilation)}")
+    # spare = padded size - kernel extent; negative means no output (and C
+    # division would round it toward 0, so test it before dividing)
+    cdef Py_ssize_t spare_h = g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1
+    cdef Py_ssize_t spare_w = g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1
+    if spare_h < 0 or spare_w < 0:
         raise ValueError(f"{fn}: kernel {w_shape[2:]} (dilation {tuple(dilation)}) is larger "
                          f"than the padded input {x_shape[2:]} + 2*{tuple(padding)}")
+    g.OH = spare_h // g.sh + 1
+    g.OW = spare_w // g.sw + 1
     if g.C * g.kh * g.kw > INT_MAX or g.OH * g.OW > INT_MAX or g.O > INT_MAX:
         raise ValueError(f"{fn}: problem too large for 32-bit BLAS dims")
     return g
 
 
-cdef cnp.ndarray _float_array(a, str name, str fn, dtype=None):
-    """a as a C-contiguous float32/float64 ndarray (of ``dtype`` if given)."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError(f"{fn}: {name} must be a numpy array, got {type(a).__name__}")
-    if dtype is None and a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{fn}: only float32 and float64 are supported, got {name} {a.dtype}")
-    if dtype is not None and a.dtype != dtype:
-        raise TypeError(f"{fn}: {name} has dtype {a.dtype}, expected {dtype}")
-    return np.ascontiguousarray(a)
-
-
 cdef Py_ssize_t _chunk(const Geometry* g, Py_ssize_t itemsize):
-    """Images per chunk so that col (K, chunk*L) stays within the budget."""
-    cdef Py_ssize_t per_image = g.C * g.kh * g.kw * g.OH * g.OW * itemsize
-    cdef Py_ssize_t chunk = COL_BUDGET_BYTES // per_image if per_image > 0 else g.N
+    """Images per chunk: as many as fit col (K, chunk*L) in the budget, >= 1."""
+    cdef Py_ssize_t K = g.C * g.kh * g.kw, L = g.OH * g.OW
+    cdef Py_ssize_t chunk = COL_BUDGET_BYTES // max(1, K * L * itemsize)
     chunk = max(1, min(chunk, g.N))
-    while chunk > 1 and chunk * g.OH * g.OW > INT_MAX:
+    while chunk > 1 and chunk * L > INT_MAX:
         chunk //= 2
     return chunk
+
+
+cdef inline Py_ssize_t _gemm_block(Py_ssize_t O, Py_ssize_t K, Py_ssize_t cols) noexcept nogil:
+    """Columns per GEMM call.  OpenBLAS runs products of M*N*K <= ~1e6 on
+    unpacked small-matrix kernels, about 2x faster than its packed path for
+    thin conv shapes (measured on AVX-512), so we split the chunk's columns
+    into such blocks when a block keeps >= MIN_BLOCK columns; otherwise one
+    GEMM takes the whole chunk and BLAS threads it."""
+    cdef Py_ssize_t block = SMALL_GEMM // max(1, O * K)
+    return block if MIN_BLOCK <= block < cols else cols
 
 
 # ------------------------------------------------------- im2col / col2im
@@ -107,65 +110,86 @@ cdef inline Py_ssize_t _ceil_div_pos(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
 cdef inline void _valid_range(Py_ssize_t tap, Py_ssize_t size, Py_ssize_t stride,
                               Py_ssize_t pad, Py_ssize_t out,
                               Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
-    """Outputs o in [lo, hi) read input o*stride - pad + tap inside [0, size)."""
-    lo[0] = min(_ceil_div_pos(pad - tap, stride), out)
-    hi[0] = max(min(_ceil_div_pos(size + pad - tap, stride), out), lo[0])
+    """Outputs o in [lo, hi) read input o*stride - pad + tap inside [0, size).
+    Called per plane and tap, so stride 1 skips the (slow) integer division."""
+    if stride == 1:
+        lo[0] = min(max(pad - tap, 0), out)
+        hi[0] = max(min(max(size + pad - tap, 0), out), lo[0])
+    else:
+        lo[0] = min(_ceil_div_pos(pad - tap, stride), out)
+        hi[0] = max(min(_ceil_div_pos(size + pad - tap, stride), out), lo[0])
 
 
 cdef void _im2col_plane(const floating* src, floating* dst, Py_ssize_t ld,
-                        const Geometry* g) noexcept nogil:
+                        const Geometry* geometry) noexcept nogil:
     """One (n, c) plane src (H, W) -> its kh*kw col rows dst[tap * ld + oh*OW + ow]
-    (zeros where the tap falls in the padding)."""
-    cdef Py_ssize_t i, j, oh, ow, ih, lo, hi, iw0
+    (zeros where the tap falls in the padding).
+
+    Rows are short (OW elements), so the copies are plain loops: a memcpy
+    call per row costs more than the copy itself."""
+    # A local copy lets the compiler keep the sizes in registers: extensions
+    # build with -fno-strict-aliasing, so every float store could otherwise
+    # change *geometry and force a reload.
+    cdef Geometry g = geometry[0]
+    cdef Py_ssize_t i, j, oh, ow, oh_lo, oh_hi, lo, hi
+    cdef floating* tap_row
     cdef floating* out
     cdef const floating* s
     for i in range(g.kh):
+        _valid_range(i * g.dh, g.H, g.sh, g.ph, g.OH, &oh_lo, &oh_hi)
         for j in range(g.kw):
             _valid_range(j * g.dw, g.W, g.sw, g.pw, g.OW, &lo, &hi)
-            iw0 = lo * g.sw - g.pw + j * g.dw      # input column read by ow = lo
-            for oh in range(g.OH):
-                out = dst + (i * g.kw + j) * ld + oh * g.OW
-                ih = oh * g.sh - g.ph + i * g.dh
-                if ih < 0 or ih >= g.H:
-                    memset(out, 0, g.OW * sizeof(floating))
-                    continue
-                memset(out, 0, lo * sizeof(floating))
-                memset(out + hi, 0, (g.OW - hi) * sizeof(floating))
-                s = src + ih * g.W + iw0
+            tap_row = dst + (i * g.kw + j) * ld
+            for ow in range(oh_lo * g.OW):                 # tap in the top padding
+                tap_row[ow] = 0
+            for ow in range(oh_hi * g.OW, g.OH * g.OW):    # ... in the bottom padding
+                tap_row[ow] = 0
+            for oh in range(oh_lo, oh_hi):
+                out = tap_row + oh * g.OW
+                s = src + (oh * g.sh - g.ph + i * g.dh) * g.W + (lo * g.sw - g.pw + j * g.dw)
+                for ow in range(lo):
+                    out[ow] = 0
                 if g.sw == 1:
-                    memcpy(out + lo, s, (hi - lo) * sizeof(floating))
+                    for ow in range(hi - lo):
+                        out[lo + ow] = s[ow]
                 else:
                     for ow in range(hi - lo):
                         out[lo + ow] = s[ow * g.sw]
+                for ow in range(hi, g.OW):
+                    out[ow] = 0
 
 
 cdef void _col2im_plane(const floating* src, floating* dst, Py_ssize_t ld,
-                        const Geometry* g) noexcept nogil:
+                        const Geometry* geometry) noexcept nogil:
     """Adjoint of _im2col_plane: dst (H, W) = sum of the plane's col rows
     src[tap * ld + ...] at the input positions they were read from."""
-    cdef Py_ssize_t i, j, oh, ow, ih, lo, hi, iw0
+    cdef Geometry g = geometry[0]      # in registers (see _im2col_plane)
+    cdef Py_ssize_t i, j, oh, ow, oh_lo, oh_hi, lo, hi
     cdef const floating* col_row
     cdef floating* d
-    memset(dst, 0, g.H * g.W * sizeof(floating))
+    for ow in range(g.H * g.W):
+        dst[ow] = 0
     for i in range(g.kh):
+        _valid_range(i * g.dh, g.H, g.sh, g.ph, g.OH, &oh_lo, &oh_hi)
         for j in range(g.kw):
             _valid_range(j * g.dw, g.W, g.sw, g.pw, g.OW, &lo, &hi)
-            iw0 = lo * g.sw - g.pw + j * g.dw
-            for oh in range(g.OH):
-                ih = oh * g.sh - g.ph + i * g.dh
-                if ih < 0 or ih >= g.H:
-                    continue
+            for oh in range(oh_lo, oh_hi):
                 col_row = src + (i * g.kw + j) * ld + oh * g.OW + lo
-                d = dst + ih * g.W + iw0
-                for ow in range(hi - lo):
-                    d[ow * g.sw] += col_row[ow]
+                d = dst + (oh * g.sh - g.ph + i * g.dh) * g.W + (lo * g.sw - g.pw + j * g.dw)
+                if g.sw == 1:
+                    for ow in range(hi - lo):
+                        d[ow] += col_row[ow]
+                else:
+                    for ow in range(hi - lo):
+                        d[ow * g.sw] += col_row[ow]
 
 
 cdef void _im2col(const floating* x, floating* col, Py_ssize_t count,
                   const Geometry* g) noexcept nogil:
     """col (K, count*L) <- x (count, C, H, W), one OpenMP task per plane."""
     cdef Py_ssize_t L = g.OH * g.OW, ld = count * L, p, n, c
-    for p in prange(count * g.C, schedule='static'):
+    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L)
+    for p in prange(count * g.C, schedule='static', num_threads=threads):
         n = p // g.C
         c = p % g.C
         _im2col_plane(x + p * g.H * g.W, col + c * g.kh * g.kw * ld + n * L, ld, g)
@@ -175,7 +199,8 @@ cdef void _col2im(const floating* col, floating* x, Py_ssize_t count,
                   const Geometry* g) noexcept nogil:
     """x (count, C, H, W) <- col2im(col (K, count*L)); planes are disjoint."""
     cdef Py_ssize_t L = g.OH * g.OW, ld = count * L, p, n, c
-    for p in prange(count * g.C, schedule='static'):
+    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L)
+    for p in prange(count * g.C, schedule='static', num_threads=threads):
         n = p // g.C
         c = p % g.C
         _col2im_plane(col + c * g.kh * g.kw * ld + n * L, x + p * g.H * g.W, ld, g)
@@ -185,10 +210,20 @@ cdef void _batch_to_rows(const floating* y, floating* rows, Py_ssize_t count,
                          Py_ssize_t O, Py_ssize_t L) noexcept nogil:
     """rows (O, count*L) <- y (count, O, L)."""
     cdef Py_ssize_t p, n, o
-    for p in prange(count * O, schedule='static'):
+    for p in prange(count * O, schedule='static', num_threads=num_threads(count * O * L)):
         n = p // O
         o = p % O
         memcpy(rows + o * count * L + n * L, y + p * L, L * sizeof(floating))
+
+
+cdef void _batch_to_rows_t(const floating* y, floating* rows_t, Py_ssize_t count,
+                           Py_ssize_t O, Py_ssize_t L) noexcept nogil:
+    """rows_t (count*L, O) <- y (count, O, L): the transpose of _batch_to_rows."""
+    cdef Py_ssize_t n, o, l
+    for n in prange(count, schedule='static', num_threads=num_threads(count * O * L)):
+        for o in range(O):
+            for l in range(L):
+                rows_t[(n * L + l) * O + o] = y[(n * O + o) * L + l]
 
 
 cdef void _rows_to_batch(const floating* rows, floating* y, Py_ssize_t count,
@@ -196,7 +231,7 @@ cdef void _rows_to_batch(const floating* rows, floating* y, Py_ssize_t count,
     """y (count, O, L) <- rows (O, count*L) + bias[o] (bias may be NULL)."""
     cdef Py_ssize_t p, n, o, l
     cdef floating add
-    for p in prange(count * O, schedule='static'):
+    for p in prange(count * O, schedule='static', num_threads=num_threads(count * O * L)):
         n = p // O
         o = p % O
         add = bias[o] if bias != NULL else 0
@@ -209,12 +244,18 @@ cdef void _rows_to_batch(const floating* rows, floating* y, Py_ssize_t count,
 cdef void _forward(const floating* x, const floating* w, const floating* b, floating* y,
                    floating* col, floating* rows, const Geometry* g,
                    Py_ssize_t chunk) noexcept nogil:
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
     while n0 < g.N:
         count = min(chunk, g.N - n0)
+        cols = count * L
+        block = _gemm_block(g.O, K, cols)
         _im2col(x + n0 * g.C * g.H * g.W, col, count, g)
-        gemm_rowmajor(False, False, <int> g.O, <int> (count * L), <int> K, <floating> 1,
-                      w, <int> K, col, <int> (count * L), <floating> 0, rows, <int> (count * L))
+        c0 = 0
+        while c0 < cols:
+            nc = min(block, cols - c0)
+            gemm_rowmajor(False, False, <int> g.O, <int> nc, <int> K, <floating> 1,
+                          w, <int> K, col + c0, <int> cols, <floating> 0, rows + c0, <int> cols)
+            c0 += nc
         _rows_to_batch(rows, y + n0 * g.O * L, count, g.O, L, b)
         n0 += count
 
@@ -222,28 +263,44 @@ cdef void _forward(const floating* x, const floating* w, const floating* b, floa
 cdef void _backward_input(const floating* gy, const floating* w, floating* gx,
                           floating* col, floating* rows, const Geometry* g,
                           Py_ssize_t chunk) noexcept nogil:
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
     while n0 < g.N:
         count = min(chunk, g.N - n0)
+        cols = count * L
+        block = _gemm_block(g.O, K, cols)
         _batch_to_rows(gy + n0 * g.O * L, rows, count, g.O, L)
-        gemm_rowmajor(True, False, <int> K, <int> (count * L), <int> g.O, <floating> 1,
-                      w, <int> K, rows, <int> (count * L), <floating> 0, col, <int> (count * L))
+        c0 = 0
+        while c0 < cols:
+            nc = min(block, cols - c0)
+            gemm_rowmajor(True, False, <int> K, <int> nc, <int> g.O, <floating> 1,
+                          w, <int> K, rows + c0, <int> cols, <floating> 0, col + c0, <int> cols)
+            c0 += nc
         _col2im(col, gx + n0 * g.C * g.H * g.W, count, g)
         n0 += count
 
 
-cdef void _backward_weight(const floating* gy, const floating* x, floating* gw,
-                           floating* col, floating* rows, const Geometry* g,
+cdef void _backward_weight(const floating* gy, const floating* x, floating* gw_t,
+                           floating* col, floating* rows_t, const Geometry* g,
                            Py_ssize_t chunk) noexcept nogil:
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count
-    cdef floating beta = 0      # the first chunk overwrites gw, later ones accumulate
+    """gw_t (K, O) = col @ rows_t summed over column blocks: the transposed
+    weight gradient.  With gy regrouped as rows_t (count*L, O) the product is
+    a plain NN GEMM, which OpenBLAS may run on its small-matrix kernels (its
+    TN kernels refuse thin outputs like these, and then it spawns threads)."""
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
+    cdef floating beta = 0      # the first block overwrites gw_t, later ones accumulate
     while n0 < g.N:
         count = min(chunk, g.N - n0)
+        cols = count * L
+        block = _gemm_block(g.O, K, cols)
         _im2col(x + n0 * g.C * g.H * g.W, col, count, g)
-        _batch_to_rows(gy + n0 * g.O * L, rows, count, g.O, L)
-        gemm_rowmajor(False, True, <int> g.O, <int> K, <int> (count * L), <floating> 1,
-                      rows, <int> (count * L), col, <int> (count * L), beta, gw, <int> K)
-        beta = 1
+        _batch_to_rows_t(gy + n0 * g.O * L, rows_t, count, g.O, L)
+        c0 = 0
+        while c0 < cols:
+            nc = min(block, cols - c0)
+            gemm_rowmajor(False, False, <int> K, <int> g.O, <int> nc, <floating> 1,
+                          col + c0, <int> cols, rows_t + c0 * g.O, <int> g.O, beta, gw_t, <int> g.O)
+            beta = 1
+            c0 += nc
         n0 += count
 
 
@@ -266,21 +323,17 @@ cdef void _run(Op op, const floating* a, const floating* b, const floating* bias
         _backward_weight(a, b, out, col, rows, g, chunk)
 
 
-cdef inline void* _ptr(a):
-    return NULL if a is None else cnp.PyArray_DATA(a)
-
-
 cdef _launch(Op op, a, b, bias, out, Geometry* g):
     """Allocate one chunk's col/rows buffers and run ``op`` on out's dtype."""
     cdef Py_ssize_t chunk = _chunk(g, out.itemsize)
     col = np.empty(g.C * g.kh * g.kw * chunk * g.OH * g.OW, dtype=out.dtype)
     rows = np.empty(g.O * chunk * g.OH * g.OW, dtype=out.dtype)
-    cdef void* pa = _ptr(a)
-    cdef void* pb = _ptr(b)
-    cdef void* pbias = _ptr(bias)
-    cdef void* pout = _ptr(out)
-    cdef void* pcol = _ptr(col)
-    cdef void* prows = _ptr(rows)
+    cdef void* pa = data_ptr(a)
+    cdef void* pb = data_ptr(b)
+    cdef void* pbias = data_ptr(bias)
+    cdef void* pout = data_ptr(out)
+    cdef void* pcol = data_ptr(col)
+    cdef void* prows = data_ptr(rows)
     if out.dtype == np.float32:
         with nogil:
             _run(op, <const float*> pa, <const float*> pb, <const float*> pbias,
@@ -296,11 +349,11 @@ cdef _launch(Op op, a, b, bias, out, Geometry* g):
 def conv2d_forward(x, w, b, stride, padding, dilation):
     """y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, kh, kw)) + b (O,) or None."""
     fn = "conv2d_forward"
-    x = _float_array(x, "x", fn)
-    w = _float_array(w, "w", fn, x.dtype)
+    x = float_array(x, "x", fn)
+    w = float_array(w, "w", fn, x)
     cdef Geometry g = _geometry(x.shape, w.shape, stride, padding, dilation, fn)
     if b is not None:
-        b = _float_array(b, "b", fn, x.dtype)
+        b = float_array(b, "b", fn, x)
         if b.shape != (g.O,):
             raise ValueError(f"{fn}: b must have shape ({g.O},), got {b.shape}")
     y = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
@@ -314,8 +367,8 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
 def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
     """gx (x_shape) from gy (N, O, OH, OW) and w (O, C, kh, kw)."""
     fn = "conv2d_backward_input"
-    gy = _float_array(gy, "gy", fn)
-    w = _float_array(w, "w", fn, gy.dtype)
+    gy = float_array(gy, "gy", fn)
+    w = float_array(w, "w", fn, gy)
     cdef Geometry g = _geometry(tuple(x_shape), w.shape, stride, padding, dilation, fn)
     if gy.shape != (g.N, g.O, g.OH, g.OW):
         raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {(g.N, g.O, g.OH, g.OW)}")
@@ -330,14 +383,24 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
 def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
     """gw (w_shape) from gy (N, O, OH, OW) and x (N, C, H, W)."""
     fn = "conv2d_backward_weight"
-    gy = _float_array(gy, "gy", fn)
-    x = _float_array(x, "x", fn, gy.dtype)
+    gy = float_array(gy, "gy", fn)
+    x = float_array(x, "x", fn, gy)
     cdef Geometry g = _geometry(x.shape, tuple(w_shape), stride, padding, dilation, fn)
     if gy.shape != (g.N, g.O, g.OH, g.OW):
         raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {(g.N, g.O, g.OH, g.OW)}")
-    gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
     if g.N == 0 or g.O == 0 or g.C == 0:
-        gw[...] = 0
-    else:
-        _launch(BACKWARD_WEIGHT, gy, x, None, gw, &g)
-    return gw
+        return np.zeros((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
+    gw_t = np.empty((g.C * g.kh * g.kw, g.O), dtype=gy.dtype)
+    _launch(BACKWARD_WEIGHT, gy, x, None, gw_t, &g)
+    return np.ascontiguousarray(gw_t.T).reshape(g.O, g.C, g.kh, g.kw)
+
+
+def _set_col_budget(Py_ssize_t nbytes):
+    """Set the im2col chunk budget in bytes; returns the old one (for tests
+    that need several chunks without allocating large inputs)."""
+    global COL_BUDGET_BYTES
+    if nbytes < 1:
+        raise ValueError(f"_set_col_budget: nbytes must be >= 1, got {nbytes}")
+    old = COL_BUDGET_BYTES
+    COL_BUDGET_BYTES = nbytes
+    return old

@@ -18,7 +18,8 @@ def gemm(a, b, trans_a=False, trans_b=False, bias=None):
     return c
 
 
-def batched_matmul(a, b):
-    """Batched C[i] = a[i] @ b[i] for 3-D a (B, M, K) and b (B, K, N)."""
+def batched_matmul(a, b, trans_a=False, trans_b=False):
+    """Batched C[i] = op(a[i]) @ op(b[i]) for 3-D a (B, M, K) and b (B, K, N)
+    (op as in gemm); a batch of 1 broadcasts.  Returns a new (B, M, N) array."""
     xp = get_array_module(a)
-    return xp.matmul(a, b)
+    return xp.matmul(xp.swapaxes(a, 1, 2) if trans_a else a, xp.swapaxes(b, 1, 2) if trans_b else b)

@@ -39,6 +39,12 @@ def _check(x_shape, w_shape, stride, padding, dilation, fn):
     return out
 
 
+def _check_gy(gy, x_shape, w_shape, out, fn):
+    expected = (x_shape[0], w_shape[0]) + tuple(out)
+    if gy.shape != expected:
+        raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {expected}")
+
+
 def _windows(x, kernel, stride, padding, dilation, out):
     """Every receptive field of x: a (N, C, OH, OW, kh, kw) strided view."""
     xp = get_array_module(x)
@@ -65,6 +71,7 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
     """gx (x_shape) from gy (N, O, OH, OW): col2im of w^T gy."""
     xp = get_array_module(gy)
     out = _check(x_shape, w.shape, stride, padding, dilation, "conv2d_backward_input")
+    _check_gy(gy, x_shape, w.shape, out, "conv2d_backward_input")
     N, C, H, W = x_shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = w.shape[2:], stride, padding, dilation
     gcol = xp.tensordot(gy, w, axes=([1], [0]))                  # (N, OH, OW, C, kh, kw)
@@ -81,5 +88,6 @@ def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
     """gw (w_shape) = sum over batch and positions of gy * receptive field."""
     xp = get_array_module(gy)
     out = _check(x.shape, w_shape, stride, padding, dilation, "conv2d_backward_weight")
+    _check_gy(gy, x.shape, w_shape, out, "conv2d_backward_weight")
     win = _windows(x, w_shape[2:], stride, padding, dilation, out)
     return xp.ascontiguousarray(xp.tensordot(gy, win, axes=([0, 2, 3], [0, 2, 3])))

@@ -1,0 +1,304 @@
+# cython: language_level=3
+"""Compiled twins of tinygrad_kr/kernels/ref_pool.py: 2-D max/average pooling.
+
+x is (N, C, H, W) float32/float64; kernel_size/stride/padding/dilation are
+(h, w) pairs.  Each (n, c) plane is independent, so every kernel is one
+OpenMP loop over the N*C planes with a plain serial loop inside.  Semantics
+(output size, -inf padding, NaN and tie rules, divisors) are PyTorch's and
+are described in the twin's docstring; the window bounds below follow
+PyTorch's CPU kernels so the same elements are visited in the same order.
+"""
+import numpy as np
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+
+from _util cimport data_ptr, float_array, int_pair, num_threads
+
+cnp.import_array()
+
+
+cdef struct Pool:
+    Py_ssize_t planes, H, W                 # input: N*C planes of H x W
+    Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
+    Py_ssize_t OH, OW                       # output
+    bint count_include_pad
+    Py_ssize_t divisor                      # divisor_override, 0 = none
+
+
+# ----------------------------------------------------------------- checks
+
+cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
+                             Py_ssize_t d, bint ceil_mode):
+    """PyTorch's pooling_output_shape (floor division rounds toward -inf)."""
+    cdef Py_ssize_t num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    cdef Py_ssize_t out = (num // s if num >= 0 else -((-num + s - 1) // s)) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1   # the last window must start inside the input or the left padding
+    return out
+
+
+cdef Pool _geometry(tuple x_shape, kernel_size, stride, padding, dilation, bint ceil_mode,
+                    str fn) except *:
+    """Validate like ref_pool._output_shape and fill a Pool."""
+    cdef Pool g
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {x_shape}")
+    g.planes = x_shape[0] * x_shape[1]
+    g.H, g.W = x_shape[2], x_shape[3]
+    g.kh, g.kw = int_pair(kernel_size, "kernel_size", fn)
+    g.sh, g.sw = int_pair(stride, "stride", fn)
+    g.ph, g.pw = int_pair(padding, "padding", fn)
+    g.dh, g.dw = int_pair(dilation, "dilation", fn)
+    if min(g.kh, g.kw) < 1 or min(g.sh, g.sw) < 1 or min(g.dh, g.dw) < 1:
+        raise ValueError(f"{fn}: kernel_size, stride and dilation must be positive, got "
+                         f"kernel_size={(g.kh, g.kw)} stride={(g.sh, g.sw)} "
+                         f"dilation={(g.dh, g.dw)}")
+    for k, p, d in ((g.kh, g.ph, g.dh), (g.kw, g.pw, g.dw)):
+        if p < 0 or p > (d * (k - 1) + 1) // 2:
+            raise ValueError(f"{fn}: pad should be at most half of effective kernel size, "
+                             f"but got pad={p}, kernel_size={k} and dilation={d}")
+    g.OH = _output_size(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode)
+    g.OW = _output_size(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode)
+    if g.OH < 1 or g.OW < 1:
+        raise ValueError(f"{fn}: given input size {x_shape[1:]}, the calculated output size "
+                         f"{(x_shape[1], g.OH, g.OW)} is too small")
+    g.count_include_pad = True
+    g.divisor = 0
+    return g
+
+
+cdef _avg_options(Pool* g, count_include_pad, divisor_override, str fn):
+    g.count_include_pad = bool(count_include_pad)
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError(f"{fn}: divisor_override must be non-zero")
+        g.divisor = int(divisor_override)
+
+
+# ------------------------------------------------------------ max pooling
+
+cdef inline Py_ssize_t _first_tap(Py_ssize_t start, Py_ssize_t dilation) noexcept nogil:
+    """The first tap start + t*dilation >= 0 (PyTorch's `while (start < 0) start += d`)."""
+    if start < 0:
+        start += ((-start + dilation - 1) // dilation) * dilation
+    return start
+
+
+cdef void _max_forward_plane(const floating* x, floating* y, long long* idx,
+                             const Pool* geometry) noexcept nogil:
+    cdef Pool g = geometry[0]     # a local copy stays in registers
+    cdef Py_ssize_t oh, ow, h0, h1, w0, w1, ih, iw, best
+    cdef floating best_val, val
+    for oh in range(g.OH):
+        h1 = min(oh * g.sh - g.ph + (g.kh - 1) * g.dh + 1, g.H)
+        h0 = _first_tap(oh * g.sh - g.ph, g.dh)
+        for ow in range(g.OW):
+            w1 = min(ow * g.sw - g.pw + (g.kw - 1) * g.dw + 1, g.W)
+            w0 = _first_tap(ow * g.sw - g.pw, g.dw)
+            # an all -inf window points at its first in-bounds element; a
+            # window with none at all gets -1 (see ref_pool's docstring)
+            best = h0 * g.W + w0 if (h0 < g.H and w0 < g.W) else -1
+            best_val = -INFINITY
+            ih = h0
+            while ih < h1:
+                iw = w0
+                while iw < w1:
+                    val = x[ih * g.W + iw]
+                    if val > best_val or val != val:    # NaN propagates
+                        best_val = val
+                        best = ih * g.W + iw
+                    iw += g.dw
+                ih += g.dh
+            y[oh * g.OW + ow] = best_val
+            idx[oh * g.OW + ow] = best
+
+
+cdef void _max_forward(const floating* x, floating* y, long long* idx,
+                       const Pool* g) noexcept nogil:
+    cdef Py_ssize_t p, in_plane = g.H * g.W, out_plane = g.OH * g.OW
+    cdef int threads = num_threads(g.planes * out_plane * g.kh * g.kw)
+    for p in prange(g.planes, schedule='static', num_threads=threads):
+        _max_forward_plane(x + p * in_plane, y + p * out_plane, idx + p * out_plane, g)
+
+
+cdef void _max_backward(const floating* gy, const long long* idx, floating* gx,
+                        Py_ssize_t planes, Py_ssize_t in_plane,
+                        Py_ssize_t out_plane) noexcept nogil:
+    """gx[plane][idx] += gy for every output; indices were range-checked."""
+    cdef Py_ssize_t p, i, j
+    cdef int threads = num_threads(planes * (in_plane + out_plane))
+    for p in prange(planes, schedule='static', num_threads=threads):
+        for i in range(in_plane):
+            gx[p * in_plane + i] = 0
+        for i in range(out_plane):
+            j = idx[p * out_plane + i]
+            if j >= 0:
+                gx[p * in_plane + j] += gy[p * out_plane + i]
+
+
+# -------------------------------------------------------- average pooling
+
+cdef inline void _avg_window(const Pool* g, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t* h0,
+                             Py_ssize_t* h1, Py_ssize_t* w0, Py_ssize_t* w1,
+                             Py_ssize_t* divisor) noexcept nogil:
+    """PyTorch's avg-pool window: clipped to the padded input for counting,
+    then to the input for summing; and its divisor."""
+    h0[0] = oh * g.sh - g.ph
+    w0[0] = ow * g.sw - g.pw
+    h1[0] = min(h0[0] + g.kh, g.H + g.ph)
+    w1[0] = min(w0[0] + g.kw, g.W + g.pw)
+    cdef Py_ssize_t padded_size = (h1[0] - h0[0]) * (w1[0] - w0[0])
+    h0[0] = max(h0[0], 0)
+    w0[0] = max(w0[0], 0)
+    h1[0] = min(h1[0], g.H)
+    w1[0] = min(w1[0], g.W)
+    if g.divisor:
+        divisor[0] = g.divisor
+    elif g.count_include_pad:
+        divisor[0] = padded_size
+    else:
+        divisor[0] = (h1[0] - h0[0]) * (w1[0] - w0[0])
+
+
+cdef void _avg_forward_plane(const floating* x, floating* y, const Pool* geometry) noexcept nogil:
+    cdef Pool g = geometry[0]
+    cdef Py_ssize_t oh, ow, h0, h1, w0, w1, ih, iw, divisor
+    cdef floating total
+    for oh in range(g.OH):
+        for ow in range(g.OW):
+            _avg_window(&g, oh, ow, &h0, &h1, &w0, &w1, &divisor)
+            total = 0
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    total = total + x[ih * g.W + iw]
+            # an empty window (impossible after validation) gives 0, as in PyTorch
+            y[oh * g.OW + ow] = total / divisor if h0 < h1 and w0 < w1 else 0
+
+
+cdef void _avg_backward_plane(const floating* gy, floating* gx,
+                              const Pool* geometry) noexcept nogil:
+    cdef Pool g = geometry[0]
+    cdef Py_ssize_t oh, ow, h0, h1, w0, w1, ih, iw, divisor
+    cdef floating share
+    for ih in range(g.H * g.W):
+        gx[ih] = 0
+    for oh in range(g.OH):
+        for ow in range(g.OW):
+            _avg_window(&g, oh, ow, &h0, &h1, &w0, &w1, &divisor)
+            if h0 >= h1 or w0 >= w1:
+                continue
+            share = gy[oh * g.OW + ow] / divisor
+            for ih in range(h0, h1):
+                for iw in range(w0, w1):
+                    gx[ih * g.W + iw] += share
+
+
+cdef void _avg_forward(const floating* x, floating* y, const Pool* g) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef int threads = num_threads(g.planes * g.OH * g.OW * g.kh * g.kw)
+    for p in prange(g.planes, schedule='static', num_threads=threads):
+        _avg_forward_plane(x + p * g.H * g.W, y + p * g.OH * g.OW, g)
+
+
+cdef void _avg_backward(const floating* gy, floating* gx, const Pool* g) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef int threads = num_threads(g.planes * (g.H * g.W + g.OH * g.OW * g.kh * g.kw))
+    for p in prange(g.planes, schedule='static', num_threads=threads):
+        _avg_backward_plane(gy + p * g.OH * g.OW, gx + p * g.H * g.W, g)
+
+
+# ------------------------------------------------------------ public API
+
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
+    """(y (N, C, OH, OW), indices int64 (N, C, OH, OW)) of max pooling."""
+    fn = "max_pool2d_forward"
+    x = float_array(x, "x", fn)
+    cdef Pool g = _geometry(x.shape, kernel_size, stride, padding, dilation, ceil_mode, fn)
+    out_shape = x.shape[:2] + (g.OH, g.OW)
+    y = np.empty(out_shape, dtype=x.dtype)
+    indices = np.empty(out_shape, dtype=np.int64)
+    cdef void* px = data_ptr(x)
+    cdef void* py = data_ptr(y)
+    cdef long long* pidx = <long long*> data_ptr(indices)
+    if x.dtype == np.float32:
+        with nogil:
+            _max_forward(<const float*> px, <float*> py, pidx, &g)
+    else:
+        with nogil:
+            _max_forward(<const double*> px, <double*> py, pidx, &g)
+    return y, indices
+
+
+def max_pool2d_backward(gy, indices, x_shape):
+    """gx (x_shape): each gy element added at its argmax (indices from forward)."""
+    fn = "max_pool2d_backward"
+    gy = float_array(gy, "gy", fn)
+    x_shape = tuple(int(n) for n in x_shape)
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: x_shape must be (N, C, H, W), got {x_shape}")
+    if not isinstance(indices, np.ndarray) or indices.dtype != np.int64:
+        raise TypeError(f"{fn}: indices must be an int64 numpy array, got "
+                        f"{getattr(indices, 'dtype', type(indices).__name__)}")
+    N, C, H, W = x_shape
+    if gy.shape != indices.shape or gy.ndim != 4 or gy.shape[:2] != (N, C):
+        raise ValueError(f"{fn}: gy {gy.shape} and indices {indices.shape} do not match the "
+                         f"input shape {x_shape}")
+    indices = np.ascontiguousarray(indices)
+    if indices.size and (indices.min() < -1 or indices.max() >= H * W):
+        raise IndexError(f"{fn}: indices must lie in [0, {H * W}) (or be -1 for an empty "
+                         f"window) for a {H}x{W} input")
+    gx = np.empty(x_shape, dtype=gy.dtype)
+    cdef void* pgy = data_ptr(gy)
+    cdef void* pgx = data_ptr(gx)
+    cdef const long long* pidx = <const long long*> data_ptr(indices)
+    cdef Py_ssize_t planes = N * C, in_plane = H * W, out_plane = gy.shape[2] * gy.shape[3]
+    if gy.dtype == np.float32:
+        with nogil:
+            _max_backward(<const float*> pgy, pidx, <float*> pgx, planes, in_plane, out_plane)
+    else:
+        with nogil:
+            _max_backward(<const double*> pgy, pidx, <double*> pgx, planes, in_plane, out_plane)
+    return gx
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                       divisor_override):
+    """y (N, C, OH, OW): window sums of the zero-padded x over their divisor."""
+    fn = "avg_pool2d_forward"
+    x = float_array(x, "x", fn)
+    cdef Pool g = _geometry(x.shape, kernel_size, stride, padding, (1, 1), ceil_mode, fn)
+    _avg_options(&g, count_include_pad, divisor_override, fn)
+    y = np.empty(x.shape[:2] + (g.OH, g.OW), dtype=x.dtype)
+    cdef void* px = data_ptr(x)
+    cdef void* py = data_ptr(y)
+    if x.dtype == np.float32:
+        with nogil:
+            _avg_forward(<const float*> px, <float*> py, &g)
+    else:
+        with nogil:
+            _avg_forward(<const double*> px, <double*> py, &g)
+    return y
+
+
+def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding, ceil_mode,
+                        count_include_pad, divisor_override):
+    """gx (x_shape): gy / divisor spread over every window."""
+    fn = "avg_pool2d_backward"
+    gy = float_array(gy, "gy", fn)
+    x_shape = tuple(int(n) for n in x_shape)
+    cdef Pool g = _geometry(x_shape, kernel_size, stride, padding, (1, 1), ceil_mode, fn)
+    _avg_options(&g, count_include_pad, divisor_override, fn)
+    if gy.shape != x_shape[:2] + (g.OH, g.OW):
+        raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {x_shape[:2] + (g.OH, g.OW)}")
+    gx = np.empty(x_shape, dtype=gy.dtype)
+    cdef void* pgy = data_ptr(gy)
+    cdef void* pgx = data_ptr(gx)
+    if gy.dtype == np.float32:
+        with nogil:
+            _avg_backward(<const float*> pgy, <float*> pgx, &g)
+    else:
+        with nogil:
+            _avg_backward(<const double*> pgy, <double*> pgx, &g)
+    return gx

@@ -1,0 +1,508 @@
+"""The dense kernels (csrc/blas.pyx, conv.pyx, pool.pyx) against their NumPy
+twins (kernels/ref_blas.py, ref_conv.py, ref_pool.py), and the twins against
+PyTorch where it is installed.
+
+Tolerances: the compiled kernels and the twins add the same products in a
+different order (BLAS blocking, im2col chunks, window order), so they agree to
+a few ulps of the *terms*: rtol 1e-5 / 1e-12 plus an atol scaled by the
+typical size of a sum of ``k`` unit-variance products (sqrt(k)).
+"""
+import itertools
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_kr import kernels
+
+DTYPES = [np.float32, np.float64]
+EPS = {np.float32: 1e-5, np.float64: 1e-12}
+
+
+def _rng(*key):
+    """A generator seeded by the test's parameters (stable across runs)."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _pair(name):
+    """(compiled, twin) of kernel ``name``; skips when it was not compiled."""
+    fn = kernels.compiled(name)
+    if fn is None:
+        pytest.skip(f"{name} is not compiled ({kernels.build_errors()})")
+    return fn, kernels.reference(name)
+
+
+def assert_close(actual, expected, dtype, terms=1):
+    """Equal shape and dtype, values within the module tolerance for sums of ``terms``."""
+    assert actual.shape == expected.shape
+    assert actual.dtype == expected.dtype == np.dtype(dtype)
+    eps = EPS[dtype]
+    np.testing.assert_allclose(actual, expected, rtol=eps, atol=eps * np.sqrt(max(terms, 1)))
+
+
+def _noncontiguous(a, rng):
+    """The same values in a non-contiguous array (every other element of a bigger one)."""
+    big = np.empty(a.shape[:-1] + (2 * a.shape[-1] + 1,), dtype=a.dtype)
+    big[...] = rng.standard_normal(big.shape)
+    view = big[..., 1::2]
+    view[...] = a
+    assert not view.flags.c_contiguous or a.size <= 1
+    return view
+
+
+# ======================================================================= GEMM
+
+GEMM_SHAPES = [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 31, 1), (1, 40, 23), (0, 4, 3), (5, 0, 3),
+               (4, 3, 0), (0, 0, 0)]
+
+
+def _operands(m, k, n, trans_a, trans_b, dtype, rng):
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    return a, b
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", GEMM_SHAPES)
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_gemm_matches_twin(m, k, n, trans_a, trans_b, with_bias, dtype):
+    comp, ref = _pair("gemm")
+    rng = _rng(m, k, n, trans_a, trans_b, with_bias, dtype)
+    a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
+    bias = rng.standard_normal(n).astype(dtype) if with_bias else None
+    out = comp(a, b, trans_a, trans_b, bias)
+    assert out.flags.c_contiguous
+    assert_close(out, ref(a, b, trans_a, trans_b, bias), dtype, k)
+    # the flags and the explicit transposes agree (and match NumPy)
+    expected = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    assert_close(out, expected + (bias if with_bias else 0), dtype, k)
+
+
+def _strided_views(x, rng):
+    """x as an F-ordered array (a transposed C array), a non-contiguous
+    slice and a negative-stride view, each holding x's values."""
+    return [np.asfortranarray(x), _noncontiguous(x, rng), np.ascontiguousarray(x[::-1])[::-1]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+def test_gemm_strided_operands(trans_a, trans_b, dtype):
+    comp, _ = _pair("gemm")
+    rng = _rng("strided", trans_a, trans_b, dtype)
+    a, b = _operands(13, 11, 7, trans_a, trans_b, dtype, rng)
+    expected = comp(a, b, trans_a, trans_b)
+    for va in _strided_views(a, rng):
+        for vb in _strided_views(b, rng):
+            np.testing.assert_array_equal(va, a)
+            assert_close(comp(va, vb, trans_a, trans_b), expected, dtype, 11)
+    # a 0-stride (broadcast) operand
+    row = rng.standard_normal((1, a.shape[1])).astype(dtype)
+    wide = np.broadcast_to(row, a.shape)
+    assert_close(comp(wide, b, trans_a, trans_b), comp(np.ascontiguousarray(wide), b, trans_a,
+                                                       trans_b), dtype, 11)
+
+
+def test_gemm_leaves_inputs_alone():
+    comp, _ = _pair("gemm")
+    rng = _rng("inputs")
+    a, b, bias = rng.standard_normal((4, 3)), rng.standard_normal((3, 5)), rng.standard_normal(5)
+    copies = [a.copy(), b.copy(), bias.copy()]
+    comp(a, b, False, False, bias)
+    for before, after in zip(copies, (a, b, bias)):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("name", ["gemm", "batched_matmul"])
+def test_matmul_kernels_reject_bad_input(name):
+    comp, _ = _pair(name)
+    nd = 2 if name == "gemm" else 3
+    good = np.ones((2,) * nd)
+    with pytest.raises(TypeError, match="same dtype"):
+        comp(good, good.astype(np.float32))
+    with pytest.raises(TypeError, match="float32 and float64"):
+        comp(good.astype(np.int64), good.astype(np.int64))
+    with pytest.raises(TypeError, match="numpy arrays"):
+        comp(good, good.tolist())
+    with pytest.raises(ValueError, match=f"{nd}-D"):
+        comp(np.ones((2,) * (nd + 1)), np.ones((2,) * (nd + 1)))
+    with pytest.raises(ValueError, match=r"inner dimensions differ.*\(3\) .*\(2\)|\(3 != 2\)"):
+        comp(np.ones((2,) * (nd - 1) + (3,)), good)
+
+
+def test_gemm_rejects_bad_bias():
+    comp, _ = _pair("gemm")
+    a, b = np.ones((2, 3)), np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        comp(a, b, bias=np.ones(3))
+    with pytest.raises(TypeError, match="bias must be a float64"):
+        comp(a, b, bias=np.ones(4, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_a,batch_b", [(3, 3), (1, 4), (4, 1), (0, 0), (0, 1)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True)])
+def test_batched_matmul_matches_twin(batch_a, batch_b, trans_a, trans_b, dtype):
+    comp, ref = _pair("batched_matmul")
+    rng = _rng(batch_a, batch_b, trans_a, trans_b, dtype)
+    m, k, n = 5, 7, 3
+    a = rng.standard_normal((batch_a,) + ((k, m) if trans_a else (m, k))).astype(dtype)
+    b = rng.standard_normal((batch_b,) + ((n, k) if trans_b else (k, n))).astype(dtype)
+    assert_close(comp(a, b, trans_a, trans_b), ref(a, b, trans_a, trans_b), dtype, k)
+    # a swapaxes view is taken as a transposed operand, not copied
+    at = np.ascontiguousarray(np.swapaxes(a, 1, 2))
+    assert_close(comp(np.swapaxes(at, 1, 2), b, trans_a, trans_b), ref(a, b, trans_a, trans_b),
+                 dtype, k)
+
+
+def test_batched_matmul_rejects_mismatched_batches():
+    comp, _ = _pair("batched_matmul")
+    with pytest.raises(ValueError, match="batch sizes differ"):
+        comp(np.ones((2, 3, 3)), np.ones((3, 3, 3)))
+
+
+# =================================================================== conv2d
+
+# (N, C, H, W, O, kh, kw): odd sizes, 1x1 kernels, size-1 dims, a kernel as big
+# as the input, an empty batch, no output or input channels.
+CONV_SHAPES = [(2, 3, 9, 7, 4, 3, 2), (1, 1, 5, 5, 2, 5, 5), (3, 2, 11, 8, 5, 1, 1),
+               (2, 4, 6, 1, 3, 3, 1), (1, 1, 1, 1, 1, 1, 1), (0, 2, 6, 6, 3, 3, 3),
+               (2, 2, 5, 5, 0, 2, 2), (2, 0, 5, 5, 3, 2, 2)]
+CONV_GEOMETRY = [((1, 1), (0, 0), (1, 1)), ((2, 3), (1, 2), (1, 1)), ((1, 2), (2, 0), (2, 1)),
+                 ((3, 1), (1, 1), (1, 3))]
+
+
+def _conv_case(shape, geometry, dtype):
+    N, C, H, W, O, kh, kw = shape
+    stride, padding, dilation = geometry
+    rng = _rng(shape, geometry, dtype)
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((O, C, kh, kw)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    return rng, x, w, b
+
+
+def _conv_out(shape, geometry):
+    N, C, H, W, O, kh, kw = shape
+    (sh, sw), (ph, pw), (dh, dw) = geometry
+    return ((H + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+
+def _valid_conv_cases():
+    for shape, geometry in itertools.product(CONV_SHAPES, CONV_GEOMETRY):
+        if min(_conv_out(shape, geometry)) >= 1:
+            yield shape, geometry
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape,geometry", list(_valid_conv_cases()))
+def test_conv2d_kernels_match_twins(shape, geometry, dtype):
+    forward, forward_ref = _pair("conv2d_forward")
+    back_x, back_x_ref = _pair("conv2d_backward_input")
+    back_w, back_w_ref = _pair("conv2d_backward_weight")
+    rng, x, w, b = _conv_case(shape, geometry, dtype)
+    C, kh, kw = shape[1], shape[5], shape[6]
+    for bias in (b, None):
+        y = forward(x, w, bias, *geometry)
+        assert_close(y, forward_ref(x, w, bias, *geometry), dtype, C * kh * kw)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    assert_close(back_x(gy, w, x.shape, *geometry), back_x_ref(gy, w, x.shape, *geometry),
+                 dtype, shape[4] * kh * kw)
+    assert_close(back_w(gy, x, w.shape, *geometry), back_w_ref(gy, x, w.shape, *geometry),
+                 dtype, gy.shape[0] * gy.shape[2] * gy.shape[3])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_kernels_take_noncontiguous_inputs(dtype):
+    forward, _ = _pair("conv2d_forward")
+    back_x, _ = _pair("conv2d_backward_input")
+    back_w, _ = _pair("conv2d_backward_weight")
+    shape, geometry = (2, 3, 7, 6, 4, 3, 3), ((1, 2), (1, 1), (1, 1))
+    rng, x, w, b = _conv_case(shape, geometry, dtype)
+    y = forward(x, w, b, *geometry)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    xs, ws, bs, gys = (_noncontiguous(a, rng) for a in (x, w, b, gy))
+    np.testing.assert_array_equal(forward(xs, ws, bs, *geometry), y)
+    np.testing.assert_array_equal(back_x(gys, ws, x.shape, *geometry),
+                                  back_x(gy, w, x.shape, *geometry))
+    np.testing.assert_array_equal(back_w(gys, xs, w.shape, *geometry),
+                                  back_w(gy, x, w.shape, *geometry))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_kernels_chunked_batches(dtype):
+    """Batches split into several im2col chunks give the one-chunk result."""
+    forward, _ = _pair("conv2d_forward")
+    back_x, _ = _pair("conv2d_backward_input")
+    back_w, _ = _pair("conv2d_backward_weight")
+    from tinygrad_kr._C import conv
+    shape, geometry = (7, 3, 9, 8, 5, 3, 3), ((1, 1), (1, 1), (1, 1))
+    rng, x, w, b = _conv_case(shape, geometry, dtype)
+    gy = rng.standard_normal((7, 5, 9, 8)).astype(dtype)
+    whole = (forward(x, w, b, *geometry), back_x(gy, w, x.shape, *geometry),
+             back_w(gy, x, w.shape, *geometry))
+    old = conv._set_col_budget(3 * 27 * 72 * np.dtype(dtype).itemsize)   # 3 images per chunk
+    try:
+        chunked = (forward(x, w, b, *geometry), back_x(gy, w, x.shape, *geometry),
+                   back_w(gy, x, w.shape, *geometry))
+    finally:
+        conv._set_col_budget(old)
+    for a, e, terms in zip(chunked, whole, (27, 45, 7 * 72)):
+        assert_close(a, e, dtype, terms)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(0, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+       o=st.integers(1, 4), kh=st.integers(1, 4), kw=st.integers(1, 4),
+       sh=st.integers(1, 3), sw=st.integers(1, 3), ph=st.integers(0, 2), pw=st.integers(0, 2),
+       dh=st.integers(1, 2), dw=st.integers(1, 2))
+def test_conv2d_random_geometry_matches_twin(n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw):
+    forward, forward_ref = _pair("conv2d_forward")
+    back_x, back_x_ref = _pair("conv2d_backward_input")
+    back_w, back_w_ref = _pair("conv2d_backward_weight")
+    shape, geometry = (n, c, h, w, o, kh, kw), ((sh, sw), (ph, pw), (dh, dw))
+    rng, x, wt, b = _conv_case(shape, geometry, np.float64)
+    if min(_conv_out(shape, geometry)) < 1:
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            forward(x, wt, b, *geometry)
+        return
+    y = forward(x, wt, b, *geometry)
+    assert_close(y, forward_ref(x, wt, b, *geometry), np.float64, c * kh * kw)
+    gy = rng.standard_normal(y.shape)
+    assert_close(back_x(gy, wt, x.shape, *geometry), back_x_ref(gy, wt, x.shape, *geometry),
+                 np.float64, o * kh * kw)
+    assert_close(back_w(gy, x, wt.shape, *geometry), back_w_ref(gy, x, wt.shape, *geometry),
+                 np.float64, max(y.size, 1))
+
+
+@pytest.mark.parametrize("source", ["compiled", "twin"])
+def test_conv2d_kernels_reject_bad_input(source):
+    forward, forward_ref = _pair("conv2d_forward")
+    back_x, back_x_ref = _pair("conv2d_backward_input")
+    back_w, back_w_ref = _pair("conv2d_backward_weight")
+    if source == "twin":
+        forward, back_x, back_w = forward_ref, back_x_ref, back_w_ref
+    x, w = np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3))
+    one = ((1, 1), (0, 0), (1, 1))
+    with pytest.raises(ValueError, match="3 channels but w"):
+        forward(x, np.ones((4, 2, 3, 3)), None, *one)
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        forward(x, np.ones((4, 3, 6, 3)), None, *one)
+    with pytest.raises(ValueError, match="stride >= 1"):
+        forward(x, w, None, (0, 1), (0, 0), (1, 1))
+    with pytest.raises(ValueError, match="expected x"):
+        forward(x[0], w, None, *one)
+    with pytest.raises(ValueError):
+        back_x(np.ones((2, 4, 2, 2)), w, x.shape, *one)     # gy of the wrong spatial size
+    with pytest.raises(ValueError):
+        back_w(np.ones((2, 5, 3, 3)), x, w.shape, *one)     # gy with the wrong channels
+    if source == "compiled":   # the twin leaves dtype errors to NumPy's promotion
+        with pytest.raises(TypeError, match="dtype"):
+            forward(x, w.astype(np.float32), None, *one)
+        with pytest.raises(TypeError, match="float32 and float64"):
+            forward(x.astype(np.int32), w.astype(np.int32), None, *one)
+        with pytest.raises(ValueError, match=r"b must have shape \(4,\)"):
+            forward(x, w, np.ones(3), *one)
+        with pytest.raises(TypeError, match="pair of ints"):
+            forward(x, w, None, 1, (0, 0), (1, 1))
+
+
+# ================================================================== pooling
+
+POOL_SHAPES = [(2, 3, 7, 8), (1, 1, 5, 5), (0, 2, 6, 6), (2, 1, 1, 4), (1, 2, 13, 11)]
+MAX_GEOMETRY = list(itertools.product([(2, 2), (3, 2), (1, 3)], [(1, 1), (2, 3)],
+                                      [(0, 0), (1, 1), (1, 0)], [(1, 1), (2, 1)], [False, True]))
+AVG_GEOMETRY = list(itertools.product([(2, 2), (3, 2), (1, 3)], [(1, 1), (2, 3)],
+                                      [(0, 0), (1, 1), (1, 0)], [False, True], [False, True],
+                                      [None, 3]))
+
+
+def _max_input(shape, dtype, rng, special):
+    """Random x; ``special`` adds -inf rows and NaN columns (the tie/NaN rules)."""
+    x = rng.standard_normal(shape).astype(dtype)
+    if special and x.size:
+        x[..., 0, :] = -np.inf
+        x[..., 1:, 0] = np.nan
+        x[..., -1, -2:] = 0.5       # a tie
+    return x
+
+
+def _pool_fits(shape, kernel, stride, padding, dilation, ceil_mode):
+    from tinygrad_kr.kernels.ref_pool import pool_output_size
+    for i in range(2):
+        k, p, d = kernel[i], padding[i], dilation[i]
+        if p > (d * (k - 1) + 1) // 2:
+            return False
+        if pool_output_size(shape[2 + i], k, stride[i], p, d, ceil_mode) < 1:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+@pytest.mark.parametrize("special", [False, True])
+def test_max_pool2d_kernels_match_twins(shape, special, dtype):
+    forward, forward_ref = _pair("max_pool2d_forward")
+    backward, backward_ref = _pair("max_pool2d_backward")
+    rng = _rng(shape, special, dtype)
+    x = _max_input(shape, dtype, rng, special)
+    for geometry in MAX_GEOMETRY:
+        if not _pool_fits(shape, *geometry):
+            with pytest.raises(ValueError):
+                forward(x, *geometry)
+            continue
+        y, idx = forward(x, *geometry)
+        y_ref, idx_ref = forward_ref(x, *geometry)
+        np.testing.assert_array_equal(y, y_ref)             # a max is exact, NaN included
+        np.testing.assert_array_equal(idx, idx_ref)
+        assert idx.dtype == np.int64 and y.dtype == np.dtype(dtype)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        assert_close(backward(gy, idx, x.shape), backward_ref(gy, idx, x.shape), dtype, 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", POOL_SHAPES)
+def test_avg_pool2d_kernels_match_twins(shape, dtype):
+    forward, forward_ref = _pair("avg_pool2d_forward")
+    backward, backward_ref = _pair("avg_pool2d_backward")
+    rng = _rng(shape, dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    for kernel, stride, padding, ceil_mode, include_pad, divisor in AVG_GEOMETRY:
+        args = (kernel, stride, padding, ceil_mode, include_pad, divisor)
+        if not _pool_fits(shape, kernel, stride, padding, (1, 1), ceil_mode):
+            with pytest.raises(ValueError):
+                forward(x, *args)
+            continue
+        y = forward(x, *args)
+        assert_close(y, forward_ref(x, *args), dtype, 6)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        assert_close(backward(gy, x.shape, *args), backward_ref(gy, x.shape, *args), dtype, 6)
+
+
+def test_max_pool2d_window_without_input_elements():
+    """Dilation can make a window miss the input: -inf and index -1, gradient 0."""
+    for source in ("compiled", "twin"):
+        forward, backward = (kernels.compiled if source == "compiled" else kernels.reference)(
+            "max_pool2d_forward"), kernels.reference("max_pool2d_backward")
+        if forward is None:
+            continue
+        x = np.arange(8.0).reshape(2, 1, 1, 4)
+        y, idx = forward(x, (2, 2), (1, 1), (1, 1), (2, 1), False)
+        assert np.isneginf(y).all() and (idx == -1).all(), source
+        gx = backward(np.ones_like(y), idx, x.shape)
+        np.testing.assert_array_equal(gx, np.zeros_like(x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pool_kernels_take_noncontiguous_inputs(dtype):
+    max_f, _ = _pair("max_pool2d_forward")
+    max_b, _ = _pair("max_pool2d_backward")
+    avg_f, _ = _pair("avg_pool2d_forward")
+    avg_b, _ = _pair("avg_pool2d_backward")
+    rng = _rng("nc", dtype)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    xs = _noncontiguous(x, rng)
+    y, idx = max_f(x, (2, 2), (2, 2), (1, 1), (1, 1), True)
+    ys, idxs = max_f(xs, (2, 2), (2, 2), (1, 1), (1, 1), True)
+    np.testing.assert_array_equal(ys, y)
+    np.testing.assert_array_equal(idxs, idx)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_array_equal(max_b(_noncontiguous(gy, rng), _noncontiguous(idx, rng),
+                                        x.shape), max_b(gy, idx, x.shape))
+    args = ((3, 2), (2, 1), (1, 1), True, False, None)
+    np.testing.assert_array_equal(avg_f(xs, *args), avg_f(x, *args))
+    gy = rng.standard_normal(avg_f(x, *args).shape).astype(dtype)
+    np.testing.assert_array_equal(avg_b(_noncontiguous(gy, rng), x.shape, *args),
+                                  avg_b(gy, x.shape, *args))
+
+
+@pytest.mark.parametrize("source", ["compiled", "twin"])
+def test_pool_kernels_reject_bad_input(source):
+    pick = kernels.compiled if source == "compiled" else kernels.reference
+    max_f, max_b = pick("max_pool2d_forward"), pick("max_pool2d_backward")
+    avg_f = pick("avg_pool2d_forward")
+    if max_f is None:
+        pytest.skip("pool kernels are not compiled")
+    x = np.ones((1, 2, 5, 5))
+    with pytest.raises(ValueError, match="pad should be at most half"):
+        max_f(x, (3, 3), (1, 1), (2, 2), (1, 1), False)
+    with pytest.raises(ValueError, match="too small"):
+        max_f(x, (6, 6), (1, 1), (0, 0), (1, 1), False)
+    with pytest.raises(ValueError, match="must be positive"):
+        max_f(x, (2, 2), (0, 1), (0, 0), (1, 1), False)
+    with pytest.raises(ValueError, match="4-D"):
+        max_f(x[0], (2, 2), (1, 1), (0, 0), (1, 1), False)
+    with pytest.raises(ValueError, match="divisor_override must be non-zero"):
+        avg_f(x, (2, 2), (1, 1), (0, 0), False, True, 0)
+    y, idx = max_f(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    with pytest.raises(IndexError, match=r"\[0, 25\)"):
+        max_b(y, idx + 25, x.shape)
+    with pytest.raises(ValueError, match="do not match"):
+        max_b(y, idx, (1, 3, 5, 5))
+    if source == "compiled":
+        with pytest.raises(TypeError, match="float32 and float64"):
+            max_f(x.astype(np.int64), (2, 2), (1, 1), (0, 0), (1, 1), False)
+        with pytest.raises(TypeError, match="int64"):
+            max_b(y, idx.astype(np.int32), x.shape)
+
+
+# ================================================== the twins against PyTorch
+
+
+@pytest.mark.parametrize("shape,geometry", [((2, 3, 9, 7, 4, 3, 2), CONV_GEOMETRY[1]),
+                                            ((3, 2, 11, 8, 5, 3, 3), CONV_GEOMETRY[2]),
+                                            ((1, 1, 5, 5, 2, 5, 5), CONV_GEOMETRY[0])])
+def test_conv2d_twins_match_torch(shape, geometry):
+    torch = pytest.importorskip("torch")
+    _, x, w, b = _conv_case(shape, geometry, np.float64)
+    stride, padding, dilation = geometry
+    tx = torch.tensor(x, requires_grad=True)
+    tw = torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, torch.tensor(b), stride, padding, dilation)
+    gy = _rng("gy", shape).standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    ref = kernels.reference
+    k = shape[1] * shape[5] * shape[6]
+    assert_close(ref("conv2d_forward")(x, w, b, *geometry), ty.detach().numpy(), np.float64, k)
+    assert_close(ref("conv2d_backward_input")(gy, w, x.shape, *geometry), tx.grad.numpy(),
+                 np.float64, k)
+    assert_close(ref("conv2d_backward_weight")(gy, x, w.shape, *geometry), tw.grad.numpy(),
+                 np.float64, gy.size)
+
+
+@pytest.mark.parametrize("geometry", MAX_GEOMETRY[::5])
+def test_max_pool2d_twin_matches_torch(geometry):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 7, 8)
+    if not _pool_fits(shape, *geometry):
+        return
+    x = _max_input(shape, np.float64, _rng("torch-max", geometry), special=True)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, tidx = torch.nn.functional.max_pool2d(tx, *geometry, return_indices=True)
+    gy = _rng("gy", geometry).standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    y, idx = kernels.reference("max_pool2d_forward")(x, *geometry)
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(idx, tidx.numpy())
+    assert_close(kernels.reference("max_pool2d_backward")(gy, idx, x.shape), tx.grad.numpy(),
+                 np.float64, 4)
+
+
+@pytest.mark.parametrize("geometry", AVG_GEOMETRY[::7])
+def test_avg_pool2d_twin_matches_torch(geometry):
+    torch = pytest.importorskip("torch")
+    shape = (2, 3, 7, 8)
+    kernel, stride, padding, ceil_mode = geometry[:4]
+    if not _pool_fits(shape, kernel, stride, padding, (1, 1), ceil_mode):
+        return
+    x = _rng("torch-avg", geometry).standard_normal(shape)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.avg_pool2d(tx, *geometry)
+    gy = _rng("gy", geometry).standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(gy))
+    assert_close(kernels.reference("avg_pool2d_forward")(x, *geometry), ty.detach().numpy(),
+                 np.float64, 6)
+    assert_close(kernels.reference("avg_pool2d_backward")(gy, x.shape, *geometry),
+                 tx.grad.numpy(), np.float64, 6)

@@ -1,0 +1,371 @@
+"""nn.functional: stateless layer operations and losses with PyTorch's signatures.
+
+Where things live:
+  * linear, conv2d, pooling            -> nn/_ops_dense.py (Functions on compiled kernels)
+  * cross_entropy, nll_loss            -> nn/_ops_loss.py
+  * batch_norm, dropout, dropout2d     -> nn/_ops_norm.py
+  * relu, sigmoid, softmax, ...        -> tinygrad_kr/ops.py (core ops)
+  * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
+    two Functions (binary cross-entropy, with and without logits) whose
+    PyTorch gradients a composition would get wrong at the edges.
+"""
+import warnings
+
+import numpy as np
+
+from .. import ops
+from ..autograd.function import Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from ._ops_dense import adaptive_avg_pool2d, avg_pool2d, conv2d, linear, max_pool2d
+from ._ops_loss import cross_entropy, nll_loss
+from ._ops_norm import batch_norm, dropout, dropout2d
+
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "relu",
+           "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "dropout2d",
+           "batch_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
+           "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot",
+           "pad"]
+
+sigmoid = ops.sigmoid
+tanh = ops.tanh
+
+
+# --------------------------------------------------------------------------
+# activations
+# --------------------------------------------------------------------------
+
+
+def _inplace(input, out):
+    """Make ``input`` hold ``out``, for the ``inplace=True`` variants.
+
+    Without a graph the values are written into ``input``'s array.  With one,
+    ``input`` is re-pointed at ``out``'s array and node (the old array is left
+    intact, so anything that saved it for backward stays correct)."""
+    if out.grad_fn is None:
+        return input.copy_(out)
+    if input.is_leaf:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation (use inplace=False, or work on a copy)")
+    input.data, input.grad_fn = out.data, out.grad_fn
+    return input
+
+
+def relu(input, inplace=False):
+    out = ops.relu(input)
+    return _inplace(input, out) if inplace else out
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = ops.leaky_relu(input, negative_slope)
+    return _inplace(input, out) if inplace else out
+
+
+def _implicit_dim_warning(name, dim):
+    if dim is None:
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                      f"to include dim=X as an argument.", stacklevel=3)
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    _implicit_dim_warning("softmax", dim)
+    return ops.softmax(input, dim, dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    _implicit_dim_warning("log_softmax", dim)
+    return ops.log_softmax(input, dim, dtype)
+
+
+# --------------------------------------------------------------------------
+# reductions and shape checks shared by the losses
+# --------------------------------------------------------------------------
+
+
+def _reduction(size_average, reduce, reduction):
+    """The reduction string, from PyTorch's legacy (size_average, reduce) if given; validated."""
+    if size_average is not None or reduce is not None:
+        warnings.warn("size_average and reduce args will be deprecated, please use "
+                      "reduction='mean' / 'sum' / 'none' instead.", stacklevel=3)
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = ("mean" if size_average else "sum") if reduce else "none"
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction!r} is not a valid value for reduction "
+                         f"(expected 'none', 'mean' or 'sum')")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    return loss.sum() if reduction == "sum" else loss
+
+
+def _broadcast_target(fname, input, target):
+    """PyTorch broadcasts input against target with a warning when their sizes
+    differ (a (N, 1) prediction against (N,) labels gives an (N, N) loss);
+    shapes that cannot broadcast raise, naming both."""
+    if target.shape == input.shape:
+        return
+    warnings.warn(f"{fname}: Using a target size ({target.shape}) that is different to the input "
+                  f"size ({input.shape}). This will likely lead to incorrect results due to "
+                  f"broadcasting. Please ensure they have the same size.", stacklevel=3)
+    try:
+        np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except ValueError:
+        raise RuntimeError(f"{fname}: input of shape {tuple(input.shape)} and target of shape "
+                           f"{tuple(target.shape)} cannot be broadcast together") from None
+
+
+def _pointwise_loss(fname, elementwise, input, target, reduction, weight=None,
+                    weighted_mean_by_weight=True):
+    """Reduce ``elementwise(input - target)``; with ``weight`` (the input's
+    shape) each term is weighted and 'mean' divides by sum(weight) (mse, l1) or
+    by the element count (huber), following PyTorch."""
+    _broadcast_target(fname, input, target)
+    loss = elementwise(input - target)
+    if weight is None:
+        return _reduce(loss, reduction)
+    if weight.shape != input.shape:
+        raise ValueError(f"{fname}: Weights and input must have the same size (weight "
+                         f"{tuple(weight.shape)}, input {tuple(input.shape)}).")
+    loss = loss * weight
+    if reduction == "mean" and weighted_mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------
+# regression losses
+# --------------------------------------------------------------------------
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean squared error: reduce((input - target)^2)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _pointwise_loss("mse_loss", lambda d: d * d, input, target, reduction, weight)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """Mean absolute error: reduce(|input - target|)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    return _pointwise_loss("l1_loss", ops.abs, input, target, reduction, weight)
+
+
+def _huber(d, delta):
+    """0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta)."""
+    a = ops.abs(d)
+    return ops.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """Huber loss divided by beta: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta (got {beta})")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return _pointwise_loss("smooth_l1_loss", lambda d: _huber(d, beta) / beta, input, target,
+                           reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    reduction = _reduction(None, None, reduction)
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta (got "
+                           f"{delta})")
+    return _pointwise_loss("huber_loss", lambda d: _huber(d, delta), input, target, reduction,
+                           weight, weighted_mean_by_weight=False)
+
+
+# --------------------------------------------------------------------------
+# binary cross-entropy
+# --------------------------------------------------------------------------
+
+
+class BinaryCrossEntropy(Function):
+    """Element-wise -(t log x + (1 - t) log(1 - x)), each log clamped at -100.
+
+    Gradients as PyTorch's: d/dx = (x - t) / max(x (1 - x), 1e-12) (finite at
+    x = 0 or 1, where the clamped logs are flat), d/dt = log(1 - x) - log(x)."""
+
+    def forward(self, x, t):
+        xp = get_array_module(x)
+        self.save_for_backward(x, t)
+        with np.errstate(divide="ignore"):
+            log_x = xp.maximum(xp.log(x), -100)
+            log_1mx = xp.maximum(xp.log1p(-x), -100)
+        return -(t * log_x + (1 - t) * log_1mx)
+
+    def backward(self, xp, gy):
+        x, t = self.saved_tensors
+        gx = gt = None
+        if self.needs_input_grad[0]:
+            d = x * (1 - x)
+            gx = gy * (x - t) / xp.where(d > 1e-12, d, 1e-12)
+        if self.needs_input_grad[1]:
+            gt = gy * (xp.log(1 - x) - xp.log(x))
+        return gx, gt
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    """BCE on probabilities ``input`` in [0, 1] (apply sigmoid first, or use
+    binary_cross_entropy_with_logits, which is more stable)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         f"size.")
+    x = input.data
+    if x.size and not bool(((x >= 0) & (x <= 1)).all()):
+        raise RuntimeError(f"all elements of input should be between 0 and 1 (got min "
+                           f"{float(x.min()):.6g}, max {float(x.max()):.6g}); apply sigmoid first "
+                           f"or use binary_cross_entropy_with_logits")
+    loss = BinaryCrossEntropy.apply(input, target.to(input.dtype))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _softplus_neg(xp, x):
+    """softplus(-x) = -log(sigmoid(x)), stable for any x (PyTorch's formula)."""
+    m = xp.where(x < 0, -x, 0)
+    return xp.log(xp.exp(-m) + xp.exp(-x - m)) + m
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Element-wise -(p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))), with
+    pos_weight p (an optional third input; 1 without it), computed as
+    (1 - t) x + (1 + (p - 1) t) softplus(-x) so that no exp overflows."""
+
+    def forward(self, x, t, pos_weight=None):
+        xp = get_array_module(x)
+        self.save_for_backward(x, t, *(() if pos_weight is None else (pos_weight,)))
+        sp = _softplus_neg(xp, x)
+        if pos_weight is None:
+            return (1 - t) * x + sp
+        return (1 - t) * x + (1 + (pos_weight - 1) * t) * sp
+
+    def backward(self, xp, gy):
+        x, t, *rest = self.saved_tensors
+        sp = _softplus_neg(xp, x)
+        sig = xp.exp(-sp)
+        if rest:
+            p, = rest
+            gx = gy * (sig * (p * t + 1 - t) - p * t)
+            gt = gy * ((p - 1) * sp - x) if self.needs_input_grad[1] else None
+            gp = gy * t * sp if self.needs_input_grad[2] else None
+            return gx, gt, gp
+        gt = -gy * x if self.needs_input_grad[1] else None
+        return gy * (sig - t), gt
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """sigmoid + BCE in one numerically stable step, on raw scores ``input``.
+    ``pos_weight`` (broadcast over the last dimension) weighs the positive terms."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    target = target.to(input.dtype)
+    if pos_weight is None:
+        loss = BinaryCrossEntropyWithLogits.apply(input, target)
+    else:
+        try:
+            np.broadcast_shapes(tuple(pos_weight.shape), tuple(input.shape))
+        except ValueError:
+            raise RuntimeError(f"binary_cross_entropy_with_logits: pos_weight of shape "
+                               f"{tuple(pos_weight.shape)} cannot be broadcast to the input's "
+                               f"shape {tuple(input.shape)} (it should have one entry per "
+                               f"class, the last dimension)") from None
+        loss = BinaryCrossEntropyWithLogits.apply(input, target, pos_weight.to(input.dtype))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------
+# one_hot, pad
+# --------------------------------------------------------------------------
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 tensor of shape (*tensor.shape, num_classes) with a 1 at each index."""
+    idx = tensor.data
+    if idx.dtype != np.int64:
+        raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor "
+                           f"(int64), got {idx.dtype}")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
+    if idx.size:
+        if int(idx.min()) < 0:
+            raise RuntimeError(f"Class values must be non-negative (got {int(idx.min())}).")
+        if int(idx.max()) >= num_classes:
+            raise RuntimeError(f"Class values must be smaller than num_classes (got "
+                               f"{int(idx.max())} with num_classes={num_classes}).")
+    xp = get_array_module(idx)
+    return Tensor((idx[..., None] == xp.arange(num_classes)).astype(np.int64))
+
+
+_PAD_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pad the last len(pad)//2 dimensions: ``pad = (left, right, top, bottom, ...)``
+    starting from the last dimension.  Modes: 'constant' (``value``, default 0;
+    negative amounts crop), 'reflect', 'replicate', 'circular'.  Built from
+    core ops (cat / indexing), so it is differentiable."""
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise RuntimeError(f"Padding length must be divisible by 2 (got {len(pad)})")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length too large: {len(pad)} values pad {len(pad) // 2} "
+                           f"dimensions, but the input has {input.ndim}")
+    if mode != "constant" and mode not in _PAD_MODES:
+        raise NotImplementedError(f"Unrecognised padding mode {mode!r} (expected 'constant', "
+                                  f"'reflect', 'replicate' or 'circular')")
+    if mode != "constant" and value:
+        raise ValueError(f"Padding mode {mode!r} doesn't take in value argument")
+    out = input
+    for k in range(len(pad) // 2):
+        dim = input.ndim - 1 - k
+        lo, hi = pad[2 * k], pad[2 * k + 1]
+        if lo or hi:
+            out = _pad_constant(out, dim, lo, hi, value or 0) if mode == "constant" \
+                else _pad_by_index(out, dim, lo, hi, mode)
+    return out
+
+
+def _pad_constant(x, dim, lo, hi, value):
+    n = x.shape[dim]
+    start, stop = max(-lo, 0), n - max(-hi, 0)
+    if start or stop != n:
+        x = ops.narrow(x, dim, start, max(stop - start, 0))
+    xp = get_array_module(x.data)
+    parts = []
+    for amount in (lo, hi):
+        shape = list(x.shape)
+        shape[dim] = max(amount, 0)
+        parts.append(Tensor(xp.full(shape, value, dtype=x.dtype)))
+    return ops.cat([parts[0], x, parts[1]], dim)
+
+
+def _pad_by_index(x, dim, lo, hi, mode):
+    n = x.shape[dim]
+    if lo < 0 or hi < 0:
+        raise RuntimeError(f"negative padding ({lo}, {hi}) is only supported in 'constant' mode")
+    if mode == "reflect" and (lo >= n or hi >= n):
+        raise RuntimeError(f"Padding size should be less than the corresponding input dimension, "
+                           f"but got: padding ({lo}, {hi}) at dimension {dim} of input "
+                           f"{tuple(x.shape)}")
+    if mode == "circular" and (lo > n or hi > n):
+        raise RuntimeError(f"Padding value causes wrapping around more than once: padding "
+                           f"({lo}, {hi}) at dimension {dim} of input {tuple(x.shape)}")
+    idx = np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode])
+    return ops.getitem(x, (slice(None),) * dim + (idx,))
+
