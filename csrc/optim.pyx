@@ -128,20 +128,33 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
             if arrays is not None:
                 group.addr[2 + k, i] = _address(kernel, name, i, arrays[i], p, True)
         size_of[i] = cnp.PyArray_SIZE(p)
-    group.pieces = _split(sizes)
-    group.threads = sizes.sum() >= MIN_PARALLEL
+    cdef Py_ssize_t total = 0
+    for i in range(n):
+        total += size_of[i]
+    group.pieces = _split(size_of)
+    group.threads = total >= MIN_PARALLEL
     return group
 
 
-cdef cnp.ndarray _split(cnp.ndarray sizes):
+cdef cnp.ndarray _split(const Py_ssize_t[::1] sizes):
     """(n_pieces, 3) rows (param, start, length) covering every element once:
-    param t gets ceil(size / CHUNK) pieces (none when empty)."""
-    counts = (sizes + CHUNK - 1) // CHUNK
-    param = np.repeat(np.arange(len(sizes), dtype=np.intp), counts)
-    first_piece = np.cumsum(counts) - counts
-    start = (np.arange(len(param), dtype=np.intp) - first_piece[param]) * CHUNK
-    length = np.minimum(CHUNK, sizes[param] - start)
-    return np.ascontiguousarray(np.stack([param, start, length], axis=1), dtype=np.intp)
+    param t gets ceil(size / CHUNK) pieces (none when empty).  A C loop: this
+    runs every step, and a dozen NumPy calls here cost more than a small
+    model's whole update."""
+    cdef Py_ssize_t n = sizes.shape[0], t, start, c = 0, total = 0
+    for t in range(n):
+        total += (sizes[t] + CHUNK - 1) // CHUNK
+    out = np.empty((total, 3), dtype=np.intp)
+    cdef Py_ssize_t[:, ::1] rows = out
+    for t in range(n):
+        start = 0
+        while start < sizes[t]:
+            rows[c, 0] = t
+            rows[c, 1] = start
+            rows[c, 2] = min(CHUNK, sizes[t] - start)
+            start += CHUNK
+            c += 1
+    return out
 
 
 # ---------------------------------------------------------------- element math
