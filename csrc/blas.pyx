@@ -5,17 +5,29 @@
 directly on the arrays' buffers.  Operands whose rows (or, for a transposed
 view, columns) are contiguous are passed as they are, with the transpose flag
 flipped for the column-major case, so ``x @ W.T`` or ``gy.T @ x`` copy
-nothing.  Parallelism comes from BLAS itself (never call it inside a prange).
+nothing.  Threads: SciPy's BLAS runs single-threaded and a large GEMM is
+split over the OpenMP team (one pool of threads, not two fighting for the
+cores: see tinygrad_kr/kernels/_blas_threads.py); a batch is spread over
+the team entry by entry.  Without that take-over, BLAS threads itself and
+we never call it inside a prange.
 """
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
+from cython.parallel cimport prange
 
-from _gemm cimport gemm_rowmajor
+from _gemm cimport gemm_rowmajor, gemm_split, gemm_threads
 
 cnp.import_array()
 
 cdef Py_ssize_t INT_MAX = 2147483647   # BLAS takes 32-bit ints (scipy_openblas32)
+cdef bint OWN_THREADS = False          # set by kernels/_blas_threads.py
+
+
+def _use_own_gemm_threads(bint on):
+    """Split GEMMs over OpenMP threads (SciPy's BLAS was set to one thread)."""
+    global OWN_THREADS
+    OWN_THREADS = on
 
 
 cdef Py_ssize_t _row_stride(Py_ssize_t rows, Py_ssize_t cols,
@@ -71,9 +83,16 @@ cdef void _gemm_batch(bint trans_a, bint trans_b, int m, int n, int k,
     """c[i] (m, n) = op(a[i]) @ op(b[i]) + beta * c[i] for i < batch; c is
     C-contiguous, a/b advance by a_step/b_step elements per batch entry."""
     cdef Py_ssize_t i
+    cdef int threads = gemm_threads(OWN_THREADS, m, n, k * batch)
+    if threads > 1 and batch >= threads:
+        for i in prange(batch, schedule="static", num_threads=threads):
+            gemm_rowmajor(trans_a, trans_b, m, n, k, <floating> 1, a + i * a_step, lda,
+                          b + i * b_step, ldb, beta, c + i * m * n, n)
+        return
+    threads = gemm_threads(OWN_THREADS, m, n, k)
     for i in range(batch):
-        gemm_rowmajor(trans_a, trans_b, m, n, k, <floating> 1, a + i * a_step, lda,
-                      b + i * b_step, ldb, beta, c + i * m * n, n)
+        gemm_split(trans_a, trans_b, m, n, k, <floating> 1, a + i * a_step, lda,
+                   b + i * b_step, ldb, beta, c + i * m * n, n, threads)
 
 
 cdef _check_pair(a, b, int ndim, str fn):

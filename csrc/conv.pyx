@@ -14,23 +14,26 @@ planes.  BLAS then does all the arithmetic:
 
 ``rows`` is y or gy regrouped from (count, O, L) to (O, count*L), a cheap
 O(output) copy.  Each chunk runs two or three OpenMP loops (im2col, regroup)
-with the BLAS calls between them, never inside: BLAS's own threads must not
-nest inside ours, and few parallel regions per call keep thread hand-offs
-rare.  Chunks are small (COL_BUDGET_BYTES): col is still in cache when the
+with the GEMMs between them, never inside.  A GEMM is split over the same
+OpenMP team (gemm_split, with SciPy's BLAS on one thread: see
+tinygrad_kr/kernels/_blas_threads.py), so one pool of threads does all the
+work; few parallel regions per call keep thread hand-offs rare.  Chunks are small (COL_BUDGET_BYTES): col is still in cache when the
 GEMM reads it, and small temporaries are recycled by malloc instead of
 being mapped (and page-faulted) afresh on every call, which measured up to
 1.7x slower with 32 MiB chunks.  Within a chunk the GEMMs go over column
 blocks sized for OpenBLAS's fast small-matrix kernels when the layer is
 thin enough (see _gemm_block).
 """
+import threading
+
 import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
-from _util cimport data_ptr, float_array, int_pair, num_threads
-from _gemm cimport gemm_rowmajor
+from _util cimport data_ptr, float_array, int_pair, num_threads, omp_get_max_threads
+from _gemm cimport SPLIT_MIN_WORK, gemm_split, gemm_threads
 
 cnp.import_array()
 
@@ -38,6 +41,13 @@ cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
 cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 20    # im2col buffer per chunk (1 MiB: stays in cache)
 cdef Py_ssize_t SMALL_GEMM = 1000000          # M*N*K limit of OpenBLAS's small-matrix path
 cdef Py_ssize_t MIN_BLOCK = 128               # narrower GEMM blocks are not worth it
+cdef bint OWN_THREADS = False                  # set by kernels/_blas_threads.py
+
+
+def _use_own_gemm_threads(bint on):
+    """Split GEMMs over OpenMP threads (SciPy's BLAS was set to one thread)."""
+    global OWN_THREADS
+    OWN_THREADS = on
 
 
 cdef struct Geometry:
@@ -95,7 +105,7 @@ cdef inline Py_ssize_t _gemm_block(Py_ssize_t O, Py_ssize_t K, Py_ssize_t cols) 
     unpacked small-matrix kernels, about 2x faster than its packed path for
     thin conv shapes (measured on AVX-512), so we split the chunk's columns
     into such blocks when a block keeps >= MIN_BLOCK columns; otherwise one
-    GEMM takes the whole chunk and BLAS threads it."""
+    GEMM takes the whole chunk.  Either is then split over the threads."""
     cdef Py_ssize_t block = SMALL_GEMM // max(1, O * K)
     return block if MIN_BLOCK <= block < cols else cols
 
@@ -185,10 +195,10 @@ cdef void _col2im_plane(const floating* src, floating* dst, Py_ssize_t ld,
 
 
 cdef void _im2col(const floating* x, floating* col, Py_ssize_t count,
-                  const Geometry* g) noexcept nogil:
+                  const Geometry* g, bint parallel) noexcept nogil:
     """col (K, count*L) <- x (count, C, H, W), one OpenMP task per plane."""
     cdef Py_ssize_t L = g.OH * g.OW, ld = count * L, p, n, c
-    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L)
+    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L) if parallel else 1
     for p in prange(count * g.C, schedule='static', num_threads=threads):
         n = p // g.C
         c = p % g.C
@@ -196,10 +206,10 @@ cdef void _im2col(const floating* x, floating* col, Py_ssize_t count,
 
 
 cdef void _col2im(const floating* col, floating* x, Py_ssize_t count,
-                  const Geometry* g) noexcept nogil:
+                  const Geometry* g, bint parallel) noexcept nogil:
     """x (count, C, H, W) <- col2im(col (K, count*L)); planes are disjoint."""
     cdef Py_ssize_t L = g.OH * g.OW, ld = count * L, p, n, c
-    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L)
+    cdef int threads = num_threads(count * g.C * g.kh * g.kw * L) if parallel else 1
     for p in prange(count * g.C, schedule='static', num_threads=threads):
         n = p // g.C
         c = p % g.C
@@ -207,31 +217,35 @@ cdef void _col2im(const floating* col, floating* x, Py_ssize_t count,
 
 
 cdef void _batch_to_rows(const floating* y, floating* rows, Py_ssize_t count,
-                         Py_ssize_t O, Py_ssize_t L) noexcept nogil:
+                         Py_ssize_t O, Py_ssize_t L, bint parallel) noexcept nogil:
     """rows (O, count*L) <- y (count, O, L)."""
     cdef Py_ssize_t p, n, o
-    for p in prange(count * O, schedule='static', num_threads=num_threads(count * O * L)):
+    cdef int threads = num_threads(count * O * L) if parallel else 1
+    for p in prange(count * O, schedule='static', num_threads=threads):
         n = p // O
         o = p % O
         memcpy(rows + o * count * L + n * L, y + p * L, L * sizeof(floating))
 
 
 cdef void _batch_to_rows_t(const floating* y, floating* rows_t, Py_ssize_t count,
-                           Py_ssize_t O, Py_ssize_t L) noexcept nogil:
+                           Py_ssize_t O, Py_ssize_t L, bint parallel) noexcept nogil:
     """rows_t (count*L, O) <- y (count, O, L): the transpose of _batch_to_rows."""
     cdef Py_ssize_t n, o, l
-    for n in prange(count, schedule='static', num_threads=num_threads(count * O * L)):
+    cdef int threads = num_threads(count * O * L) if parallel else 1
+    for n in prange(count, schedule='static', num_threads=threads):
         for o in range(O):
             for l in range(L):
                 rows_t[(n * L + l) * O + o] = y[(n * O + o) * L + l]
 
 
 cdef void _rows_to_batch(const floating* rows, floating* y, Py_ssize_t count,
-                         Py_ssize_t O, Py_ssize_t L, const floating* bias) noexcept nogil:
+                         Py_ssize_t O, Py_ssize_t L, const floating* bias,
+                         bint parallel) noexcept nogil:
     """y (count, O, L) <- rows (O, count*L) + bias[o] (bias may be NULL)."""
     cdef Py_ssize_t p, n, o, l
     cdef floating add
-    for p in prange(count * O, schedule='static', num_threads=num_threads(count * O * L)):
+    cdef int threads = num_threads(count * O * L) if parallel else 1
+    for p in prange(count * O, schedule='static', num_threads=threads):
         n = p // O
         o = p % O
         add = bias[o] if bias != NULL else 0
@@ -240,65 +254,81 @@ cdef void _rows_to_batch(const floating* rows, floating* y, Py_ssize_t count,
 
 
 # ---------------------------------------------------------- chunk drivers
+#
+# Each driver does images [n_begin, n_end) chunk by chunk with its own col /
+# rows buffers.  ``parallel``: the driver runs alone and spreads each step
+# (im2col, GEMM, regrouping) over the OpenMP team; otherwise it is one of
+# several teams' workers (see _run) and does everything on its own thread.
+
+cdef inline int _split_threads(bint parallel, Py_ssize_t m, Py_ssize_t n,
+                               Py_ssize_t k) noexcept nogil:
+    return gemm_threads(OWN_THREADS, m, n, k) if parallel else 1
+
 
 cdef void _forward(const floating* x, const floating* w, const floating* b, floating* y,
-                   floating* col, floating* rows, const Geometry* g,
-                   Py_ssize_t chunk) noexcept nogil:
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
-    while n0 < g.N:
-        count = min(chunk, g.N - n0)
+                   floating* col, floating* rows, const Geometry* g, Py_ssize_t chunk,
+                   Py_ssize_t n_begin, Py_ssize_t n_end, bint parallel) noexcept nogil:
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = n_begin, count, cols, c0, nc
+    cdef Py_ssize_t block
+    while n0 < n_end:
+        count = min(chunk, n_end - n0)
         cols = count * L
         block = _gemm_block(g.O, K, cols)
-        _im2col(x + n0 * g.C * g.H * g.W, col, count, g)
+        _im2col(x + n0 * g.C * g.H * g.W, col, count, g, parallel)
         c0 = 0
         while c0 < cols:
             nc = min(block, cols - c0)
-            gemm_rowmajor(False, False, <int> g.O, <int> nc, <int> K, <floating> 1,
-                          w, <int> K, col + c0, <int> cols, <floating> 0, rows + c0, <int> cols)
+            gemm_split(False, False, <int> g.O, <int> nc, <int> K, <floating> 1,
+                       w, <int> K, col + c0, <int> cols, <floating> 0, rows + c0, <int> cols,
+                       _split_threads(parallel, g.O, nc, K))
             c0 += nc
-        _rows_to_batch(rows, y + n0 * g.O * L, count, g.O, L, b)
+        _rows_to_batch(rows, y + n0 * g.O * L, count, g.O, L, b, parallel)
         n0 += count
 
 
 cdef void _backward_input(const floating* gy, const floating* w, floating* gx,
-                          floating* col, floating* rows, const Geometry* g,
-                          Py_ssize_t chunk) noexcept nogil:
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
-    while n0 < g.N:
-        count = min(chunk, g.N - n0)
+                          floating* col, floating* rows, const Geometry* g, Py_ssize_t chunk,
+                          Py_ssize_t n_begin, Py_ssize_t n_end, bint parallel) noexcept nogil:
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = n_begin, count, cols, c0, nc
+    cdef Py_ssize_t block
+    while n0 < n_end:
+        count = min(chunk, n_end - n0)
         cols = count * L
         block = _gemm_block(g.O, K, cols)
-        _batch_to_rows(gy + n0 * g.O * L, rows, count, g.O, L)
+        _batch_to_rows(gy + n0 * g.O * L, rows, count, g.O, L, parallel)
         c0 = 0
         while c0 < cols:
             nc = min(block, cols - c0)
-            gemm_rowmajor(True, False, <int> K, <int> nc, <int> g.O, <floating> 1,
-                          w, <int> K, rows + c0, <int> cols, <floating> 0, col + c0, <int> cols)
+            gemm_split(True, False, <int> K, <int> nc, <int> g.O, <floating> 1,
+                       w, <int> K, rows + c0, <int> cols, <floating> 0, col + c0, <int> cols,
+                       _split_threads(parallel, K, nc, g.O))
             c0 += nc
-        _col2im(col, gx + n0 * g.C * g.H * g.W, count, g)
+        _col2im(col, gx + n0 * g.C * g.H * g.W, count, g, parallel)
         n0 += count
 
 
 cdef void _backward_weight(const floating* gy, const floating* x, floating* gw_t,
-                           floating* col, floating* rows_t, const Geometry* g,
-                           Py_ssize_t chunk) noexcept nogil:
+                           floating* col, floating* rows_t, const Geometry* g, Py_ssize_t chunk,
+                           Py_ssize_t n_begin, Py_ssize_t n_end, bint parallel) noexcept nogil:
     """gw_t (K, O) = col @ rows_t summed over column blocks: the transposed
     weight gradient.  With gy regrouped as rows_t (count*L, O) the product is
     a plain NN GEMM, which OpenBLAS may run on its small-matrix kernels (its
-    TN kernels refuse thin outputs like these, and then it spawns threads)."""
-    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = 0, count, cols, c0, nc, block
+    TN kernels refuse thin outputs like these)."""
+    cdef Py_ssize_t L = g.OH * g.OW, K = g.C * g.kh * g.kw, n0 = n_begin, count, cols, c0, nc
+    cdef Py_ssize_t block
     cdef floating beta = 0      # the first block overwrites gw_t, later ones accumulate
-    while n0 < g.N:
-        count = min(chunk, g.N - n0)
+    while n0 < n_end:
+        count = min(chunk, n_end - n0)
         cols = count * L
         block = _gemm_block(g.O, K, cols)
-        _im2col(x + n0 * g.C * g.H * g.W, col, count, g)
-        _batch_to_rows_t(gy + n0 * g.O * L, rows_t, count, g.O, L)
+        _im2col(x + n0 * g.C * g.H * g.W, col, count, g, parallel)
+        _batch_to_rows_t(gy + n0 * g.O * L, rows_t, count, g.O, L, parallel)
         c0 = 0
         while c0 < cols:
             nc = min(block, cols - c0)
-            gemm_rowmajor(False, False, <int> K, <int> g.O, <int> nc, <floating> 1,
-                          col + c0, <int> cols, rows_t + c0 * g.O, <int> g.O, beta, gw_t, <int> g.O)
+            gemm_split(False, False, <int> K, <int> g.O, <int> nc, <floating> 1,
+                       col + c0, <int> cols, rows_t + c0 * g.O, <int> g.O, beta, gw_t, <int> g.O,
+                       _split_threads(parallel, K, g.O, nc))
             beta = 1
             c0 += nc
         n0 += count
@@ -310,38 +340,113 @@ cdef enum Op:
     BACKWARD_WEIGHT
 
 
-cdef void _run(Op op, const floating* a, const floating* b, const floating* bias,
-               floating* out, floating* col, floating* rows, const Geometry* g,
-               Py_ssize_t chunk) noexcept nogil:
+cdef struct Plan:
+    Py_ssize_t chunk          # images per chunk
+    Py_ssize_t teams          # workers, each with its own images and buffers (1: one worker)
+    Py_ssize_t per_team       # images per worker
+    Py_ssize_t col_size, rows_size, out_size   # elements of each worker's buffers
+
+
+cdef void _drive(Op op, const floating* a, const floating* b, const floating* bias,
+                 floating* out, floating* col, floating* rows, const Geometry* g,
+                 Py_ssize_t chunk, Py_ssize_t n_begin, Py_ssize_t n_end,
+                 bint parallel) noexcept nogil:
     """forward: a = x, b = w; backward input: a = gy, b = w;
     backward weight: a = gy, b = x."""
     if op == FORWARD:
-        _forward(a, b, bias, out, col, rows, g, chunk)
+        _forward(a, b, bias, out, col, rows, g, chunk, n_begin, n_end, parallel)
     elif op == BACKWARD_INPUT:
-        _backward_input(a, b, out, col, rows, g, chunk)
+        _backward_input(a, b, out, col, rows, g, chunk, n_begin, n_end, parallel)
     else:
-        _backward_weight(a, b, out, col, rows, g, chunk)
+        _backward_weight(a, b, out, col, rows, g, chunk, n_begin, n_end, parallel)
+
+
+cdef void _run(Op op, const floating* a, const floating* b, const floating* bias,
+               floating* out, floating* col, floating* rows, floating* partial,
+               const Geometry* g, const Plan* plan) noexcept nogil:
+    """With one team, one driver over the whole batch, each step parallel.
+    With several, the batch is cut into ``teams`` runs of images, one per
+    thread: one parallel region per call, and each thread's im2col buffer,
+    GEMM and output stay in its own cache.  Weight gradients are summed per
+    team into ``partial`` and added up at the end."""
+    cdef Py_ssize_t t, lo, i, K = g.C * g.kh * g.kw
+    cdef Py_ssize_t size = K * g.O
+    cdef floating total
+    if plan.teams <= 1:
+        _drive(op, a, b, bias, out, col, rows, g, plan.chunk, 0, g.N, True)
+        return
+    for t in prange(plan.teams, schedule='static', num_threads=plan.teams):
+        lo = t * plan.per_team
+        _drive(op, a, b, bias, partial + t * size if op == BACKWARD_WEIGHT else out,
+               col + t * plan.col_size, rows + t * plan.rows_size, g, plan.chunk,
+               lo, min(lo + plan.per_team, g.N), False)
+    if op == BACKWARD_WEIGHT:
+        for i in range(size):
+            total = partial[i]
+            for t in range(1, plan.teams):
+                total = total + partial[t * size + i]
+            out[i] = total
+
+
+# Per-thread scratch memory for col/rows, kept between calls.  A fresh
+# buffer per call is returned to the OS and faulted in again whenever malloc
+# serves it by mmap, and whether it does depends on the process's history
+# (measured: importing PyTorch made every LeNet conv call 2.5x slower).
+# Thread-local, because the kernels run without the GIL.
+_scratch = threading.local()
+
+
+cdef cnp.ndarray _scratch_buffer(str name, Py_ssize_t size, dtype):
+    """A 1-D ``dtype`` array of ``size`` elements from this thread's cache
+    (contents undefined: every kernel writes before it reads)."""
+    cdef Py_ssize_t nbytes = size * (<cnp.dtype> dtype).itemsize
+    buf = getattr(_scratch, name, None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(max(nbytes, 64), dtype=np.uint8)
+        setattr(_scratch, name, buf)
+    return buf[:nbytes].view(dtype)
+
+
+cdef Plan _plan(const Geometry* g, Py_ssize_t itemsize):
+    """How to cut the batch: teams of images when the kernels own the GEMM
+    threads (kernels/_blas_threads.py), there are threads to use, and the
+    call is big enough to pay for waking them."""
+    cdef Plan plan
+    cdef Py_ssize_t K = g.C * g.kh * g.kw, L = g.OH * g.OW
+    cdef Py_ssize_t threads = omp_get_max_threads() if OWN_THREADS else 1
+    plan.chunk = _chunk(g, itemsize)
+    plan.teams = 1
+    plan.per_team = g.N
+    if threads > 1 and g.N > 1 and g.N * L * K * max(g.O, 1) >= SPLIT_MIN_WORK:
+        plan.per_team = (g.N + threads - 1) // threads
+        plan.teams = (g.N + plan.per_team - 1) // plan.per_team
+        plan.chunk = min(plan.chunk, plan.per_team)
+    plan.col_size = K * plan.chunk * L
+    plan.rows_size = g.O * plan.chunk * L
+    return plan
 
 
 cdef _launch(Op op, a, b, bias, out, Geometry* g):
-    """Allocate one chunk's col/rows buffers and run ``op`` on out's dtype."""
-    cdef Py_ssize_t chunk = _chunk(g, out.itemsize)
-    col = np.empty(g.C * g.kh * g.kw * chunk * g.OH * g.OW, dtype=out.dtype)
-    rows = np.empty(g.O * chunk * g.OH * g.OW, dtype=out.dtype)
+    """Take the workers' col/rows buffers and run ``op`` on out's dtype."""
+    cdef Plan plan = _plan(g, out.itemsize)
+    col = _scratch_buffer("col", plan.teams * plan.col_size, out.dtype)
+    rows = _scratch_buffer("rows", plan.teams * plan.rows_size, out.dtype)
+    partial = _scratch_buffer("partial", plan.teams * g.C * g.kh * g.kw * g.O, out.dtype)
     cdef void* pa = data_ptr(a)
     cdef void* pb = data_ptr(b)
     cdef void* pbias = data_ptr(bias)
     cdef void* pout = data_ptr(out)
     cdef void* pcol = data_ptr(col)
     cdef void* prows = data_ptr(rows)
+    cdef void* ppartial = data_ptr(partial)
     if out.dtype == np.float32:
         with nogil:
             _run(op, <const float*> pa, <const float*> pb, <const float*> pbias,
-                 <float*> pout, <float*> pcol, <float*> prows, g, chunk)
+                 <float*> pout, <float*> pcol, <float*> prows, <float*> ppartial, g, &plan)
     else:
         with nogil:
             _run(op, <const double*> pa, <const double*> pb, <const double*> pbias,
-                 <double*> pout, <double*> pcol, <double*> prows, g, chunk)
+                 <double*> pout, <double*> pcol, <double*> prows, <double*> ppartial, g, &plan)
 
 
 # ------------------------------------------------------------ public API

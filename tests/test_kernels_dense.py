@@ -163,6 +163,98 @@ def test_batched_matmul_rejects_mismatched_batches():
         comp(np.ones((2, 3, 3)), np.ones((3, 3, 3)))
 
 
+# ----------------------------------------------------- GEMMs split over threads
+# Products of m*n*k >= 262144 are cut into row or column blocks, one per
+# OpenMP thread (csrc/_gemm.pxd gemm_split).  Odd sizes leave ragged blocks.
+
+@pytest.fixture
+def threads():
+    """Run the body with 1 and then 3 OpenMP threads; restore the count."""
+    from tinygrad_kr import config
+    before = config.get_num_threads()
+
+    def use(n):
+        config.set_num_threads(n)
+        return config.get_num_threads()
+    yield use
+    config.set_num_threads(before)
+
+
+SPLIT_SHAPES = [(257, 131, 97), (37, 300, 531), (1, 4000, 700), (700, 400, 1)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m,k,n", SPLIT_SHAPES)
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+def test_split_gemm_matches_twin_on_any_thread_count(m, k, n, trans_a, trans_b, dtype,
+                                                     threads):
+    comp, ref = _pair("gemm")
+    rng = _rng("split", m, k, n, trans_a, trans_b, dtype)
+    a, b = _operands(m, k, n, trans_a, trans_b, dtype, rng)
+    bias = rng.standard_normal(n).astype(dtype)
+    want = ref(a, b, trans_a, trans_b, bias)
+    got = {}
+    for t in (1, 3):
+        threads(t)
+        got[t] = comp(a, b, trans_a, trans_b, bias)
+        assert_close(got[t], want, dtype, terms=k)
+    assert_close(got[3], got[1], dtype, terms=k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_split_batched_matmul_matches_twin_on_any_thread_count(batch, dtype, threads):
+    comp, ref = _pair("batched_matmul")
+    rng = _rng("split-batched", batch, dtype)
+    a = rng.standard_normal((batch, 97, 131)).astype(dtype)
+    b = rng.standard_normal((1, 131, 61)).astype(dtype)
+    want = ref(a, b)
+    for t in (1, 3):
+        threads(t)
+        assert_close(comp(a, b), want, dtype, terms=131)
+        a_t = np.ascontiguousarray(a.transpose(0, 2, 1))     # stored (batch, k, m)
+        assert_close(comp(a_t, b, True, False), want, dtype, terms=131)
+
+
+def test_scipy_blas_stays_on_one_thread_when_the_kernels_split():
+    """The kernels own the threads: SciPy's OpenBLAS is pinned to 1, also
+    after set_num_threads (which raises it through threadpoolctl)."""
+    from tinygrad_kr import config
+    from tinygrad_kr.kernels import _blas_threads
+    blas_threads, how = _blas_threads.blas_threads_info()
+    if kernels.compiled("gemm") is None or blas_threads is None:
+        pytest.skip(f"GEMMs are not split here: {how}")
+    assert blas_threads == 1
+    n = config.get_num_threads()
+    config.set_num_threads(2)
+    config.set_num_threads(n)
+    assert _blas_threads.blas_threads_info()[0] == 1
+    assert "split over OpenMP" in config.config()["gemm_threading"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_kernels_agree_on_any_thread_count(dtype, threads):
+    """LeNet-sized layers, big enough that every GEMM is split."""
+    names = ("conv2d_forward", "conv2d_backward_input", "conv2d_backward_weight")
+    pairs = [_pair(name) for name in names]
+    rng = _rng("conv-threads", dtype)
+    for shape in [(16, 6, 14, 14, 16, 5, 5), (8, 1, 28, 28, 6, 5, 5)]:
+        N, C, H, W, O, kh, kw = shape
+        x = rng.standard_normal((N, C, H, W)).astype(dtype)
+        w = rng.standard_normal((O, C, kh, kw)).astype(dtype)
+        b = rng.standard_normal(O).astype(dtype)
+        geometry = ((1, 1), (1, 1), (1, 1))
+        y = pairs[0][1](x, w, b, *geometry)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        want = [y, pairs[1][1](gy, w, x.shape, *geometry), pairs[2][1](gy, x, w.shape, *geometry)]
+        for t in (1, 3):
+            threads(t)
+            got = [pairs[0][0](x, w, b, *geometry), pairs[1][0](gy, w, x.shape, *geometry),
+                   pairs[2][0](gy, x, w.shape, *geometry)]
+            for g, e, terms in zip(got, want, (C * kh * kw, O * kh * kw, N * y.shape[2] ** 2)):
+                assert_close(g, e, dtype, terms=terms)
+
+
 # =================================================================== conv2d
 
 # (N, C, H, W, O, kh, kw): odd sizes, 1x1 kernels, size-1 dims, a kernel as big

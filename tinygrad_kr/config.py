@@ -2,6 +2,7 @@
 import os
 
 from . import kernels
+from .kernels import _blas_threads
 
 __all__ = ["show_config", "config", "get_num_threads", "set_num_threads"]
 
@@ -20,8 +21,9 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Threads for the OpenMP kernels (BLAS threads: set OPENBLAS_NUM_THREADS
-    or OMP_NUM_THREADS before start, or use threadpoolctl)."""
+    """Threads for the OpenMP kernels, which also split the GEMMs (SciPy's
+    BLAS stays on one thread: see kernels/_blas_threads.py).  NumPy's own
+    BLAS is limited too when threadpoolctl is installed."""
     cfg = _config_module()
     if cfg is None:
         if n < 1:
@@ -33,6 +35,10 @@ def set_num_threads(n):
         threadpool_limits(int(n))
     except ImportError:
         pass
+    else:
+        # threadpool_limits also raised SciPy's BLAS, which the kernels keep
+        # at one thread (they split GEMMs over their OpenMP threads).
+        _blas_threads.repin_blas_threads()
 
 
 def _blas_name():
@@ -55,6 +61,8 @@ def config():
         "openmp": bool(cfg.openmp_enabled()) if cfg is not None else False,
         "num_threads": get_num_threads(),
         "blas": _blas_name(),
+        "blas_threads": _blas_threads.blas_threads_info()[0],
+        "gemm_threading": _blas_threads.blas_threads_info()[1],
         "kernel_mode": os.environ.get("TKR_KERNELS", "auto"),
         "kernels": {name: used for name, _, used in table},
         "compiled_count": sum(used == "compiled" for _, _, used in table),
@@ -72,6 +80,7 @@ def show_config(file=None):
         f"  compiled extension : {'yes' if c['compiled_extension'] else 'NO (NumPy twins only)'}",
         f"  OpenMP             : {'on' if c['openmp'] else 'off'}, {c['num_threads']} thread(s)",
         f"  BLAS               : {c['blas']}",
+        f"  GEMM threads       : {c['gemm_threading']}",
         f"  kernel mode        : {c['kernel_mode']} "
         f"({c['compiled_count']}/{c['kernel_count']} kernels compiled)",
         f"  CUDA (CuPy)        : {'available' if c['cuda_available'] else 'not available'}",

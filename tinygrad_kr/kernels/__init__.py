@@ -33,6 +33,7 @@ _compiled = {}    # name -> compiled CPU kernel
 _cuda = {}        # name -> CuPy kernel
 _group_of = {}    # name -> group
 _build_errors = {}  # group -> why its compiled module could not be imported
+_modules = []       # the compiled group modules that were imported
 
 
 def _load_groups():
@@ -51,6 +52,7 @@ def _load_groups():
             _build_errors[group] = str(e)
             comp = None
         if comp is not None:
+            _modules.append(comp)
             for name in ref.__all__:
                 if hasattr(comp, name):
                     _compiled[name] = getattr(comp, name)
@@ -115,6 +117,9 @@ def build_errors():
 
 
 _load_groups()
+if _MODE != "numpy":
+    from ._blas_threads import take_over_blas_threads
+    take_over_blas_threads([m for m in _modules if hasattr(m, "_use_own_gemm_threads")])
 for _name in _reference:
     globals()[_name] = _make_dispatcher(_name)
 del _name

@@ -1,0 +1,89 @@
+"""One thread pool: SciPy's BLAS runs single-threaded, our OpenMP team splits GEMMs.
+
+The compiled kernels call BLAS (sgemm/dgemm from ``scipy.linalg.cython_blas``)
+between OpenMP loops.  Left alone, SciPy's OpenBLAS keeps its own pthread
+pool next to OpenMP's, and after each call both pools' idle threads spin for
+a while.  On a machine with as many threads as cores the two pools take the
+cores from each other: measured on 2 cores, an MLP training step ran 15x and
+a LeNet-5 step 8x slower with 2 threads than with 1.
+
+So, when the compiled kernels load, we set SciPy's OpenBLAS to one thread
+and the kernels split each large GEMM over the OpenMP team themselves
+(csrc/_gemm.pxd ``gemm_split``), each thread calling the single-threaded
+BLAS on its own block of the output.  Blocks are disjoint, so the results
+are the same on any thread count.
+
+This changes one process-wide setting of SciPy's BLAS (NumPy has its own
+OpenBLAS and is not touched): a ``scipy.linalg`` call in the same process
+runs on one thread.  ``TKR_OWN_GEMM_THREADS=0`` keeps BLAS's own threads
+(the kernels then never call BLAS from inside an OpenMP loop).  Where the
+BLAS is not an OpenBLAS we can reach, nothing changes either.
+"""
+import ctypes
+import os
+
+__all__ = ["take_over_blas_threads", "repin_blas_threads", "blas_threads_info"]
+
+# OpenBLAS's thread-count setters: SciPy's wheels prefix their symbols
+# ("scipy_openblas_..."), a system OpenBLAS does not.
+_SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads")
+_GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")
+
+_state = {"own_threads": False, "why": "not tried", "get": None}
+
+
+def _scipy_blas_library():
+    """A ctypes handle whose symbol lookups search SciPy's BLAS: dlopen of the
+    cython_blas extension (already loaded: we get the same handle) searches
+    the libraries it depends on as well."""
+    import scipy.linalg.cython_blas as cython_blas
+    return ctypes.CDLL(cython_blas.__file__)
+
+
+def _first_symbol(lib, names):
+    for name in names:
+        try:
+            return getattr(lib, name)
+        except AttributeError:
+            continue
+    return None
+
+
+def take_over_blas_threads(modules):
+    """Pin SciPy's BLAS to one thread and let ``modules`` (compiled kernel
+    modules exporting ``_use_own_gemm_threads``) split their GEMMs."""
+    if os.environ.get("TKR_OWN_GEMM_THREADS", "1") == "0":
+        _state["why"] = "TKR_OWN_GEMM_THREADS=0: BLAS uses its own threads"
+        return False
+    try:
+        lib = _scipy_blas_library()
+    except (ImportError, OSError) as e:
+        _state["why"] = f"SciPy's BLAS library not found ({e})"
+        return False
+    setter = _first_symbol(lib, _SETTERS)
+    if setter is None:
+        _state["why"] = "SciPy's BLAS is not an OpenBLAS with a thread setter"
+        return False
+    setter.argtypes, setter.restype = [ctypes.c_int], None
+    setter(1)
+    _state["set"] = setter
+    getter = _first_symbol(lib, _GETTERS)
+    if getter is not None:
+        getter.argtypes, getter.restype = [], ctypes.c_int
+    _state.update(own_threads=True, get=getter,
+                  why="SciPy's OpenBLAS set to 1 thread; GEMMs split over OpenMP threads")
+    for mod in modules:
+        mod._use_own_gemm_threads(True)
+    return True
+
+
+def repin_blas_threads():
+    """Back to one BLAS thread after something raised it (threadpoolctl)."""
+    if _state["own_threads"]:
+        _state["set"](1)
+
+
+def blas_threads_info():
+    """(threads SciPy's BLAS uses or None if unknown, how GEMMs are threaded)."""
+    get = _state["get"]
+    return (get() if get is not None else None), _state["why"]
