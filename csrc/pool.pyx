@@ -106,11 +106,38 @@ cdef void _max_forward_plane(const floating* x, floating* y, long long* idx,
                 iw = w0
                 while iw < w1:
                     val = x[ih * g.W + iw]
-                    if val > best_val or val != val:    # NaN propagates
-                        best_val = val
-                        best = ih * g.W + iw
+                    _max_take(val, ih * g.W + iw, &best_val, &best)   # NaN propagates
                     iw += g.dw
                 ih += g.dh
+            y[oh * g.OW + ow] = best_val
+            idx[oh * g.OW + ow] = best
+
+
+cdef inline void _max_take(floating val, Py_ssize_t at, floating* best_val,
+                           Py_ssize_t* best) noexcept nogil:
+    """The running max update of _max_forward_plane, as selects."""
+    cdef bint take = (val > best_val[0]) | (val != val)
+    best_val[0] = val if take else best_val[0]
+    best[0] = at if take else best[0]
+
+
+cdef void _max_forward_plane_2x2(const floating* x, floating* y, long long* idx,
+                                 const Pool* geometry) noexcept nogil:
+    """kernel 2, stride 2, no padding or dilation, every window inside the
+    input: the common case, as straight-line code the compiler turns into
+    selects (the general loop's data-dependent branches mispredict on real
+    data and cost 2.5x).  Visits the taps in the general loop's order."""
+    cdef Pool g = geometry[0]
+    cdef Py_ssize_t oh, ow, at, best
+    cdef floating best_val
+    for oh in range(g.OH):
+        for ow in range(g.OW):
+            at = 2 * oh * g.W + 2 * ow
+            best_val = x[at]            # > -inf, or NaN: the first tap always wins
+            best = at
+            _max_take(x[at + 1], at + 1, &best_val, &best)
+            _max_take(x[at + g.W], at + g.W, &best_val, &best)
+            _max_take(x[at + g.W + 1], at + g.W + 1, &best_val, &best)
             y[oh * g.OW + ow] = best_val
             idx[oh * g.OW + ow] = best
 
@@ -119,8 +146,14 @@ cdef void _max_forward(const floating* x, floating* y, long long* idx,
                        const Pool* g) noexcept nogil:
     cdef Py_ssize_t p, in_plane = g.H * g.W, out_plane = g.OH * g.OW
     cdef int threads = num_threads(g.planes * out_plane * g.kh * g.kw)
+    cdef bint two_by_two = (g.kh == 2 and g.kw == 2 and g.sh == 2 and g.sw == 2
+                            and g.ph == 0 and g.pw == 0 and g.dh == 1 and g.dw == 1
+                            and 2 * g.OH <= g.H and 2 * g.OW <= g.W)
     for p in prange(g.planes, schedule='static', num_threads=threads):
-        _max_forward_plane(x + p * in_plane, y + p * out_plane, idx + p * out_plane, g)
+        if two_by_two:
+            _max_forward_plane_2x2(x + p * in_plane, y + p * out_plane, idx + p * out_plane, g)
+        else:
+            _max_forward_plane(x + p * in_plane, y + p * out_plane, idx + p * out_plane, g)
 
 
 cdef void _max_backward(const floating* gy, const long long* idx, floating* gx,

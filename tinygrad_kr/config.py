@@ -2,7 +2,7 @@
 import os
 
 from . import kernels
-from .kernels import _blas_threads
+from .kernels import _blas_threads, _malloc
 
 __all__ = ["show_config", "config", "get_num_threads", "set_num_threads"]
 
@@ -63,6 +63,7 @@ def config():
         "blas": _blas_name(),
         "blas_threads": _blas_threads.blas_threads_info()[0],
         "gemm_threading": _blas_threads.blas_threads_info()[1],
+        "malloc": _malloc.malloc_tuning(),
         "kernel_mode": os.environ.get("TKR_KERNELS", "auto"),
         "kernels": {name: used for name, _, used in table},
         "compiled_count": sum(used == "compiled" for _, _, used in table),
@@ -81,6 +82,7 @@ def show_config(file=None):
         f"  OpenMP             : {'on' if c['openmp'] else 'off'}, {c['num_threads']} thread(s)",
         f"  BLAS               : {c['blas']}",
         f"  GEMM threads       : {c['gemm_threading']}",
+        f"  memory             : {c['malloc']}",
         f"  kernel mode        : {c['kernel_mode']} "
         f"({c['compiled_count']}/{c['kernel_count']} kernels compiled)",
         f"  CUDA (CuPy)        : {'available' if c['cuda_available'] else 'not available'}",

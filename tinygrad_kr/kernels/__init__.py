@@ -117,6 +117,8 @@ def build_errors():
 
 
 _load_groups()
+from ._malloc import tune_malloc  # noqa: E402
+tune_malloc()
 if _MODE != "numpy":
     from ._blas_threads import take_over_blas_threads
     take_over_blas_threads([m for m in _modules if hasattr(m, "_use_own_gemm_threads")])
