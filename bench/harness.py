@@ -312,12 +312,6 @@ def setup_threads(n):
     except ImportError:
         state["torch"] = None
     try:
-        import tinygrad_kr
-        tinygrad_kr.set_num_threads(n)
-        state["tinygrad_kr"] = tinygrad_kr.get_num_threads()
-    except Exception as e:  # noqa: BLE001
-        state["tinygrad_kr"] = f"unavailable ({e})"
-    try:
         from threadpoolctl import threadpool_info, threadpool_limits
         threadpool_limits(limits=n)
         state["threadpoolctl"] = [
@@ -326,6 +320,15 @@ def setup_threads(n):
             for i in threadpool_info()]
     except ImportError:
         state["threadpoolctl"] = "not installed (pip install threadpoolctl): env variables only"
+    try:
+        # Last: threadpool_limits raised SciPy's BLAS, which tinygrad_kr keeps
+        # at one thread while its OpenMP team splits the GEMMs.
+        import tinygrad_kr
+        tinygrad_kr.set_num_threads(n)
+        state["tinygrad_kr"] = {"num_threads": tinygrad_kr.get_num_threads(),
+                                "gemm": tinygrad_kr.config.config()["gemm_threading"]}
+    except Exception as e:  # noqa: BLE001
+        state["tinygrad_kr"] = f"unavailable ({e})"
     return state
 
 
@@ -502,7 +505,8 @@ def format_header(env):
         " ".join(f"{a}={b}" for a, b in t["env"].items()) +
         (f"; torch {t['torch']['num_threads']} (interop {t['torch']['interop_threads']})"
          if t.get("torch") else "; torch not installed") +
-        f"; tinygrad_kr OpenMP {t.get('tinygrad_kr')}",
+        (f"; tinygrad_kr OpenMP {t['tinygrad_kr']['num_threads']} ({t['tinygrad_kr']['gemm']})"
+         if isinstance(t.get("tinygrad_kr"), dict) else f"; tinygrad_kr {t.get('tinygrad_kr')}"),
     ]
     load = m.get("loadavg_at_start")
     if load and load[0] > 1.0:

@@ -77,3 +77,39 @@ def test_set_num_threads_validates():
     tkr.set_num_threads(1)
     assert tkr.get_num_threads() == 1 or not tkr.config.config()["openmp"]
     tkr.set_num_threads(n)
+
+
+_SWITCH_SCRIPT = """
+import json, numpy as np, tinygrad_kr as tkr
+from tinygrad_kr import kernels
+c = tkr.config.config()
+a = np.random.default_rng(0).standard_normal((300, 200))
+b = np.random.default_rng(1).standard_normal((200, 150))
+ok = bool(np.allclose(kernels.gemm(a, b), a @ b, rtol=1e-12, atol=1e-10))
+print(json.dumps({"gemm": c["gemm_threading"], "blas_threads": c["blas_threads"],
+                  "malloc": c["malloc"], "ok": ok}))
+"""
+
+
+def _run_switch(**env):
+    out = subprocess.run([sys.executable, "-c", _SWITCH_SCRIPT], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, OMP_NUM_THREADS="2", **env), cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_gemm_threading_and_malloc_switches():
+    """Default: SciPy's BLAS pinned to one thread, GEMMs split over OpenMP,
+    malloc tuned; each switch turns its part off and the GEMM stays right."""
+    if not tkr.config.config()["compiled_extension"]:
+        import pytest
+        pytest.skip("no compiled kernels")
+    default = _run_switch()
+    assert default["ok"]
+    if default["blas_threads"] is not None:       # an OpenBLAS we can reach
+        assert default["blas_threads"] == 1 and "split over OpenMP" in default["gemm"]
+    if sys.platform.startswith("linux"):
+        assert default["malloc"].startswith("glibc")
+    off = _run_switch(TKR_OWN_GEMM_THREADS="0", TKR_MALLOC_TUNING="0")
+    assert off["ok"]
+    assert "TKR_OWN_GEMM_THREADS=0" in off["gemm"]
+    assert "TKR_MALLOC_TUNING=0" in off["malloc"]
