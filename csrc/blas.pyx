@@ -15,6 +15,7 @@ import numpy as np
 cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.string cimport memcpy
 
 from _gemm cimport gemm_rowmajor, gemm_split, gemm_threads
 
@@ -49,29 +50,32 @@ cdef tuple _blas_operand(cnp.ndarray x, bint trans):
     """Make the last two dims of x addressable by BLAS without copying if
     possible.  Returns (array, trans, ld, batch_step): ``trans`` is flipped
     when x is a transposed (column-major) view; ``batch_step`` is the stride
-    of dim 0 in elements for a 3-D x (0 for a 2-D x or a batch of one)."""
-    cdef int nd = x.ndim
-    cdef Py_ssize_t item = x.itemsize
-    cdef Py_ssize_t rows = x.shape[nd - 2], cols = x.shape[nd - 1]
+    of dim 0 in elements for a 3-D x (0 for a 2-D x or a batch of one).
+    C-API reads only: this runs twice per matmul."""
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef Py_ssize_t item = cnp.PyArray_ITEMSIZE(x)
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(x)
+    cdef cnp.npy_intp* strides = cnp.PyArray_STRIDES(x)
+    cdef Py_ssize_t rows = dims[nd - 2], cols = dims[nd - 1]
     cdef Py_ssize_t ld = -1, s_row, s_col, step = 0
-    cdef bint aligned = x.flags.aligned
+    cdef bint aligned = cnp.PyArray_ISALIGNED(x)
     cdef int d
     for d in range(nd):
-        aligned = aligned and x.strides[d] % item == 0
+        aligned = aligned and strides[d] % item == 0
     if aligned:
-        s_row = x.strides[nd - 2] // item
-        s_col = x.strides[nd - 1] // item
+        s_row = strides[nd - 2] // item
+        s_col = strides[nd - 1] // item
         ld = _row_stride(rows, cols, s_row, s_col)
         if ld < 0:
             ld = _row_stride(cols, rows, s_col, s_row)
             if ld >= 0:
                 trans = not trans
-        if nd == 3 and x.shape[0] > 1:
-            step = x.strides[0] // item
+        if nd == 3 and dims[0] > 1:
+            step = strides[0] // item
     if ld < 0:
         x = np.ascontiguousarray(x)
         ld = cols if cols > 1 else 1
-        step = rows * cols if (nd == 3 and x.shape[0] > 1) else 0
+        step = rows * cols if (nd == 3 and dims[0] > 1) else 0
     return x, trans, ld, step
 
 
@@ -100,11 +104,15 @@ cdef _check_pair(a, b, int ndim, str fn):
     if not isinstance(a, np.ndarray) or not isinstance(b, np.ndarray):
         raise TypeError(f"{fn}: a and b must be numpy arrays, got "
                         f"{type(a).__name__} and {type(b).__name__}")
-    if a.dtype != b.dtype:
-        raise TypeError(f"{fn}: a and b must have the same dtype, got {a.dtype} and {b.dtype}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
+    cdef int ta = cnp.PyArray_TYPE(<cnp.ndarray> a), tb = cnp.PyArray_TYPE(<cnp.ndarray> b)
+    if ta != tb or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a) \
+            or not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> b):
+        if a.dtype != b.dtype:
+            raise TypeError(f"{fn}: a and b must have the same dtype, got {a.dtype} and {b.dtype}")
+        raise TypeError(f"{fn}: only native byte order is supported, got {a.dtype}")
+    if ta != cnp.NPY_FLOAT32 and ta != cnp.NPY_FLOAT64:
         raise TypeError(f"{fn}: only float32 and float64 are supported, got {a.dtype}")
-    if a.ndim != ndim or b.ndim != ndim:
+    if cnp.PyArray_NDIM(<cnp.ndarray> a) != ndim or cnp.PyArray_NDIM(<cnp.ndarray> b) != ndim:
         raise ValueError(f"{fn}: a and b must be {ndim}-D, got shapes "
                          f"{a.shape} and {b.shape}")
 
@@ -131,7 +139,7 @@ cdef _matmul(cnp.ndarray a, cnp.ndarray b, bint trans_a, bint trans_b,
     cdef void* pa = cnp.PyArray_DATA(a)
     cdef void* pb = cnp.PyArray_DATA(b)
     cdef void* pc = cnp.PyArray_DATA(c)
-    if c.dtype == np.float32:
+    if cnp.PyArray_TYPE(c) == cnp.NPY_FLOAT32:
         with nogil:
             _gemm_batch(ta, tb, im, in_, ik, batch, <const float*> pa, ilda, sa,
                         <const float*> pb, ildb, sb, <float> accumulate, <float*> pc)
@@ -141,7 +149,7 @@ cdef _matmul(cnp.ndarray a, cnp.ndarray b, bint trans_a, bint trans_b,
                         <const double*> pb, ildb, sb, <double> accumulate, <double*> pc)
 
 
-def gemm(a, b, trans_a=False, trans_b=False, bias=None):
+def gemm(a, b, bint trans_a=False, bint trans_b=False, bias=None):
     """C = op(a) @ op(b) (+ bias), op(x) = x.T if trans else x.
 
     a, b: 2-D float32/float64 arrays of one dtype (any strides; copied only
@@ -150,15 +158,21 @@ def gemm(a, b, trans_a=False, trans_b=False, bias=None):
     new C-contiguous (M, N) array.
     """
     _check_pair(a, b, 2, "gemm")
-    cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
-    cdef Py_ssize_t ka = a.shape[0] if trans_a else a.shape[1]
-    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
-    cdef Py_ssize_t n = b.shape[0] if trans_b else b.shape[1]
+    cdef cnp.ndarray A = a, B = b
+    cdef Py_ssize_t m = A.shape[1] if trans_a else A.shape[0]
+    cdef Py_ssize_t ka = A.shape[0] if trans_a else A.shape[1]
+    cdef Py_ssize_t kb = B.shape[1] if trans_b else B.shape[0]
+    cdef Py_ssize_t n = B.shape[0] if trans_b else B.shape[1]
     if ka != kb:
         raise ValueError(f"gemm: inner dimensions differ: a {a.shape}"
                          f"{' transposed' if trans_a else ''} @ b {b.shape}"
                          f"{' transposed' if trans_b else ''} ({ka} != {kb})")
-    c = np.empty((m, n), dtype=a.dtype)
+    cdef cnp.npy_intp c_dims[2]
+    c_dims[0], c_dims[1] = m, n
+    cdef cnp.ndarray c = cnp.PyArray_EMPTY(2, c_dims, cnp.PyArray_TYPE(A), 0)
+    cdef cnp.ndarray bias_c
+    cdef Py_ssize_t i, row_bytes = n * cnp.PyArray_ITEMSIZE(A)
+    cdef char* c_data = <char*> cnp.PyArray_DATA(c)
     if bias is not None:
         if not isinstance(bias, np.ndarray) or bias.dtype != a.dtype:
             raise TypeError(f"gemm: bias must be a {a.dtype} numpy array, got "
@@ -166,8 +180,10 @@ def gemm(a, b, trans_a=False, trans_b=False, bias=None):
         if bias.shape != (n,):
             raise ValueError(f"gemm: bias must have shape ({n},) for an output of shape "
                              f"({m}, {n}), got {bias.shape}")
-        c[...] = bias
-    _matmul(a, b, trans_a, trans_b, 1, c, bias is not None)
+        bias_c = np.ascontiguousarray(bias)
+        for i in range(m):     # C starts as the bias in every row; BLAS adds the product
+            memcpy(c_data + i * row_bytes, cnp.PyArray_DATA(bias_c), row_bytes)
+    _matmul(A, B, trans_a, trans_b, 1, c, bias is not None)
     return c
 
 

@@ -34,7 +34,7 @@ cdef Py_ssize_t MIN_PARALLEL = 1 << 16
 cdef class _Group:
     """The validated arrays of one kernel call, as raw pointers, plus the
     work split: piece k covers elements [start, start + length) of param t."""
-    cdef object dtype
+    cdef bint single                  # float32 (else float64)
     cdef intptr_t[:, ::1] addr        # (n_lists, n_params) data pointers, 0 = absent list
     cdef Py_ssize_t[:, ::1] pieces    # (n_pieces, 3): t, start, length
     cdef bint threads                 # run the prange on several threads
@@ -108,10 +108,11 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
     cdef _Group group = _Group()
     cdef cnp.ndarray p, first = _param_array(kernel, 0, params[0]) if n else None
     group.keep_alive = []
-    group.addr = np.zeros((2 + len(states), n), dtype=np.intp)
-    group.dtype = first.dtype if n else np.dtype(np.float64)
-    sizes = np.zeros(n, dtype=np.intp)
-    cdef Py_ssize_t[::1] size_of = sizes
+    cdef cnp.npy_intp addr_dims[2]
+    addr_dims[0], addr_dims[1] = 2 + len(states), n
+    group.addr = cnp.PyArray_ZEROS(2, addr_dims, cnp.NPY_INTP, 0)
+    group.single = n > 0 and cnp.PyArray_TYPE(first) == cnp.NPY_FLOAT32
+    cdef Py_ssize_t total = 0
     for i in range(n):
         p = _param_array(kernel, i, params[i])
         if cnp.PyArray_TYPE(p) != cnp.PyArray_TYPE(first):
@@ -127,31 +128,31 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
         for k, (name, arrays) in enumerate(states):
             if arrays is not None:
                 group.addr[2 + k, i] = _address(kernel, name, i, arrays[i], p, True)
-        size_of[i] = cnp.PyArray_SIZE(p)
-    cdef Py_ssize_t total = 0
-    for i in range(n):
-        total += size_of[i]
-    group.pieces = _split(size_of)
+        total += cnp.PyArray_SIZE(p)
+    group.pieces = _split(params, total)
     group.threads = total >= MIN_PARALLEL
     return group
 
 
-cdef cnp.ndarray _split(const Py_ssize_t[::1] sizes):
+cdef cnp.ndarray _split(object params, Py_ssize_t total):
     """(n_pieces, 3) rows (param, start, length) covering every element once:
-    param t gets ceil(size / CHUNK) pieces (none when empty).  A C loop: this
-    runs every step, and a dozen NumPy calls here cost more than a small
-    model's whole update."""
-    cdef Py_ssize_t n = sizes.shape[0], t, start, c = 0, total = 0
+    param t gets ceil(size / CHUNK) pieces (none when empty).  C loops over
+    raw memory: this runs every step, and NumPy calls here would cost more
+    than a small model's whole update.  ``params`` were checked by _gather."""
+    cdef Py_ssize_t n = len(params), t, size, start, c = 0, count = 0
     for t in range(n):
-        total += (sizes[t] + CHUNK - 1) // CHUNK
-    out = np.empty((total, 3), dtype=np.intp)
-    cdef Py_ssize_t[:, ::1] rows = out
+        count += (cnp.PyArray_SIZE(<cnp.ndarray> params[t]) + CHUNK - 1) // CHUNK
+    cdef cnp.npy_intp dims[2]
+    dims[0], dims[1] = count, 3
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_INTP, 0)
+    cdef Py_ssize_t* rows = <Py_ssize_t*> cnp.PyArray_DATA(out)
     for t in range(n):
+        size = cnp.PyArray_SIZE(<cnp.ndarray> params[t])
         start = 0
-        while start < sizes[t]:
-            rows[c, 0] = t
-            rows[c, 1] = start
-            rows[c, 2] = min(CHUNK, sizes[t] - start)
+        while start < size:
+            rows[3 * c] = t
+            rows[3 * c + 1] = start
+            rows[3 * c + 2] = min(CHUNK, size - start)
             start += CHUNK
             c += 1
     return out
@@ -228,7 +229,7 @@ cdef void _sgd_piece(floating* p, const floating* g, floating* buf, Py_ssize_t n
 
 
 cdef void _sgd_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
-                   const unsigned char[::1] first, SGDOpts o, bint threads) noexcept nogil:
+                   const unsigned char* first, SGDOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
     for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
         _sgd_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
@@ -246,10 +247,12 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, double lr, double
     buffers = momentum_buffers if momentum != 0 else None
     cdef _Group grp = _gather("sgd_update", is_first_step, params, grads,
                               [("momentum_buffers", buffers)])
-    cdef const unsigned char[::1] first = np.ascontiguousarray(
-        is_first_step, dtype=np.bool_).view(np.uint8)
+    cdef cnp.ndarray first_arr = cnp.PyArray_GETCONTIGUOUS(<cnp.ndarray> is_first_step)
+    if cnp.PyArray_TYPE(first_arr) != cnp.NPY_BOOL:
+        first_arr = first_arr.astype(np.bool_)
+    cdef const unsigned char* first = <const unsigned char*> cnp.PyArray_DATA(first_arr)
     cdef SGDOpts o = SGDOpts(lr, momentum, dampening, weight_decay, nesterov, maximize)
-    if grp.dtype == np.float32:
+    if grp.single:
         with nogil:
             _sgd_all(<float> 0, grp.addr, grp.pieces, first, o, grp.threads)
     else:
@@ -299,7 +302,7 @@ def adagrad_update(steps, params, grads, state_sums, double lr, double lr_decay,
     step = np.asarray(steps, dtype=np.float64)
     cdef double[::1] clr = np.ascontiguousarray(lr / (1 + (step - 1) * lr_decay))
     cdef AdagradOpts o = AdagradOpts(weight_decay, eps, maximize)
-    if grp.dtype == np.float32:
+    if grp.single:
         with nogil:
             _adagrad_all(<float> 0, grp.addr, grp.pieces, clr, o, grp.threads)
     else:
@@ -381,7 +384,7 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
                                ("grad_avgs", grad_avgs if centered else None),
                                ("momentum_buffers", momentum_buffers if momentum > 0 else None)])
     cdef RMSpropOpts o = RMSpropOpts(lr, alpha, eps, weight_decay, momentum, centered, maximize)
-    if grp.dtype == np.float32:
+    if grp.single:
         with nogil:
             _rmsprop_all(<float> 0, grp.addr, grp.pieces, o, grp.threads)
     else:
@@ -434,7 +437,7 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, double lr, do
     cdef _Group grp = _gather("adadelta_update", steps, params, grads,
                               [("square_avgs", square_avgs), ("acc_deltas", acc_deltas)])
     cdef AdadeltaOpts o = AdadeltaOpts(lr, rho, eps, weight_decay, maximize)
-    if grp.dtype == np.float32:
+    if grp.single:
         with nogil:
             _adadelta_all(<float> 0, grp.addr, grp.pieces, o, grp.threads)
     else:
@@ -519,7 +522,7 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, do
     cdef double[::1] bc2_sqrt = np.array([(1 - beta2 ** t) ** 0.5 for t in counts])
     cdef AdamOpts o = AdamOpts(lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
                                decoupled_weight_decay)
-    if grp.dtype == np.float32:
+    if grp.single:
         with nogil:
             _adam_all(<float> 0, grp.addr, grp.pieces, step_size, bc2_sqrt, o, grp.threads)
     else:

@@ -183,17 +183,32 @@ def _sum_to(xp, g, shape):
     return g
 
 
+def _chain_from(fn):
+    """The Functions from ``fn`` down, if each has at most one parent that is
+    a Function (a Sequential model and its loss: the common case), else None.
+    In a chain the topological order is simply the walk."""
+    chain = []
+    while fn is not None:
+        chain.append(fn)
+        after = None
+        for p in fn.parents:
+            if p is not None and p.__class__ is not Tensor and not isinstance(p, Tensor):
+                if after is not None:
+                    return None     # a branch: sort it properly
+                after = p
+        fn = after
+    return chain
+
+
 def _topological_order(roots):
     """Functions reachable from ``roots``, each before all of its parents.
 
     Iterative depth-first post-order (no recursion limit: a chain of 10,000
     ops works), in a fixed order so accumulation is deterministic."""
     if len(roots) == 1:
-        for p in roots[0].parents:
-            if p is not None and not isinstance(p, Tensor):
-                break
-        else:  # one op on leaves (a loss of parameters, say): nothing to sort
-            return [roots[0]]
+        chain = _chain_from(roots[0])
+        if chain is not None:
+            return chain
     order, visited = [], set()
     stack = [(fn, False) for fn in reversed(roots)]
     while stack:

@@ -59,8 +59,11 @@ class Linear(Function):
         x, weight = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
         m = math.prod(x.shape[:-1])
-        gy2 = xp.reshape(gy, (m, weight.shape[0]))
-        x2 = xp.reshape(x, (m, x.shape[-1]))
+        if gy.__class__ is np.ndarray:      # methods: np.reshape's dispatch costs more
+            gy2, x2 = gy.reshape(m, weight.shape[0]), x.reshape(m, x.shape[-1])
+        else:
+            gy2 = xp.reshape(gy, (m, weight.shape[0]))
+            x2 = xp.reshape(x, (m, x.shape[-1]))
         gx = gw = gb = None
         if self._graph_mode:
             if need_x:
@@ -73,30 +76,35 @@ class Linear(Function):
             if need_w:
                 gw = kernels.gemm(gy2, x2, True, False)
         if need_b:
-            gb = xp.sum(gy2, axis=0)
+            # the array method: np.sum's dispatch layers cost more than a small sum
+            gb = gy2.sum(axis=0) if gy2.__class__ is np.ndarray else xp.sum(gy2, axis=0)
         return gx, gw, gb
 
 
 def linear(input, weight, bias=None):
     """y = input @ weight^T + bias; input (*, in_features), weight (out, in)."""
-    if weight.ndim != 2 or input.ndim == 0:
+    # Checks on the arrays (Tensor.shape builds a Size per call): this runs
+    # for every layer of every step.
+    x, w = input.data, weight.data
+    if w.ndim != 2 or x.ndim == 0:
         raise RuntimeError(f"linear: expected input (*, in_features) and a 2-D weight "
                            f"(out_features, in_features), got input of shape "
-                           f"{tuple(input.shape)} and weight of shape {tuple(weight.shape)}")
-    if input.shape[-1] != weight.shape[1]:
-        rows = math.prod(input.shape[:-1])
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input.shape[-1]} "
-                           f"and {weight.shape[1]}x{weight.shape[0]})")
-    if input.dtype != weight.dtype:
+                           f"{tuple(x.shape)} and weight of shape {tuple(w.shape)}")
+    if x.shape[-1] != w.shape[1]:
+        rows = math.prod(x.shape[:-1])
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} "
+                           f"and {w.shape[1]}x{w.shape[0]})")
+    if x.dtype != w.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_dtype_name(input.dtype)} != {_dtype_name(weight.dtype)}")
+                           f"{_dtype_name(x.dtype)} != {_dtype_name(w.dtype)}")
     if bias is not None:
-        if bias.dtype != input.dtype:
-            raise RuntimeError(f"linear: bias has dtype {bias.dtype}, but input and weight "
-                               f"have {input.dtype}")
-        if bias.ndim > 1 or bias.data.size not in (1, weight.shape[0]):
-            raise RuntimeError(f"linear: bias of shape {tuple(bias.shape)} does not broadcast "
-                               f"to out_features={weight.shape[0]}")
+        b = bias.data
+        if b.dtype != x.dtype:
+            raise RuntimeError(f"linear: bias has dtype {b.dtype}, but input and weight "
+                               f"have {x.dtype}")
+        if b.ndim > 1 or b.size not in (1, w.shape[0]):
+            raise RuntimeError(f"linear: bias of shape {tuple(b.shape)} does not broadcast "
+                               f"to out_features={w.shape[0]}")
     return Linear.apply(input, weight, bias)
 
 

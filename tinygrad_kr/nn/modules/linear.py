@@ -52,9 +52,10 @@ class Linear(Module):
         reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
+        shape = input.data.shape
+        if not shape or shape[-1] != self.in_features:
             raise RuntimeError(f"{self!r}: expected input with {self.in_features} features in "
-                               f"the last dimension, got input of shape {tuple(input.shape)}")
+                               f"the last dimension, got input of shape {tuple(shape)}")
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
