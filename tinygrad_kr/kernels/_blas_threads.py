@@ -29,7 +29,8 @@ __all__ = ["take_over_blas_threads", "repin_blas_threads", "blas_threads_info"]
 _SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")
 
-_state = {"own_threads": False, "why": "not tried", "get": None}
+_state = {"own_threads": False, "get": None,
+          "why": "BLAS's own threads (the compiled kernels are not in use)"}
 
 
 def _scipy_blas_library():
