@@ -113,3 +113,25 @@ def test_gemm_threading_and_malloc_switches():
     assert off["ok"]
     assert "TKR_OWN_GEMM_THREADS=0" in off["gemm"]
     assert "TKR_MALLOC_TUNING=0" in off["malloc"]
+
+
+def test_warns_when_no_kernel_is_compiled():
+    """A checkout imported without its build (the kernels live elsewhere or
+    nowhere) says so instead of silently running on the twins."""
+    import glob
+    groups = [os.path.splitext(os.path.basename(p))[0]
+              for p in glob.glob(os.path.join(ROOT, "csrc", "*.pyx"))]
+    script = (
+        "import sys, warnings\n"
+        f"for g in {groups!r}:\n"
+        "    sys.modules['tinygrad_kr._C.' + g] = None   # as if never built\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import tinygrad_kr\n"
+        "print(sum('no compiled kernels' in str(w.message) for w in caught))\n"
+        "print(tinygrad_kr.config.config()['gemm_threading'])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=dict(os.environ, TKR_KERNELS="auto"))
+    count, gemm = out.stdout.strip().splitlines()[-2:]
+    assert count == "1"
+    assert "not in use" in gemm       # SciPy's BLAS keeps its threads: nothing splits GEMMs

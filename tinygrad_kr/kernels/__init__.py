@@ -120,8 +120,17 @@ _load_groups()
 from ._malloc import tune_malloc  # noqa: E402
 tune_malloc()
 if _MODE != "numpy":
-    from ._blas_threads import take_over_blas_threads
-    take_over_blas_threads([m for m in _modules if hasattr(m, "_use_own_gemm_threads")])
+    _splitting = [m for m in _modules if hasattr(m, "_use_own_gemm_threads")]
+    if _splitting:       # only kernels that split their GEMMs may take BLAS's threads
+        from ._blas_threads import take_over_blas_threads
+        take_over_blas_threads(_splitting)
+    if not _compiled:
+        import warnings
+        warnings.warn(
+            "tinygrad_kr: no compiled kernels found, running on the NumPy twins (slow). "
+            f"Imported from {os.path.dirname(os.path.dirname(__file__))}: from a source "
+            "checkout, build the kernels in place with `pip install -e .`; "
+            "TKR_KERNELS=numpy silences this.", RuntimeWarning, stacklevel=2)
 for _name in _reference:
     globals()[_name] = _make_dispatcher(_name)
 del _name
