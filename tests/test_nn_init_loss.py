@@ -13,20 +13,6 @@ from tinygrad_kr.autograd import gradcheck, gradgradcheck
 from tinygrad_kr.nn import init
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """PyTorch's thread pool fights the engine's OpenMP threads on small
-    inputs (10x slower); one thread keeps the comparisons fast."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # --------------------------------------------------------------------------
 # nn.init
 # --------------------------------------------------------------------------

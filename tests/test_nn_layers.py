@@ -14,21 +14,6 @@ import tinygrad_kr.nn.functional as F
 rng = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """PyTorch's thread pool fights the engine's OpenMP threads on small
-    inputs (10x slower); one thread keeps the comparisons fast."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _copy_weights(ours, theirs):
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
 

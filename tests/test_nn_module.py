@@ -15,21 +15,6 @@ from tinygrad_kr.nn.utils import (clip_grad_norm_, clip_grad_value_, elastic_net
                                   vector_to_parameters)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _torch_one_thread():
-    """PyTorch's thread pool fights the engine's OpenMP threads on small
-    inputs (10x slower); one thread keeps the comparisons fast."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _mlp(nn):
     """The same MLP in either library (pass the ``nn`` module)."""
     return nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.2),
