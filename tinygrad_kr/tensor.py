@@ -258,19 +258,7 @@ class Tensor:
     # -- dtype & device ----------------------------------------------------
     def to(self, *args, **kwargs):
         """to(dtype) / to(device) / to(device, dtype) / to(other_tensor)."""
-        dtype = kwargs.pop("dtype", None)
-        dev = kwargs.pop("device", None)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("copy", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype, dev = a.dtype, a.device
-            elif isinstance(a, (str, device)):
-                dev = a
-            elif a is not None:
-                dtype = a
+        dev, dtype = _parse_to_args(args, kwargs)
         t = self
         if dev is not None:
             t = _to_device(t, device(dev))
@@ -668,3 +656,34 @@ Tensor.expand_as = lambda self, other: _ops.expand(self, *other.shape)
 Tensor.view_as = lambda self, other: _ops.reshape(self, *other.shape)
 Tensor.reshape_as = Tensor.view_as
 del _name
+
+
+def _parse_to_args(args, kwargs):
+    """(device or None, dtype or None) from the arguments of ``Tensor.to`` /
+    ``Module.to``: to(device), to(dtype), to(device, dtype), to(tensor), the
+    same as keywords, and non_blocking/copy (accepted, no effect here)."""
+    dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("copy", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, (str, device)):
+            dev = a
+        elif a is not None and not isinstance(a, bool):   # non_blocking / copy positionally
+            dtype = a
+    return dev, dtype
+
+
+def _zero_grads(params, set_to_none=True):
+    """Module.zero_grad / Optimizer.zero_grad: drop each gradient, or fill it with 0."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.detach_()
+            p.grad.zero_()

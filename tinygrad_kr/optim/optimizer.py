@@ -24,7 +24,7 @@ from .. import kernels
 from ..autograd.grad_mode import enable_grad
 from ..backend import get_array_module
 from ..dtypes import get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, _zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -111,14 +111,7 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         """Forget the gradients: ``p.grad = None`` (default), or fill them with 0."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.detach_()
-                    p.grad.zero_()
+            _zero_grads(group["params"], set_to_none)
 
     def step(self, closure=None):
         """One optimization step; returns ``closure()``'s loss (evaluated first,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
-from ...tensor import Size, Tensor, _to_device, device as _device
+from ...tensor import Size, Tensor, _parse_to_args, _to_device, _zero_grads, device as _device
 from ..parameter import Parameter
 
 __all__ = ["Module"]
@@ -318,14 +318,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.detach_()
-                p.grad.zero_()
+        _zero_grads(self.parameters(), set_to_none)
 
     # -- device and dtype ----------------------------------------------------
     def to(self, *args, **kwargs):
@@ -334,17 +327,7 @@ class Module:
         Parameters keep their identity (only their arrays change), so an
         optimizer built before ``.to()`` still updates the model.  A dtype
         applies to floating-point parameters and buffers only."""
-        dev, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dtype = a.device, a.dtype
-            elif isinstance(a, (str, _device)):
-                dev = a
-            elif a is not None and not isinstance(a, bool):  # non_blocking passed positionally
-                dtype = a
+        dev, dtype = _parse_to_args(args, kwargs)
         if dtype is not None:
             dtype = _dt.check_dtype(dtype)
             if dtype.kind != "f":
