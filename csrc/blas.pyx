@@ -209,3 +209,61 @@ def batched_matmul(a, b, trans_a=False, trans_b=False):
     c = np.empty((batch, m, n), dtype=a.dtype)
     _matmul(a, b, trans_a, trans_b, batch, c, False)
     return c
+
+
+cdef void _bias_grad(const floating* g, double* out, Py_ssize_t n, Py_ssize_t c,
+                     Py_ssize_t s) noexcept nogil:
+    """out[j] = sum over i, k of g[i, j, k] for a C-contiguous g (n, c, s), in double."""
+    cdef Py_ssize_t i, j, k
+    cdef const floating* row
+    cdef double acc0, acc1, acc2, acc3
+    for j in range(c):
+        out[j] = 0
+    if s == 1:          # Linear: (n, c) rows added in order, a vectorisable inner loop
+        for i in range(n):
+            row = g + i * c
+            for j in range(c):
+                out[j] += row[j]
+        return
+    for i in range(n):
+        for j in range(c):
+            row = g + (i * c + j) * s
+            # four independent sums: one chain of dependent adds runs at a quarter of the speed
+            acc0 = acc1 = acc2 = acc3 = 0
+            k = 0
+            while k + 4 <= s:
+                acc0 = acc0 + row[k]
+                acc1 = acc1 + row[k + 1]
+                acc2 = acc2 + row[k + 2]
+                acc3 = acc3 + row[k + 3]
+                k = k + 4
+            while k < s:
+                acc0 = acc0 + row[k]
+                k = k + 1
+            out[j] += (acc0 + acc1) + (acc2 + acc3)
+
+
+def bias_grad(gy):
+    """The gradient of a bias added along axis 1: gy (N, C, *spatial) summed
+    over every axis but 1 -> (C,), gy's dtype (summed in float64)."""
+    if not isinstance(gy, np.ndarray):
+        raise TypeError(f"bias_grad: gy must be a numpy array, got {type(gy).__name__}")
+    if gy.ndim < 2:
+        raise ValueError(f"bias_grad: gy must have at least 2 dims (N, C, ...), got shape "
+                         f"{gy.shape}")
+    if gy.dtype != np.float32 and gy.dtype != np.float64:
+        raise TypeError(f"bias_grad: gy must be float32 or float64, got {gy.dtype}")
+    cdef cnp.ndarray g = np.ascontiguousarray(gy)
+    cdef Py_ssize_t n = g.shape[0], c = g.shape[1]
+    cdef Py_ssize_t s = g.size // (n * c) if n * c else 0
+    cdef cnp.ndarray out = np.zeros(c, dtype=np.float64)
+    if g.size:
+        if g.dtype == np.float32:
+            with nogil:
+                _bias_grad(<const float*> cnp.PyArray_DATA(g), <double*> cnp.PyArray_DATA(out),
+                           n, c, s)
+        else:
+            with nogil:
+                _bias_grad(<const double*> cnp.PyArray_DATA(g), <double*> cnp.PyArray_DATA(out),
+                           n, c, s)
+    return out.astype(gy.dtype, copy=False)

@@ -27,7 +27,7 @@ from tinygrad_kr.kernels import _gpu
 
 import cuda_on_cpu
 
-GROUPS = ["elementwise", "loss", "optim", "conv", "pool", "norm"]
+GROUPS = ["blas", "elementwise", "loss", "optim", "conv", "pool", "norm"]
 MODULES = {g: importlib.import_module(f"tinygrad_kr.kernels.cuda_{g}") for g in GROUPS}
 TWINS = {g: importlib.import_module(f"tinygrad_kr.kernels.ref_{g}") for g in GROUPS}
 GPU_NAMES = [(g, name) for g in GROUPS for name in MODULES[g].__all__]
@@ -228,6 +228,10 @@ def _optim(name, **options):
 
 
 CASES = {
+    "bias_grad-linear": lambda rng, dtype: ((_randn(rng, (7, 5), dtype),), {}),
+    "bias_grad-conv": lambda rng, dtype: ((_randn(rng, (3, 4, 5, 6), dtype),), {}),
+    "bias_grad-1d-transposed": lambda rng, dtype: ((_randn(rng, (6, 3, 4), dtype).transpose(2, 1, 0),), {}),
+    "bias_grad-empty": lambda rng, dtype: ((np.zeros((0, 3, 2), dtype),), {}),
     **{f"{n}": _elementwise(n) for n in ["relu_forward", "relu_backward", "leaky_relu_forward",
                                          "leaky_relu_backward"]},
     "relu_forward-transposed": lambda rng, dtype: ((_randn(rng, (3, 4, 5), dtype).T,), {}),
@@ -310,10 +314,11 @@ def test_raw_kernel_arguments_are_checked():
     assert raw, "no raw kernels declared"
     im2col = MODULES["conv"]._im2col_kernel
     x, col = np.zeros((1, 2, 3, 3), np.float32), np.zeros((1, 2, 9), np.float32)
-    geo = (2, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1)
+    geo = (2, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1)    # + NB and the index-width flag
     dtype, packed = im2col.pack((x, col, col.size, *geo))
-    assert dtype == np.float32 and all(type(a) is np.int64 for a in packed[2:])
-    with pytest.raises(TypeError, match="takes 16 arguments"):
+    assert dtype == np.float32 and all(type(a) is np.int64 for a in packed[2:-1])
+    assert type(packed[-1]) is np.int32
+    with pytest.raises(TypeError, match="takes 18 arguments"):
         im2col.pack((x, col, *geo))
     with pytest.raises(TypeError, match="col must be a C-contiguous float32"):
         im2col.pack((x, col.astype(np.float64), col.size, *geo))
@@ -433,8 +438,95 @@ def test_conv_batches_in_chunks_that_bound_the_column_buffer(cpu_cupy, monkeypat
             "backward_weight": (gy, x, w.shape)}[which] + ((1, 1), (1, 1), (1, 1))
     got = getattr(conv, f"conv2d_{which}").__wrapped__(*args)
     _assert_matches(got, kernels.reference(f"conv2d_{which}")(*args), np.float64)
-    # one im2col (or col2im) launch per chunk; its second argument is the chunk's col (or gx)
-    assert [args[1].shape[0] for _, args in cuda_on_cpu.RawKernel.launches] == [3, 3, 1]
+    # one im2col (or col2im) launch per chunk, on the chunk's images: the last
+    # geometry argument (before the index-width flag) is the chunk's batch
+    unfold = [args[-2] for name, args in cuda_on_cpu.RawKernel.launches
+              if name in ("tkr_im2col", "tkr_col2im")]
+    assert unfold == [3, 3, 1]
+
+
+@pytest.mark.parametrize("which", ["forward", "backward_input", "backward_weight"])
+def test_conv_64_bit_indexing_path(cpu_cupy, monkeypatch, which):
+    """Arrays past 2**31 elements take the kernels' 64-bit index path: forced here."""
+    conv = MODULES["conv"]
+    monkeypatch.setattr(conv, "INT32_MAX", 0)
+    rng = np.random.default_rng(1)
+    x, w, gy = _randn(rng, (3, 2, 5, 4), np.float64), _randn(rng, (4, 2, 3, 2), np.float64), \
+        _randn(rng, (3, 4, 3, 2), np.float64)
+    args = {"forward": (x, w, _randn(rng, (4,), np.float64)), "backward_input": (gy, w, x.shape),
+            "backward_weight": (gy, x, w.shape)}[which] + ((2, 2), (1, 0), (1, 1))
+    got = getattr(conv, f"conv2d_{which}").__wrapped__(*args)
+    _assert_matches(got, kernels.reference(f"conv2d_{which}")(*args), np.float64)
+    assert all(args[-1] == 0 for name, args in cuda_on_cpu.RawKernel.launches
+               if name in ("tkr_im2col", "tkr_col2im"))
+
+
+MULTI_TENSOR_OPTIONS = {   # one case per optimizer, every state list switched on
+    "sgd_update": dict(momentum=0.9, dampening=0.1, weight_decay=0.01),
+    "adagrad_update": dict(lr_decay=0.1, weight_decay=0.1),
+    "rmsprop_update": dict(momentum=0.5, centered=True, alpha=0.3),
+    "adadelta_update": dict(rho=0.5, weight_decay=0.1),
+    "adam_update": dict(lr=1e-2, weight_decay=0.1, amsgrad=True, decoupled_weight_decay=True),
+}
+
+
+def _multi_tensor_case(name, shapes, per_param, dtype):
+    states, defaults = OPTIM_STATES[name]
+    rng = np.random.default_rng(1)
+    signed = ("grad_avgs", "exp_avgs", "momentum_buffers")
+    arrays = [[np.asarray(rng.uniform(-0.5, 0.5, s) if state in signed else rng.uniform(1, 2, s),
+                          dtype) for s in shapes] for state in ["params", "grads", *states]]
+    for lst in arrays[1::2]:   # every other list: tensor 3 is a view one element in
+        if len(lst) > 3:       # (C-contiguous, not 16-byte aligned: no vector loads)
+            view = np.empty(lst[3].size + 1, dtype)[1:].reshape(lst[3].shape)
+            view[...] = lst[3]
+            lst[3] = view
+    return (per_param, *arrays), {**defaults, **MULTI_TENSOR_OPTIONS[name]}
+
+
+@pytest.mark.parametrize("chunk", [None, 8, 200])   # None: the module's CHUNK
+@pytest.mark.parametrize("name", sorted(MULTI_TENSOR_OPTIONS))
+def test_optimizer_update_is_one_launch_over_all_tensors(cpu_cupy, monkeypatch, name, chunk):
+    """One update call over tensors of mixed sizes (empty, one element, no
+    multiple of the chunk) launches its kernel once, and each parameter uses
+    its own step count (or first-step flag) from the per-parameter array."""
+    optim = MODULES["optim"]
+    if chunk is not None:
+        monkeypatch.setattr(optim, "CHUNK", chunk)
+    c = optim.CHUNK
+    shapes = [(2 * c + 3,), (0,), (1,), (3, c // 2 + 1), (c,)]
+    per_param = np.array([False, True, True, False, True]) if name == "sgd_update" \
+        else np.array([1.0, 4.0, 5.0, 3.0, 2.0])
+    args, kwargs = _multi_tensor_case(name, shapes, per_param, np.float64)
+    want = _run(kernels.reference(name), *copy.deepcopy((args, kwargs)))
+    got = _run(getattr(optim, name).__wrapped__, *copy.deepcopy((args, kwargs)))
+    _assert_matches(got, want, np.float64)
+    (kernel, packed), = cuda_on_cpu.RawKernel.launches
+    assert kernel == {"sgd_update": "tkr_sgd"}.get(name, "tkr_" + name[:-len("_update")])
+    n_tensors, n_chunks, launched_chunk = packed[2:5]
+    assert n_tensors == len(shapes) and launched_chunk == c
+    assert n_chunks == sum(-(-int(np.prod(s)) // c) for s in shapes)
+    if name in ("adam_update", "adagrad_update", "sgd_update"):   # the update depends on it
+        # (so the match above fails if the kernel used one entry for all parameters)
+        uniform = np.full_like(per_param, per_param[0])
+        same = _run(kernels.reference(name), *copy.deepcopy(((uniform, *args[1:]), kwargs)))
+        assert not np.allclose(same[1][2], got[1][2])
+
+
+def test_optimizer_update_without_tensors_or_elements_launches_nothing(cpu_cupy):
+    optim = MODULES["optim"]
+    for shapes in ([], [(0,), (2, 0)]):
+        args, kwargs = _multi_tensor_case("adam_update", shapes, np.ones(len(shapes)), np.float32)
+        optim.adam_update.__wrapped__(*args, **kwargs)
+    assert cuda_on_cpu.RawKernel.launches == []
+
+
+def test_optimizer_update_rejects_non_contiguous_arrays(cpu_cupy):
+    args, kwargs = _multi_tensor_case("adam_update", [(3, 4), (4, 3)], np.ones(2), np.float32)
+    args[3][1] = np.asfortranarray(args[3][1])   # exp_avgs[1]: right shape, not C order
+    with pytest.raises(TypeError, match=r"adam_update: exp_avgs\[1\] must be C-contiguous"):
+        MODULES["optim"].adam_update.__wrapped__(*args, **kwargs)
+    assert cuda_on_cpu.RawKernel.launches == []
 
 
 def test_conv_rejects_mixed_dtypes(cpu_cupy):

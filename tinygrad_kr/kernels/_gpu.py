@@ -29,7 +29,7 @@ import numpy as np
 
 from ..backend import cupy_module
 
-__all__ = ["DECLARED", "elementwise", "reduction", "raw", "on_device", "check_float"]
+__all__ = ["DECLARED", "elementwise", "reduction", "raw", "on_device", "check_float", "ones"]
 
 DECLARED = []   # every kernel declared by a cuda_<group> module, in import order
 
@@ -109,6 +109,10 @@ class RawKernel:
             raise ValueError(f"raw kernel {name}: no `extern \"C\" __global__ void {name}(...)`")
         self.code, self.name = code, name
         self.params = [_Param(p) for p in match.group(2).split(",")]
+        # the first T* parameter sets T
+        self._first_t = next((k for k, p in enumerate(self.params)
+                              if p.pointer and p.ctype == "T"), None)
+        self._specs = {}     # dtype -> [(is_pointer, dtype, scalar type)] per parameter
         self._kernels = {}   # dtype -> cupy.RawKernel
         DECLARED.append(self)
 
@@ -116,23 +120,30 @@ class RawKernel:
         """The CUDA source compiled for ``dtype`` (float32 or float64)."""
         return _RAW_PRELUDE.format(ctype=_C_NAMES[np.dtype(dtype)]) + self.code
 
+    def _spec(self, t):
+        """Per parameter, for element type t: (is_pointer, dtype, scalar type)."""
+        spec = self._specs.get(t)
+        if spec is None:
+            spec = self._specs[t] = [(p.pointer, p.dtype(t), p.dtype(t).type) for p in self.params]
+        return spec
+
     def pack(self, args):
         """(dtype, kernel arguments) for ``args``, checked against the C signature."""
         if len(args) != len(self.params):
             raise TypeError(f"{self.name} takes {len(self.params)} arguments, got {len(args)}")
-        t = next((a.dtype for a, p in zip(args, self.params) if p.pointer and p.ctype == "T"),
-                 None)
-        if t is None or np.dtype(t) not in _C_NAMES:
+        t = getattr(args[self._first_t], "dtype", None) if self._first_t is not None else None
+        if t not in _C_NAMES:
             raise TypeError(f"{self.name}: T must be float32 or float64, got {t}")
         packed = []
-        for a, p in zip(args, self.params):
-            if p.pointer:
-                if getattr(a, "dtype", None) != p.dtype(t) or not a.flags.c_contiguous:
+        # This runs for every launch (a dozen per layer and step): no per-call dtype building.
+        for a, (pointer, dtype, scalar), p in zip(args, self._spec(t), self.params):
+            if pointer:
+                if getattr(a, "dtype", None) != dtype or not a.flags.c_contiguous:
                     raise TypeError(f"{self.name}: {p.name} must be a C-contiguous "
-                                    f"{p.dtype(t)} array, got {getattr(a, 'dtype', type(a))}")
+                                    f"{dtype} array, got {getattr(a, 'dtype', type(a))}")
                 packed.append(a)
             else:
-                packed.append(p.dtype(t).type(a))
+                packed.append(scalar(a))
         return np.dtype(t), tuple(packed)
 
     def __call__(self, n, *args):
@@ -176,3 +187,18 @@ def check_float(fn, **arrays):
                                 f"{a.dtype}")
         elif a.dtype != dtype:
             raise TypeError(f"{fn}: {name} has dtype {a.dtype}, expected {dtype}")
+
+
+_ONES = {}   # (length, dtype, device) -> a read-only vector of ones, reused across calls
+
+
+def ones(n, dtype, device):
+    """A cached vector of n ones on ``device`` (the caller's array's ``.device``):
+    for kernels that only read it, so that no call allocates and fills one."""
+    key = (n, np.dtype(dtype), str(device))
+    vec = _ONES.get(key)
+    if vec is None:
+        if len(_ONES) > 64:    # batch, class and image sizes are few; never grow unbounded
+            _ONES.clear()
+        vec = _ONES[key] = cupy_module().ones(n, dtype=dtype)
+    return vec

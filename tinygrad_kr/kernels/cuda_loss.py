@@ -17,10 +17,20 @@ import numpy as np
 
 from ..backend import cupy_module
 from . import ref_loss
-from ._gpu import elementwise, on_device, raw
+from ._gpu import elementwise, on_device, ones, raw, reduction
 from .ref_loss import _check_ce, _row_scale
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+
+# The label check in one pass (the twin's expression is five launches and a
+# host sync each time): how many labels are neither a class nor ignore_index.
+_bad_labels = reduction("int64 t, int64 n_classes, int64 ignore", "int64 bad",
+                        "((t < 0 || t >= n_classes) && t != ignore) ? 1 : 0", "a + b", "bad = a",
+                        "0", "tkr_ce_bad_labels")
+
+
+def _count_bad_labels(target, n_classes, ignore_index):
+    return int(_bad_labels(target, n_classes, ignore_index))
 
 _forward_rows = raw(r"""
 // NaN-propagating maximum, as NumPy's max.
@@ -110,7 +120,9 @@ def _geometry(logits):
 def _weights(weight, logits, n_classes):
     """The class weights as a contiguous (C,) array (ones when None)."""
     cp = cupy_module()
-    return cp.ones(n_classes, logits.dtype) if weight is None else cp.ascontiguousarray(weight)
+    if weight is None:    # read-only in the kernels: one cached vector per size
+        return ones(n_classes, logits.dtype, logits.device)
+    return cp.ascontiguousarray(weight)
 
 
 @on_device
@@ -118,7 +130,7 @@ def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduct
                           label_smoothing=0.0):
     cp = cupy_module()
     target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
-                                           label_smoothing)
+                                   label_smoothing, _count_bad_labels)
     if is_prob:
         return ref_loss.cross_entropy_forward(logits, target, weight, ignore_index, reduction,
                                               label_smoothing)
@@ -145,7 +157,7 @@ def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None
                            reduction="mean", label_smoothing=0.0):
     cp = cupy_module()
     target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
-                                           label_smoothing)
+                                   label_smoothing, _count_bad_labels)
     if is_prob:
         return ref_loss.cross_entropy_backward(logits, target, lse, gloss, total_weight, weight,
                                                ignore_index, reduction, label_smoothing)
@@ -153,6 +165,8 @@ def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None
     w = _weights(weight, logits, C)
     g = _row_scale(cp, gloss, reduction, total_weight, M)
     gx = cp.empty(logits.shape, dtype=logits.dtype)
-    _backward(logits, target.reshape(-1), lse, g, w, float(w.sum(dtype=np.float64)), C, S,
+    # unweighted: the weights' sum is C, known here (a sum on the GPU would sync to read it)
+    w_sum = float(C) if weight is None else float(w.sum(dtype=np.float64))
+    _backward(logits, target.reshape(-1), lse, g, w, w_sum, C, S,
               ignore_index, float(label_smoothing), gx)
     return gx

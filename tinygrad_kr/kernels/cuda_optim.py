@@ -1,120 +1,342 @@
 """GPU versions of the fused optimizer updates (twins: ref_optim.py).
 
-One CuPy ElementwiseKernel launch per parameter updates the parameter and all
-its state in place, in one pass over memory, where the twin on CuPy runs a
-dozen array operations with temporaries.  The kernels follow the twins (and
-PyTorch's ``_single_tensor_*`` functions) expression by expression, in the
-arrays' dtype ``T``; the scalars the twins compute in Python (bias
-corrections, ``1 - alpha``, ...) are computed here in Python too, once per
-parameter, and converted to ``T`` by CuPy.  The GPU may fuse a multiply and an
-add (FMA), so results agree with the twins to rounding, not bit for bit.
+Multi-tensor: one RawKernel launch updates every parameter of the call and
+all its state in place, in one pass over memory.  Launching per parameter
+made a 10-tensor step CPU-bound (one CuPy call, ~20 us of Python, each), so
+the per-call host work here is a fixed handful of CuPy calls:
 
-State lists that an option switches off (``momentum_buffers`` without
-momentum, ...) may be None: those buffers are declared ``raw`` (indexed by
-the loop index ``i``, never shape-checked) and get a 1-element placeholder.
+* a table of int64 words, built with NumPy and uploaded with one
+  ``asarray`` (asynchronous, through pinned memory): per tensor its size and
+  the device addresses of its param, grad and state arrays (0 for a state
+  list that an option switches off: the kernel never touches it), then per
+  chunk of ``CHUNK`` elements the pair (tensor, start) (the pairs depend on
+  the sizes alone, so they are computed once per list of sizes);
+* one launch of ``len(chunks) * BLOCK`` threads: block b updates chunk b (and
+  b + gridDim.x, ... when the grid is capped), so every block streams one
+  contiguous piece of one tensor, whatever the tensors' sizes.  Each thread
+  takes 4 consecutive elements at a time, read and written with 16-byte
+  accesses when the tensor's arrays are 16-byte aligned (CuPy's allocations
+  are; a view may not be), one element at a time otherwise and at the end.
+
+The per-parameter step counts (first-step flags for SGD) stay on the GPU:
+the kernel reads its tensor's entry and computes the bias corrections there,
+in double, then rounds them to ``T`` as the twins round their Python floats
+to the arrays' dtype.  Nothing here copies to the host or synchronizes.
+
+The kernels follow the twins (and PyTorch's ``_single_tensor_*`` functions)
+expression by expression, in the arrays' dtype ``T``; hyper-parameters that
+the twins combine in Python (``1 - alpha``, AdamW's ``1 - lr * wd``, ...) are
+combined in Python here too.  The GPU may fuse a multiply and an add (FMA),
+so results agree with the twins to rounding, not bit for bit.
 """
+import functools
+
+import numpy as np
+
 from ..backend import cupy_module
-from ._gpu import elementwise, on_device
+from ._gpu import BLOCK, on_device, raw
 from .ref_optim import _check_group
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
            "adam_update"]
 
-_LERP = """
+# Elements per chunk, one block's share of a tensor: a multiple of BLOCK * TKR_ILP (1024:
+# whole steps of the block, 16-byte aligned starts), and small enough that a few tensors
+# still make a few waves of blocks (an H100 holds ~500-1000 of them at once).
+CHUNK = 4096
+
+_MULTI_TENSOR = r"""
+// The multi-tensor walk shared by the optimizer kernels.  table = n_tensors rows of
+// 1 + NARR int64 words (size, then the addresses of param, grad and the states: 0 when
+// switched off), then n_chunks pairs (tensor, start).
+#define TKR_ILP 4   // consecutive elements per thread and step, loaded together
+// 16 bytes, the widest load of one thread: 4 floats or 2 doubles.
+struct alignas(16) tkr_pack { T v[16 / sizeof(T)]; };
+#define TKR_PACK ((int)(16 / sizeof(T)))
+
+// Chunk c: its tensor's arrays into a, its elements into [start, end); returns the tensor.
+template <int NARR>
+__device__ __forceinline__ long long tkr_chunk(const long long* table, long long n_tensors,
+        long long c, long long chunk, T* (&a)[NARR], long long& start, long long& end) {
+    const long long* pair = table + n_tensors * (1 + NARR) + 2 * c;
+    const long long* row = table + pair[0] * (1 + NARR);
+    start = pair[1];
+    end = start + chunk < row[0] ? start + chunk : row[0];
+    for (int q = 0; q < NARR; ++q) a[q] = (T*)row[1 + q];
+    return pair[0];
+}
+
+// Whether every array's element `start` lies on a 16-byte boundary (CuPy allocates on
+// 256-byte ones, and chunks start at multiples of CHUNK; a view into a larger array may
+// be off): then each thread's TKR_ILP elements from start + TKR_ILP * k are whole packs.
+template <int NARR>
+__device__ __forceinline__ bool tkr_aligned(T* (&a)[NARR], long long start) {
+    unsigned long long bits = 0;
+    for (int q = 0; q < NARR; ++q)
+        if (a[q]) bits |= (unsigned long long)(a[q] + start);
+    return (bits & 15) == 0;
+}
+
+// r[j][q] = a[q][i0 + j] for j < TKR_ILP: 16-byte loads when aligned and whole (the
+// threads of a warp then read one contiguous span), else one element at a time; 0 past
+// end and for a switched-off array.
+template <int NARR>
+__device__ __forceinline__ void tkr_load(T (&r)[TKR_ILP][NARR], T* (&a)[NARR], long long i0,
+                                         long long end, bool aligned) {
+    if (aligned && i0 + TKR_ILP <= end) {
+#pragma unroll
+        for (int q = 0; q < NARR; ++q) {
+#pragma unroll
+            for (int j = 0; j < TKR_ILP; j += TKR_PACK) {
+                const tkr_pack x = a[q] ? *(const tkr_pack*)(a[q] + i0 + j) : tkr_pack{};
+#pragma unroll
+                for (int v = 0; v < TKR_PACK; ++v) r[j + v][q] = x.v[v];
+            }
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < TKR_ILP; ++j)
+#pragma unroll
+            for (int q = 0; q < NARR; ++q)
+                r[j][q] = (i0 + j < end && a[q]) ? a[q][i0 + j] : (T)0;
+    }
+}
+
+// Writes r back, as tkr_load read it, to every array but the gradient (q == 1).
+template <int NARR>
+__device__ __forceinline__ void tkr_store(T (&r)[TKR_ILP][NARR], T* (&a)[NARR], long long i0,
+                                          long long end, bool aligned) {
+    if (aligned && i0 + TKR_ILP <= end) {
+#pragma unroll
+        for (int q = 0; q < NARR; ++q) {
+            if (q == 1 || !a[q]) continue;
+#pragma unroll
+            for (int j = 0; j < TKR_ILP; j += TKR_PACK) {
+                tkr_pack x;
+#pragma unroll
+                for (int v = 0; v < TKR_PACK; ++v) x.v[v] = r[j + v][q];
+                *(tkr_pack*)(a[q] + i0 + j) = x;
+            }
+        }
+    } else {
+#pragma unroll
+        for (int j = 0; j < TKR_ILP; ++j)
+#pragma unroll
+            for (int q = 0; q < NARR; ++q)
+                if (q != 1 && i0 + j < end && a[q]) a[q][i0 + j] = r[j][q];
+    }
+}
+
 // torch.lerp: the formula that loses less precision for the weight at hand.
-template <typename T> __device__ T tkr_lerp(T start, T end, T weight) {
+__device__ __forceinline__ T tkr_lerp(T start, T end, T weight) {
     return fabs(weight) < 0.5 ? start + weight * (end - start)
                               : end - (end - start) * ((T)1 - weight);
 }
 """
+
+# Every kernel takes these first: `dtype_tag` is params[0], only there so that the
+# wrapper picks the binary for T (all other arrays are behind the table); never read.
+_HEAD = ("const T* dtype_tag, const long long* table, long long n_tensors, "
+         "long long n_chunks, long long chunk")
+# The chunk loop and, inside it, the loop over this thread's elements, in registers r.
+_CHUNKS = """
+    for (long long c = blockIdx.x; c < n_chunks; c += gridDim.x) {
+        T* a[NARR];
+        long long start, end;
+        const long long k = tkr_chunk(table, n_tensors, c, chunk, a, start, end);
+        const bool aligned = tkr_aligned(a, start);
+"""
+_ELEMENTS = """
+        for (long long i0 = start + TKR_ILP * (long long)threadIdx.x; i0 < end;
+             i0 += TKR_ILP * (long long)blockDim.x) {
+            T r[TKR_ILP][NARR];      // elements i0 .. i0 + TKR_ILP - 1 of every array
+            tkr_load(r, a, i0, end, aligned);
+#pragma unroll
+            for (int j = 0; j < TKR_ILP; ++j) {
+                T& p = r[j][0];
+                const T grad = r[j][1];
+"""
+_END = """
+            }
+            tkr_store(r, a, i0, end, aligned);
+        }
+    }
+}
+"""
 # The gradient the update follows: negated when maximizing, plus the L2 term.
 _GRAD = """
-    T g = maximize ? -grad : grad;
-    if (weight_decay != 0) g = g + weight_decay * p;
+                T g = maximize ? -grad : grad;
+                if (weight_decay != 0) g = g + weight_decay * p;
 """
 
-_sgd = elementwise(
-    "T grad, T lr, T weight_decay, T momentum, T dampening_keep, bool first, bool nesterov, "
-    "bool maximize",
-    "T p, raw T momentum_buffer",
-    _GRAD + """
-    if (momentum != 0) {
-        T& buf = momentum_buffer[i];
-        buf = first ? g : buf * momentum + dampening_keep * g;
-        g = nesterov ? g + momentum * buf : buf;
-    }
-    p = p + -lr * g;
-    """, "tkr_sgd")
 
-_adagrad = elementwise(
-    "T grad, T clr, T weight_decay, T eps, bool maximize",
-    "T p, T state_sum",
-    _GRAD + """
-    state_sum = state_sum + g * g;
-    p = p + -clr * g / (sqrt(state_sum) + eps);
-    """, "tkr_adagrad")
+def _kernel(name, narr, params, per_chunk, per_element):
+    """A multi-tensor RawKernel over ``narr`` arrays per tensor (param, grad,
+    states), in the shape
 
-_rmsprop = elementwise(
-    "T grad, T lr, T alpha, T one_minus_alpha, T eps, T weight_decay, T momentum, "
-    "bool centered, bool maximize",
-    "T p, T square_avg, raw T grad_avg, raw T momentum_buffer",
-    _GRAD + """
-    square_avg = square_avg * alpha + one_minus_alpha * g * g;
-    T avg;
-    if (centered) {
-        T& ga = grad_avg[i];
-        ga = tkr_lerp(ga, g, one_minus_alpha);
-        avg = sqrt(square_avg - ga * ga) + eps;
-    } else {
-        avg = sqrt(square_avg) + eps;
-    }
-    if (momentum > 0) {
-        T& buf = momentum_buffer[i];
-        buf = buf * momentum + g / avg;
-        p = p + -lr * buf;
-    } else {
-        p = p + -lr * g / avg;
-    }
-    """, "tkr_rmsprop", preamble=_LERP)
-
-_adadelta = elementwise(
-    "T grad, T lr, T rho, T one_minus_rho, T eps, T weight_decay, bool maximize",
-    "T p, T square_avg, T acc_delta",
-    _GRAD + """
-    square_avg = square_avg * rho + one_minus_rho * g * g;
-    T delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
-    acc_delta = acc_delta * rho + one_minus_rho * delta * delta;
-    p = p + -lr * delta;
-    """, "tkr_adadelta")
-
-# weight_decay is the L2 term (0 for AdamW); decay is AdamW's 1 - lr*wd (else 1).
-_adam = elementwise(
-    "T grad, T step_size, T bias_correction2_sqrt, T one_minus_beta1, T beta2, "
-    "T one_minus_beta2, T eps, T weight_decay, T decay, bool amsgrad, bool maximize",
-    "T p, T exp_avg, T exp_avg_sq, raw T max_exp_avg_sq",
+        extern "C" __global__ void name(_HEAD, params) {
+            for each chunk c of this block (tensor k, elements [start, end)):
+                per_chunk                   // the tensor's scalars, from its step count
+                for each step of TKR_ILP elements of this thread:
+                    load them into registers r[j][array] (p = r[j][0], grad = r[j][1])
+                    per_element, for each j
+                    store them back
+        }
     """
-    p = p * decay;
+    code = (_MULTI_TENSOR + f'\nextern "C" __global__ void {name}({_HEAD}, {params}) {{\n'
+            f"    const int NARR = {narr};\n" + _CHUNKS + per_chunk + _ELEMENTS
+            + per_element + _END)
+    return raw(code, name)
+
+
+# arrays: p, grad, momentum_buffer (0 without momentum)
+_sgd = _kernel(
+    "tkr_sgd", 3,
+    "const unsigned char* is_first_step, T lr, T weight_decay, T momentum, T dampening_keep, "
+    "int nesterov, int maximize", """
+        const bool first = is_first_step[k] != 0;
+    """, _GRAD + """
+                if (momentum != 0) {
+                    T& buf = r[j][2];
+                    buf = first ? g : buf * momentum + dampening_keep * g;
+                    g = nesterov ? g + momentum * buf : buf;
+                }
+                p = p + -lr * g;
+    """)
+
+# arrays: p, grad, state_sum
+_adagrad = _kernel(
+    "tkr_adagrad", 3,
+    "const double* steps, double lr, double lr_decay, T weight_decay, T eps, int maximize", """
+        const T clr = (T)(lr / (1 + (steps[k] - 1) * lr_decay));
+    """, _GRAD + """
+                T& state_sum = r[j][2];
+                state_sum = state_sum + g * g;
+                p = p + -clr * g / (sqrt(state_sum) + eps);
+    """)
+
+# arrays: p, grad, square_avg, grad_avg (0 unless centered), momentum_buffer (0 without)
+_rmsprop = _kernel(
+    "tkr_rmsprop", 5,
+    "T lr, T alpha, T one_minus_alpha, T eps, T weight_decay, T momentum, int centered, "
+    "int maximize", "", _GRAD + """
+                T& square_avg = r[j][2];
+                square_avg = square_avg * alpha + one_minus_alpha * g * g;
+                T avg;
+                if (centered) {
+                    T& ga = r[j][3];
+                    ga = tkr_lerp(ga, g, one_minus_alpha);
+                    avg = sqrt(square_avg - ga * ga) + eps;
+                } else {
+                    avg = sqrt(square_avg) + eps;
+                }
+                if (momentum > 0) {
+                    T& buf = r[j][4];
+                    buf = buf * momentum + g / avg;
+                    p = p + -lr * buf;
+                } else {
+                    p = p + -lr * g / avg;
+                }
+    """)
+
+# arrays: p, grad, square_avg, acc_delta
+_adadelta = _kernel(
+    "tkr_adadelta", 4,
+    "T lr, T rho, T one_minus_rho, T eps, T weight_decay, int maximize", "", _GRAD + """
+                T& square_avg = r[j][2];
+                T& acc_delta = r[j][3];
+                square_avg = square_avg * rho + one_minus_rho * g * g;
+                T delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g;
+                acc_delta = acc_delta * rho + one_minus_rho * delta * delta;
+                p = p + -lr * delta;
+    """)
+
+# arrays: p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq (0 unless amsgrad).
+# weight_decay is the L2 term (0 for AdamW); decay is AdamW's 1 - lr*wd (else 1).
+_adam = _kernel(
+    "tkr_adam", 5,
+    "const double* steps, double lr, double beta1, double beta2, T one_minus_beta1, "
+    "T one_minus_beta2, T eps, T weight_decay, T decay, int amsgrad, int maximize", """
+        const double step = steps[k];
+        const T step_size = (T)(lr / (1 - pow(beta1, step)));
+        const T bias_correction2_sqrt = (T)sqrt(1 - pow(beta2, step));
+        const T beta2_t = (T)beta2;
+    """, """
+                T& exp_avg = r[j][2];
+                T& exp_avg_sq = r[j][3];
+                p = p * decay;
     """ + _GRAD + """
-    exp_avg = tkr_lerp(exp_avg, g, one_minus_beta1);
-    exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * g * g;
-    T v = exp_avg_sq;
-    if (amsgrad) {
-        T& vmax = max_exp_avg_sq[i];
-        vmax = (vmax > v || vmax != vmax) ? vmax : v;   // NaN-propagating, as NumPy's maximum
-        v = vmax;
-    }
-    p = p + -step_size * exp_avg / (sqrt(v) / bias_correction2_sqrt + eps);
-    """, "tkr_adam", preamble=_LERP)
+                exp_avg = tkr_lerp(exp_avg, g, one_minus_beta1);
+                exp_avg_sq = exp_avg_sq * beta2_t + one_minus_beta2 * g * g;
+                T v = exp_avg_sq;
+                if (amsgrad) {
+                    T& vmax = r[j][4];
+                    // NaN-propagating, as NumPy's maximum
+                    vmax = (vmax > v || vmax != vmax) ? vmax : v;
+                    v = vmax;
+                }
+                p = p + -step_size * exp_avg / (sqrt(v) / bias_correction2_sqrt + eps);
+    """)
 
 
-def _state(arrays, i, p):
-    """arrays[i], or a 1-element placeholder of p's dtype when the list is off."""
-    return cupy_module().empty(1, dtype=p.dtype) if arrays is None else arrays[i]
+def _addresses(arrays):
+    """Where each array's data starts: device addresses of CuPy arrays, host
+    addresses of NumPy ones (the CPU stand-in runs the kernels on the host)."""
+    if isinstance(arrays[0], np.ndarray):
+        return [a.ctypes.data for a in arrays]
+    return [a.data.ptr for a in arrays]
 
 
-def _host(per_param):
-    """The per-parameter array (steps, first-step flags) as a host array."""
-    return cupy_module().asnumpy(per_param)
+@functools.lru_cache(maxsize=64)
+def _chunk_pairs(sizes, chunk):
+    """The (tensor, start) pairs of tensors of these sizes, flat: the same
+    every step of an optimizer, so computed once (read-only)."""
+    per_tensor = -(-np.array(sizes, dtype=np.int64) // chunk)   # 0 for an empty tensor
+    tensor = np.repeat(np.arange(len(sizes), dtype=np.int64), per_tensor)
+    first_chunk = np.cumsum(per_tensor) - per_tensor
+    start = (np.arange(len(tensor)) - first_chunk[tensor]) * chunk
+    pairs = np.stack([tensor, start], axis=1).ravel()
+    pairs.flags.writeable = False
+    return pairs
+
+
+def _table(fn, params, states):
+    """The kernels' int64 table (see _MULTI_TENSOR), on the host, and its
+    number of chunks.  ``states`` maps a list's name to the list (params and
+    grads first), or to None for one switched off.  This runs every step: a
+    few list comprehensions and NumPy calls, nothing per element."""
+    if not params:
+        return None, 0
+    sizes = [p.size for p in params]
+    columns = [sizes]
+    for name, arrays in states.items():
+        if arrays is None:
+            columns.append([0] * len(params))
+            continue
+        contiguous = [a.flags.c_contiguous for a in arrays]
+        if not all(contiguous):
+            raise TypeError(f"{fn}: {name}[{contiguous.index(False)}] must be C-contiguous")
+        columns.append(_addresses(arrays))
+    rows = np.array(columns, dtype=np.int64).T           # one row per tensor
+    pairs = _chunk_pairs(tuple(sizes), CHUNK)
+    return np.concatenate([rows.ravel(), pairs]), len(pairs) // 2
+
+
+def _launch(kernel, fn, per_param, states, *scalars):
+    """One launch of ``kernel`` over every tensor of ``states`` (see _table),
+    none when all are empty.  ``per_param``: the kernel's device arrays with
+    one entry per parameter (step counts, first-step flags), maybe none."""
+    params = states["params"]
+    table, n_chunks = _table(fn, params, states)
+    if n_chunks:
+        kernel(n_chunks * BLOCK, params[0], cupy_module().asarray(table), len(params),
+               n_chunks, CHUNK, *per_param, *scalars)
+
+
+def _steps(steps):
+    """The step counts as the kernels read them: a contiguous float64 array
+    (already one, as the optimizers pass them: then no copy)."""
+    return cupy_module().ascontiguousarray(steps, dtype=np.float64)
 
 
 @on_device
@@ -122,20 +344,20 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
                dampening, nesterov, weight_decay, maximize):
     _check_group("sgd_update", is_first_step, params, grads,
                  momentum_buffers=momentum_buffers if momentum != 0 else None)
-    first = _host(is_first_step)
+    first = cupy_module().ascontiguousarray(is_first_step, dtype=bool).view(np.uint8)
     bufs = momentum_buffers if momentum != 0 else None
-    for i, p in enumerate(params):
-        _sgd(grads[i], lr, weight_decay, momentum, 1 - dampening, bool(first[i]),
-             bool(nesterov), bool(maximize), p, _state(bufs, i, p))
+    _launch(_sgd, "sgd_update", [first],
+            dict(params=params, grads=grads, momentum_buffers=bufs), lr, weight_decay, momentum,
+            1 - dampening, bool(nesterov), bool(maximize))
 
 
 @on_device
 def adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
                    eps, maximize):
     _check_group("adagrad_update", steps, params, grads, state_sums=state_sums)
-    for i, (p, step) in enumerate(zip(params, _host(steps))):
-        clr = lr / (1 + (float(step) - 1) * lr_decay)
-        _adagrad(grads[i], clr, weight_decay, eps, bool(maximize), p, state_sums[i])
+    _launch(_adagrad, "adagrad_update", [_steps(steps)],
+            dict(params=params, grads=grads, state_sums=state_sums), lr, lr_decay,
+            weight_decay, eps, bool(maximize))
 
 
 @on_device
@@ -146,9 +368,10 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
                  momentum_buffers=momentum_buffers if momentum > 0 else None)
     grad_avgs = grad_avgs if centered else None
     bufs = momentum_buffers if momentum > 0 else None
-    for i, p in enumerate(params):
-        _rmsprop(grads[i], lr, alpha, 1 - alpha, eps, weight_decay, momentum, bool(centered),
-                 bool(maximize), p, square_avgs[i], _state(grad_avgs, i, p), _state(bufs, i, p))
+    _launch(_rmsprop, "rmsprop_update", [],
+            dict(params=params, grads=grads, square_avgs=square_avgs, grad_avgs=grad_avgs,
+                 momentum_buffers=bufs), lr, alpha, 1 - alpha, eps, weight_decay, momentum,
+            bool(centered), bool(maximize))
 
 
 @on_device
@@ -156,9 +379,9 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
                     weight_decay, maximize):
     _check_group("adadelta_update", steps, params, grads, square_avgs=square_avgs,
                  acc_deltas=acc_deltas)
-    for i, p in enumerate(params):
-        _adadelta(grads[i], lr, rho, 1 - rho, eps, weight_decay, bool(maximize),
-                  p, square_avgs[i], acc_deltas[i])
+    _launch(_adadelta, "adadelta_update", [],
+            dict(params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas),
+            lr, rho, 1 - rho, eps, weight_decay, bool(maximize))
 
 
 @on_device
@@ -171,10 +394,7 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr
     l2 = 0.0 if decoupled_weight_decay else weight_decay
     decay = 1 - lr * weight_decay if decoupled_weight_decay and weight_decay != 0 else 1.0
     maxes = max_exp_avg_sqs if amsgrad else None
-    for i, (p, step) in enumerate(zip(params, _host(steps))):
-        step = float(step)
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-        _adam(grads[i], step_size, bias_correction2_sqrt, 1 - beta1, beta2, 1 - beta2, eps, l2,
-              decay, bool(amsgrad), bool(maximize), p, exp_avgs[i], exp_avg_sqs[i],
-              _state(maxes, i, p))
+    _launch(_adam, "adam_update", [_steps(steps)],
+            dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
+                 max_exp_avg_sqs=maxes), lr, beta1, beta2, 1 - beta1, 1 - beta2, eps, l2,
+            decay, bool(amsgrad), bool(maximize))

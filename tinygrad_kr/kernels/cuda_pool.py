@@ -12,11 +12,17 @@ divisors) are the twins'; geometry validation is the twins' own.
 import numpy as np
 
 from ..backend import cupy_module
-from ._gpu import check_float, on_device, raw
+from ._gpu import check_float, on_device, raw, reduction
 from .ref_pool import _check_divisor, _output_shape
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward",
            "avg_pool2d_forward", "avg_pool2d_backward"]
+
+# The saved indices' range check in one pass and one host sync (min() and
+# max() were two of each): how many lie outside [-1, plane size).
+_bad_indices = reduction("int64 idx, int64 plane", "int64 bad",
+                         "(idx < -1 || idx >= plane) ? 1 : 0", "a + b", "bad = a", "0",
+                         "tkr_pool_bad_indices")
 
 _max_pool = raw(r"""
 extern "C" __global__ void tkr_max_pool2d(const T* x, T* y, long long* indices, long long total,
@@ -143,7 +149,7 @@ def max_pool2d_backward(gy, indices, x_shape):
                          f"do not match the input shape {tuple(x_shape)}")
     if indices.dtype != np.int64:
         raise TypeError(f"max_pool2d_backward: indices must be int64, got {indices.dtype}")
-    if indices.size and (int(indices.min()) < -1 or int(indices.max()) >= H * W):
+    if indices.size and int(_bad_indices(indices, H * W)):
         raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) (or be -1 "
                          f"for an empty window) for a {H}x{W} input")
     check_float("max_pool2d_backward", gy=gy)

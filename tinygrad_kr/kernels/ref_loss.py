@@ -54,8 +54,11 @@ def _class_target_shape(x):
     return () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
 
 
-def _check_class_target(x, target, ignore_index, n_classes, fn):
-    """Validate class-index targets; return them as int64."""
+def _check_class_target(x, target, ignore_index, n_classes, fn, count_bad=None):
+    """Validate class-index targets; return them as int64.  ``count_bad(target,
+    n_classes, ignore_index)``, when given, counts the bad labels in one pass
+    (the GPU's fused check); the general expression below then only runs to
+    name the first bad label."""
     if target.dtype == np.uint8:
         target = target.astype(np.int64)
     elif target.dtype != np.int64:
@@ -64,6 +67,8 @@ def _check_class_target(x, target, ignore_index, n_classes, fn):
     if target.shape != expected:
         raise ValueError(f"{fn}: target of shape {tuple(target.shape)} does not match input of "
                          f"shape {tuple(x.shape)} (expected target shape {expected})")
+    if count_bad is not None and not count_bad(target, n_classes, ignore_index):
+        return target
     bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
     if bad.any():
         label = int(target[bad].reshape(-1)[0])
@@ -81,8 +86,9 @@ def _check_prob_target(x, target, ignore_index, fn):
     return target.astype(x.dtype, copy=False)
 
 
-def _check_ce(x, target, weight, ignore_index, reduction, label_smoothing):
-    """All cross_entropy checks; returns (target, is_prob, C)."""
+def _check_ce(x, target, weight, ignore_index, reduction, label_smoothing, count_bad=None):
+    """All cross_entropy checks; returns (target, is_prob, C).  ``count_bad``:
+    see _check_class_target."""
     fn = "cross_entropy"
     n_classes = _check_input(x, fn)
     _check_options(x, weight, reduction, n_classes, fn)
@@ -92,7 +98,8 @@ def _check_ce(x, target, weight, ignore_index, reduction, label_smoothing):
     if target.dtype.kind == "f":
         return _check_prob_target(x, target, ignore_index, fn), True, n_classes
     if target.dtype.kind in "iu":
-        return _check_class_target(x, target, ignore_index, n_classes, fn), False, n_classes
+        return (_check_class_target(x, target, ignore_index, n_classes, fn, count_bad), False,
+                n_classes)
     raise TypeError(f"{fn}: target must be int64 class indices or float class probabilities, "
                     f"got {target.dtype}")
 

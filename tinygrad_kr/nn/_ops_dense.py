@@ -76,8 +76,7 @@ class Linear(Function):
             if need_w:
                 gw = kernels.gemm(gy2, x2, True, False)
         if need_b:
-            # the array method: np.sum's dispatch layers cost more than a small sum
-            gb = gy2.sum(axis=0) if gy2.__class__ is np.ndarray else xp.sum(gy2, axis=0)
+            gb = xp.sum(gy2, axis=0) if self._graph_mode else kernels.bias_grad(gy2)
         return gx, gw, gb
 
 
@@ -185,7 +184,7 @@ class Conv2d(Function):
                                                      *self.geometry) for c, o in zip(xs, ws)]
                 gw = gw[0] if self.groups == 1 else xp.concatenate(gw, axis=0)
         if need_b:
-            gb = xp.sum(gy, axis=(0, 2, 3))
+            gb = xp.sum(gy, axis=(0, 2, 3)) if self._graph_mode else kernels.bias_grad(gy)
         return gx, gw, gb
 
 

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The GPU verification of issue 7 in one device call: build the kernels,
+# run the whole test suite (GPU cases included), the GPU benchmark rows and
+# LeNet-5 on the GPU.  Each step has its own time limit so that one hang
+# cannot eat the others; logs go to $OUT (the device tool brings back at
+# most 8 files).
+#   usage: tools/gpu_check.sh [--full-lenet5] [--bench-only]   (PROFILE=0: no profile)
+# It writes 8 files at most (the tool's limit): info, build, tests, bench,
+# latest.{json,md}, lenet5 and profile.
+set -u
+OUT=${OUT:-/tmp/gpu_check}; mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+PY=${PY:-python3}
+LENET=(--quick --no-plots); BENCH_ONLY=0
+for a in "$@"; do
+  case $a in
+    --full-lenet5) LENET=(--no-plots --course-epochs 0) ;;
+    --bench-only) BENCH_ONLY=1 ;;
+  esac
+done
+
+step() {  # step NAME SECONDS CMD...: run, log to $OUT/NAME.log, print its tail
+  local name=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  echo "=== $name: rc=$rc in $((SECONDS - t0)) s"
+  tail -n "${TAIL:-15}" "$OUT/$name.log"
+}
+
+{ nvidia-smi -L; nproc; $PY -c "import sys, numpy, scipy, cupy, torch, Cython; print(sys.version.split()[0], 'numpy', numpy.__version__, 'scipy', scipy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__, 'cython', Cython.__version__)"; } >"$OUT/info.log" 2>&1
+cat "$OUT/info.log"
+step build 150 $PY setup.py build_ext --inplace -j "$(nproc)"
+$PY -c "import tinygrad_kr as t; t.show_config(); print('cuda available:', t.cuda.is_available())" >>"$OUT/info.log" 2>&1
+tail -n 12 "$OUT/info.log"
+if [ $BENCH_ONLY = 0 ]; then
+  TAIL=40 step tests 240 env OMP_NUM_THREADS=4 $PY -m pytest -q -p no:cacheprovider -rfE --tb=short \
+      tests/test_device.py tests/test_cuda_kernels.py tests/test_serialization.py tests
+fi
+TAIL=30 step bench 150 $PY -m bench --device cuda --out /tmp/bench_out
+cp /tmp/bench_out/latest.json /tmp/bench_out/latest.md "$OUT"/ 2>/dev/null
+TAIL=30 step lenet5 240 $PY -m tinygrad_kr.experiments lenet5 --device cuda --data-dir .gpudata \
+    --out /tmp/lenet5_out "${LENET[@]}"
+if [ "${PROFILE:-1}" = 1 ]; then
+  timeout 120 $PY tools/gpu_profile.py "$OUT" >/tmp/profile.log 2>&1   # writes $OUT/profile.txt
+  echo "=== profile: rc=$?"; head -n 6 "$OUT/profile.txt"
+fi
