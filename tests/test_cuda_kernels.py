@@ -232,6 +232,8 @@ CASES = {
     "bias_grad-conv": lambda rng, dtype: ((_randn(rng, (3, 4, 5, 6), dtype),), {}),
     "bias_grad-1d-transposed": lambda rng, dtype: ((_randn(rng, (6, 3, 4), dtype).transpose(2, 1, 0),), {}),
     "bias_grad-empty": lambda rng, dtype: ((np.zeros((0, 3, 2), dtype),), {}),
+    # 4800 values a channel: split over three blocks (PER_BLOCK = 2048)
+    "bias_grad-parts": lambda rng, dtype: ((_randn(rng, (3, 2, 40, 40), dtype),), {}),
     **{f"{n}": _elementwise(n) for n in ["relu_forward", "relu_backward", "leaky_relu_forward",
                                          "leaky_relu_backward"]},
     "relu_forward-transposed": lambda rng, dtype: ((_randn(rng, (3, 4, 5), dtype).T,), {}),
@@ -527,6 +529,122 @@ def test_optimizer_update_rejects_non_contiguous_arrays(cpu_cupy):
     with pytest.raises(TypeError, match=r"adam_update: exp_avgs\[1\] must be C-contiguous"):
         MODULES["optim"].adam_update.__wrapped__(*args, **kwargs)
     assert cuda_on_cpu.RawKernel.launches == []
+
+
+class _OnGpu:
+    """Stands for a CuPy array: the dispatcher sends anything but a NumPy array to the
+    GPU kernels."""
+
+
+@pytest.mark.parametrize("name", sorted(OPTIM_STATES))
+def test_optimizer_kernels_route_on_their_parameters(monkeypatch, name):
+    """The optimizers keep the step counts (SGD's flags) on the host on every device,
+    so an optimizer update goes where params[0] lives: to the GPU kernel for GPU
+    parameters with a host first argument, to the CPU kernel for NumPy parameters
+    or none."""
+    gpu_calls = []
+    monkeypatch.setitem(kernels._cuda, name, lambda *args, **kw: gpu_calls.append(args))
+    dispatch = getattr(kernels, name)
+    dtype = bool if name == "sgd_update" else np.float64
+    host_steps = np.ones(1, dtype)
+    dispatch(host_steps, [_OnGpu()], [_OnGpu()])
+    assert len(gpu_calls) == 1 and gpu_calls[0][0] is host_steps
+
+    args, kwargs = _multi_tensor_case(name, [(3,), (2, 5)], np.ones(2, dtype), np.float64)
+    want = _run(kernels.reference(name), *copy.deepcopy((args, kwargs)))
+    _assert_matches(_run(dispatch, args, kwargs), want, np.float64)   # ran on the CPU
+    args, kwargs = _multi_tensor_case(name, [], np.ones(0, dtype), np.float64)
+    dispatch(*args, **kwargs)
+    assert len(gpu_calls) == 1
+
+
+@pytest.fixture
+def optim_tables(monkeypatch):
+    """An empty table cache for the test (the module's own comes back after it)."""
+    optim = MODULES["optim"]
+    monkeypatch.setattr(optim, "_TABLES", type(optim._TABLES)())
+    return optim._TABLES
+
+
+class _DeviceSteps:
+    """Stands for per-parameter numbers in a CuPy array (a direct kernel call on a
+    GPU): the kernel reads them back with .get()."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def __len__(self):
+        return len(self.values)
+
+    def get(self):
+        return self.values
+
+
+@pytest.mark.parametrize("steps", ["uniform", "mixed", "mixed-on-device"])
+@pytest.mark.parametrize("name", ["adam_update", "adagrad_update", "sgd_update"])
+def test_optimizer_step_counts_uniform_or_per_tensor(cpu_cupy, optim_tables, name, steps):
+    """Equal step counts (flags), the usual case, reach the kernel as one scalar
+    and the launch takes the cached table as it is; different ones ([1, 5, 3])
+    follow the table in a fresh upload.  Both match the twin."""
+    optim = MODULES["optim"]
+    per_param = {"uniform": [5.0, 5.0, 5.0], "mixed": [1.0, 5.0, 3.0]}[steps.split("-")[0]]
+    if name == "sgd_update":
+        per_param = {"uniform": [True] * 3, "mixed": [True, False, True]}[steps.split("-")[0]]
+    per_param = np.array(per_param)
+    args, kwargs = _multi_tensor_case(name, [(7,), (3, 5), (300,)], per_param, np.float64)
+    want = _run(kernels.reference(name), *copy.deepcopy((args, kwargs)))
+    if steps == "mixed-on-device":
+        args = (_DeviceSteps(per_param), *args[1:])
+    got = _run(getattr(optim, name), *copy.deepcopy((args, kwargs)))
+    _assert_matches(got[1:], want[1:], np.float64)
+    (_, packed), = cuda_on_cpu.RawKernel.launches
+    (host, table, _), = optim_tables.values()
+    value_for_all, at = packed[5:7]   # after (dtype_tag, table, n_tensors, n_chunks, chunk)
+    if steps == "uniform":
+        assert (value_for_all, at) == (per_param[0], 0) and packed[1] is table
+    else:
+        assert (value_for_all, at) == (0, len(host))
+        np.testing.assert_array_equal(packed[1][:at], host)
+        np.testing.assert_array_equal(packed[1][at:].view(np.float64), per_param)
+
+
+def test_optimizer_table_is_uploaded_once_for_the_same_arrays(cpu_cupy, monkeypatch,
+                                                              optim_tables):
+    """The same arrays as a recent call (the usual optimizer step): the device
+    table is reused and nothing is uploaded.  A new gradient array (a new
+    address) builds and uploads a new table; the results follow the twin
+    throughout.  A hit never skips the contiguity check (a transposed view can
+    have the address and size of a cached array)."""
+    optim = MODULES["optim"]
+    uploads = []
+
+    def upload(a, *args, **kwargs):   # a copy: a "device" array of its own
+        uploads.append(a)
+        return np.array(a, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_cupy, "asarray", upload, raising=False)
+    args, kwargs = _multi_tensor_case("adam_update", [(5, 5), (3,), (300,)], np.full(3, 2.0),
+                                      np.float64)
+    twin_args = copy.deepcopy(args)
+    for _ in range(2):
+        optim.adam_update(*args, **kwargs)
+        kernels.reference("adam_update")(*twin_args, **kwargs)
+    tables = [packed[1] for _, packed in cuda_on_cpu.RawKernel.launches]
+    assert len(uploads) == 1 and tables[0] is tables[1]
+    _assert_matches(args[1:], twin_args[1:], np.float64)
+
+    new_grad = args[2][1] + 1.0       # allocated while the old one lives: a new address
+    args[2][1], twin_args[2][1] = new_grad, new_grad.copy()
+    optim.adam_update(*args, **kwargs)
+    kernels.reference("adam_update")(*twin_args, **kwargs)
+    table = cuda_on_cpu.RawKernel.launches[-1][1][1]
+    assert len(uploads) == 2 and table is not tables[0] and len(optim_tables) == 2
+    assert new_grad.ctypes.data in table.tolist()
+    _assert_matches(args[1:], twin_args[1:], np.float64)
+
+    args[2][0] = args[2][0].T          # same address, size and shape as before; not C order
+    with pytest.raises(TypeError, match=r"adam_update: grads\[0\] must be C-contiguous"):
+        optim.adam_update(*args, **kwargs)
 
 
 def test_conv_rejects_mixed_dtypes(cpu_cupy):

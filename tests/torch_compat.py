@@ -16,5 +16,5 @@ def as_torch_repr(ours, torch):
     """repr(ours) as this PyTorch version would print the same model."""
     text = repr(ours)
     if not batchnorm_has_bias(torch):
-        text = re.sub(r"(affine=(?:True|False)), bias=True,", r"\1,", text)
+        text = re.sub(r"(affine=(?:True|False)), bias=(?:True|False),", r"\1,", text)
     return text

@@ -4,18 +4,19 @@
 # LeNet-5 on the GPU.  Each step has its own time limit so that one hang
 # cannot eat the others; logs go to $OUT (the device tool brings back at
 # most 8 files).
-#   usage: tools/gpu_check.sh [--full-lenet5] [--bench-only]   (PROFILE=0: no profile)
+#   usage: tools/gpu_check.sh [--full-lenet5|--no-lenet5] [--bench-only]   (PROFILE=0: no profile)
 # It writes 8 files at most (the tool's limit): info, build, tests, bench,
 # latest.{json,md}, lenet5 and profile.
 set -u
 OUT=${OUT:-/tmp/gpu_check}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 PY=${PY:-python3}
-LENET=(--quick --no-plots); BENCH_ONLY=0
+LENET=(--quick --no-plots); BENCH_ONLY=0; RUN_LENET=1
 for a in "$@"; do
   case $a in
     --full-lenet5) LENET=(--no-plots --course-epochs 0) ;;
     --bench-only) BENCH_ONLY=1 ;;
+    --no-lenet5) RUN_LENET=0 ;;
   esac
 done
 
@@ -35,12 +36,13 @@ $PY -c "import tinygrad_kr as t; t.show_config(); print('cuda available:', t.cud
 tail -n 12 "$OUT/info.log"
 if [ $BENCH_ONLY = 0 ]; then
   TAIL=40 step tests 240 env OMP_NUM_THREADS=4 $PY -m pytest -q -p no:cacheprovider -rfE --tb=short \
-      tests/test_device.py tests/test_cuda_kernels.py tests/test_serialization.py tests
+      tests/test_device.py tests/test_cuda_kernels.py tests/test_serialization.py ${TESTS:-tests}
 fi
 TAIL=30 step bench 150 $PY -m bench --device cuda --out /tmp/bench_out
 cp /tmp/bench_out/latest.json /tmp/bench_out/latest.md "$OUT"/ 2>/dev/null
-TAIL=30 step lenet5 240 $PY -m tinygrad_kr.experiments lenet5 --device cuda --data-dir .gpudata \
+[ $RUN_LENET = 1 ] && TAIL=30 step lenet5 240 $PY -m tinygrad_kr.experiments lenet5 --device cuda --data-dir .gpudata \
     --out /tmp/lenet5_out "${LENET[@]}"
+echo "=== host time per call"; timeout 60 $PY tools/gpu_overhead.py 2>&1 | tee -a "$OUT/info.log"
 if [ "${PROFILE:-1}" = 1 ]; then
   timeout 120 $PY tools/gpu_profile.py "$OUT" >/tmp/profile.log 2>&1   # writes $OUT/profile.txt
   echo "=== profile: rc=$?"; head -n 6 "$OUT/profile.txt"

@@ -13,7 +13,8 @@ Kernels live in groups.  A group ``G`` has
 Each ``ref_G`` module lists its kernels in ``__all__``.  For every name we
 bind, once at import, the compiled version if it exists (and the environment
 variable ``TKR_KERNELS`` is not ``numpy``), else the twin.  CuPy arrays go to
-the GPU version when there is one, else to the twin.
+the GPU version when there is one, else to the twin; the first argument
+decides, except for the groups in ``_ROUTED_ON_PARAMS``.
 
 ``reference(name)`` and ``compiled(name)`` give direct access for tests.
 """
@@ -34,6 +35,13 @@ _cuda = {}        # name -> CuPy kernel
 _group_of = {}    # name -> group
 _build_errors = {}  # group -> why its compiled module could not be imported
 _modules = []       # the compiled group modules that were imported
+
+# Groups whose kernels route on their second argument, a list of parameter arrays
+# (params[0] decides; an empty list goes to the CPU: there is nothing to update).  The
+# optimizer updates' first argument is one number per parameter (step counts, SGD's
+# first-step flags) that the optimizers keep on the host on every device, so that a GPU
+# step uploads nothing: its class says nothing about where the parameters live.
+_ROUTED_ON_PARAMS = {"optim"}
 
 
 def _load_groups():
@@ -77,10 +85,16 @@ def _make_dispatcher(name):
         raise ImportError(f"TKR_KERNELS=compiled but kernel {name!r} was not compiled "
                           f"({_build_errors.get(_group_of[name], 'missing from the module')})")
 
-    def dispatch(x, *args, **kwargs):
-        if x.__class__ is _ndarray:
-            return cpu(x, *args, **kwargs)
-        return _cuda_kernel(name)(x, *args, **kwargs)
+    if _group_of[name] in _ROUTED_ON_PARAMS:
+        def dispatch(per_param, params, *args, **kwargs):
+            if not params or params[0].__class__ is _ndarray:
+                return cpu(per_param, params, *args, **kwargs)
+            return _cuda_kernel(name)(per_param, params, *args, **kwargs)
+    else:
+        def dispatch(x, *args, **kwargs):
+            if x.__class__ is _ndarray:
+                return cpu(x, *args, **kwargs)
+            return _cuda_kernel(name)(x, *args, **kwargs)
 
     dispatch.__name__ = name
     dispatch.__qualname__ = name

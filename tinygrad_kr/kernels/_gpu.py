@@ -38,7 +38,8 @@ MAX_BLOCKS = 1 << 16   # raw kernels loop over their range, so the grid can be c
 
 # C element types of raw-kernel parameters -> NumPy dtypes ("T" is the kernel's dtype).
 _C_TYPES = {"double": np.float64, "float": np.float32, "long long": np.int64,
-            "int": np.int32, "unsigned int": np.uint32, "unsigned char": np.uint8}
+            "unsigned long long": np.uint64, "int": np.int32, "unsigned int": np.uint32,
+            "unsigned char": np.uint8}
 _C_NAMES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 
 _RAW_PRELUDE = """\

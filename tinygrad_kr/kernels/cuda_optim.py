@@ -1,16 +1,24 @@
 """GPU versions of the fused optimizer updates (twins: ref_optim.py).
 
 Multi-tensor: one RawKernel launch updates every parameter of the call and
-all its state in place, in one pass over memory.  Launching per parameter
-made a 10-tensor step CPU-bound (one CuPy call, ~20 us of Python, each), so
-the per-call host work here is a fixed handful of CuPy calls:
+all its state in place, in one pass over memory.  The kernel is as fast as a
+copy, so a step is bound by the host's time per call (the launch is
+asynchronous): that is kept to a fixed handful of cheap steps, and in the
+usual case nothing is copied to the GPU:
 
-* a table of int64 words, built with NumPy and uploaded with one
-  ``asarray`` (asynchronous, through pinned memory): per tensor its size and
-  the device addresses of its param, grad and state arrays (0 for a state
-  list that an option switches off: the kernel never touches it), then per
-  chunk of ``CHUNK`` elements the pair (tensor, start) (the pairs depend on
-  the sizes alone, so they are computed once per list of sizes);
+* a table of int64 words: per tensor its size and the device addresses of
+  its param, grad and state arrays (0 for a state list that an option
+  switches off: the kernel never touches it), then per chunk of ``CHUNK``
+  elements the pair (tensor, start).  It is uploaded once and cached on the
+  GPU, keyed by its own content (see _table): the next step, on the same
+  buffers, reuses it.
+* the step counts (SGD: first-step flags) come from the host (the
+  optimizers keep them there).  When every tensor has the same one, the
+  usual case, it is a scalar argument of the launch; when they differ
+  (parameters added later, loaded state), they follow the table in a fresh
+  upload (the slow path).  The kernel computes the bias corrections from
+  them in double, then rounds them to ``T`` as the twins round their Python
+  floats to the arrays' dtype.
 * one launch of ``len(chunks) * BLOCK`` threads: block b updates chunk b (and
   b + gridDim.x, ... when the grid is capped), so every block streams one
   contiguous piece of one tensor, whatever the tensors' sizes.  Each thread
@@ -18,23 +26,19 @@ the per-call host work here is a fixed handful of CuPy calls:
   accesses when the tensor's arrays are 16-byte aligned (CuPy's allocations
   are; a view may not be), one element at a time otherwise and at the end.
 
-The per-parameter step counts (first-step flags for SGD) stay on the GPU:
-the kernel reads its tensor's entry and computes the bias corrections there,
-in double, then rounds them to ``T`` as the twins round their Python floats
-to the arrays' dtype.  Nothing here copies to the host or synchronizes.
-
 The kernels follow the twins (and PyTorch's ``_single_tensor_*`` functions)
 expression by expression, in the arrays' dtype ``T``; hyper-parameters that
 the twins combine in Python (``1 - alpha``, AdamW's ``1 - lr * wd``, ...) are
 combined in Python here too.  The GPU may fuse a multiply and an add (FMA),
 so results agree with the twins to rounding, not bit for bit.
 """
+import collections
 import functools
 
 import numpy as np
 
 from ..backend import cupy_module
-from ._gpu import BLOCK, on_device, raw
+from ._gpu import BLOCK, raw
 from .ref_optim import _check_group
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
@@ -48,7 +52,8 @@ CHUNK = 4096
 _MULTI_TENSOR = r"""
 // The multi-tensor walk shared by the optimizer kernels.  table = n_tensors rows of
 // 1 + NARR int64 words (size, then the addresses of param, grad and the states: 0 when
-// switched off), then n_chunks pairs (tensor, start).
+// switched off), then n_chunks pairs (tensor, start), then maybe one word per tensor
+// (see tkr_per_tensor).
 #define TKR_ILP 4   // consecutive elements per thread and step, loaded together
 // 16 bytes, the widest load of one thread: 4 floats or 2 doubles.
 struct alignas(16) tkr_pack { T v[16 / sizeof(T)]; };
@@ -127,6 +132,14 @@ __device__ __forceinline__ void tkr_store(T (&r)[TKR_ILP][NARR], T* (&a)[NARR], 
     }
 }
 
+// Tensor k's step count (or first-step flag): `all`, the same for every tensor, when
+// at == 0 (the usual case: no per-tensor numbers on the GPU), else word k of the table
+// from word `at` on (float64 bit patterns; flags are 0.0 or 1.0).
+__device__ __forceinline__ double tkr_per_tensor(const long long* table, long long at,
+                                                 long long k, double all) {
+    return at ? __longlong_as_double(table[at + k]) : all;
+}
+
 // torch.lerp: the formula that loses less precision for the weight at hand.
 __device__ __forceinline__ T tkr_lerp(T start, T end, T weight) {
     return fabs(weight) < 0.5 ? start + weight * (end - start)
@@ -189,12 +202,13 @@ def _kernel(name, narr, params, per_chunk, per_element):
     return raw(code, name)
 
 
-# arrays: p, grad, momentum_buffer (0 without momentum)
+# arrays: p, grad, momentum_buffer (0 without momentum).  Every kernel that reads a
+# step count (flag) takes it as (double all, long long at): see tkr_per_tensor.
 _sgd = _kernel(
     "tkr_sgd", 3,
-    "const unsigned char* is_first_step, T lr, T weight_decay, T momentum, T dampening_keep, "
-    "int nesterov, int maximize", """
-        const bool first = is_first_step[k] != 0;
+    "double first_all, long long first_at, T lr, T weight_decay, T momentum, "
+    "T dampening_keep, int nesterov, int maximize", """
+        const bool first = tkr_per_tensor(table, first_at, k, first_all) != 0;
     """, _GRAD + """
                 if (momentum != 0) {
                     T& buf = r[j][2];
@@ -207,8 +221,10 @@ _sgd = _kernel(
 # arrays: p, grad, state_sum
 _adagrad = _kernel(
     "tkr_adagrad", 3,
-    "const double* steps, double lr, double lr_decay, T weight_decay, T eps, int maximize", """
-        const T clr = (T)(lr / (1 + (steps[k] - 1) * lr_decay));
+    "double step_all, long long step_at, double lr, double lr_decay, T weight_decay, T eps, "
+    "int maximize", """
+        const double step = tkr_per_tensor(table, step_at, k, step_all);
+        const T clr = (T)(lr / (1 + (step - 1) * lr_decay));
     """, _GRAD + """
                 T& state_sum = r[j][2];
                 state_sum = state_sum + g * g;
@@ -255,9 +271,10 @@ _adadelta = _kernel(
 # weight_decay is the L2 term (0 for AdamW); decay is AdamW's 1 - lr*wd (else 1).
 _adam = _kernel(
     "tkr_adam", 5,
-    "const double* steps, double lr, double beta1, double beta2, T one_minus_beta1, "
-    "T one_minus_beta2, T eps, T weight_decay, T decay, int amsgrad, int maximize", """
-        const double step = steps[k];
+    "double step_all, long long step_at, double lr, double beta1, double beta2, "
+    "T one_minus_beta1, T one_minus_beta2, T eps, T weight_decay, T decay, int amsgrad, "
+    "int maximize", """
+        const double step = tkr_per_tensor(table, step_at, k, step_all);
         const T step_size = (T)(lr / (1 - pow(beta1, step)));
         const T bias_correction2_sqrt = (T)sqrt(1 - pow(beta2, step));
         const T beta2_t = (T)beta2;
@@ -279,12 +296,19 @@ _adam = _kernel(
     """)
 
 
-def _addresses(arrays):
-    """Where each array's data starts: device addresses of CuPy arrays, host
-    addresses of NumPy ones (the CPU stand-in runs the kernels on the host)."""
-    if isinstance(arrays[0], np.ndarray):
-        return [a.ctypes.data for a in arrays]
-    return [a.data.ptr for a in arrays]
+def _addresses(fn, name, arrays):
+    """Where each array's data starts (device addresses of CuPy arrays, host
+    addresses of NumPy ones: the CPU stand-in runs the kernels on the host),
+    after checking that all are C-contiguous (the kernels walk them flat)."""
+    if arrays[0].__class__ is np.ndarray:
+        contiguous = [a.flags.c_contiguous for a in arrays]
+        addresses = [a.ctypes.data for a in arrays]
+    else:   # CuPy's flag itself: .flags builds a new object on every access
+        contiguous = [a._c_contiguous for a in arrays]
+        addresses = [a.data.ptr for a in arrays]
+    if not all(contiguous):
+        raise TypeError(f"{fn}: {name}[{contiguous.index(False)}] must be C-contiguous")
+    return addresses
 
 
 @functools.lru_cache(maxsize=64)
@@ -300,67 +324,113 @@ def _chunk_pairs(sizes, chunk):
     return pairs
 
 
-def _table(fn, params, states):
-    """The kernels' int64 table (see _MULTI_TENSOR), on the host, and its
-    number of chunks.  ``states`` maps a list's name to the list (params and
-    grads first), or to None for one switched off.  This runs every step: a
-    few list comprehensions and NumPy calls, nothing per element."""
-    if not params:
-        return None, 0
-    sizes = [p.size for p in params]
-    columns = [sizes]
-    for name, arrays in states.items():
-        if arrays is None:
-            columns.append([0] * len(params))
-            continue
-        contiguous = [a.flags.c_contiguous for a in arrays]
-        if not all(contiguous):
-            raise TypeError(f"{fn}: {name}[{contiguous.index(False)}] must be C-contiguous")
-        columns.append(_addresses(arrays))
-    rows = np.array(columns, dtype=np.int64).T           # one row per tensor
-    pairs = _chunk_pairs(tuple(sizes), CHUNK)
-    return np.concatenate([rows.ravel(), pairs]), len(pairs) // 2
+# The tables of the last few calls: key -> (host table, device table, number of chunks),
+# the most recent last.  A few, so that several parameter groups (or optimizers) each
+# keep theirs; holding the device table here keeps it allocated.
+_TABLES = collections.OrderedDict()
+TABLES_KEPT = 8
 
 
-def _launch(kernel, fn, per_param, states, *scalars):
-    """One launch of ``kernel`` over every tensor of ``states`` (see _table),
-    none when all are empty.  ``per_param``: the kernel's device arrays with
-    one entry per parameter (step counts, first-step flags), maybe none."""
+def _table(fn, states):
+    """The kernels' int64 table (see _MULTI_TENSOR) for the arrays of
+    ``states`` (a list's name -> the list, params and grads first; None for a
+    list switched off): (host table, device table, number of chunks).
+
+    The key of the cache is what the table is made of: the device, CHUNK, the
+    tensors' sizes and every array's address.  So a hit hands the kernel
+    exactly the table this call would build, never a stale address, and a
+    step on the same buffers as a recent one (the parameters and states stay
+    put, and CuPy's memory pool usually hands the new gradients the old
+    gradients' addresses) uploads nothing.  What changes from call to call
+    (step counts, lr, betas, flags) is never in the table: it goes to the
+    launch as arguments."""
     params = states["params"]
-    table, n_chunks = _table(fn, params, states)
-    if n_chunks:
-        kernel(n_chunks * BLOCK, params[0], cupy_module().asarray(table), len(params),
-               n_chunks, CHUNK, *per_param, *scalars)
+    n = len(params)
+    key = [None if params[0].__class__ is np.ndarray else params[0].device.id, CHUNK,
+           *[p.size for p in params]]
+    for name, arrays in states.items():
+        key += [0] * n if arrays is None else _addresses(fn, name, arrays)
+    key = tuple(key)
+    entry = _TABLES.get(key)
+    if entry is not None:
+        _TABLES.move_to_end(key)
+        return entry
+    rows = np.array(key[2:], dtype=np.int64).reshape(-1, n).T    # one row per tensor
+    pairs = _chunk_pairs(key[2:2 + n], CHUNK)
+    host = np.concatenate([rows.ravel(), pairs])
+    n_chunks = len(pairs) // 2
+    entry = _TABLES[key] = (host, cupy_module().asarray(host) if n_chunks else None, n_chunks)
+    if len(_TABLES) > TABLES_KEPT:
+        _TABLES.popitem(last=False)
+    return entry
 
 
-def _steps(steps):
-    """The step counts as the kernels read them: a contiguous float64 array
-    (already one, as the optimizers pass them: then no copy)."""
-    return cupy_module().ascontiguousarray(steps, dtype=np.float64)
+def _launch(kernel, fn, states, per_tensor, *scalars):
+    """One launch of ``kernel`` over every tensor of ``states`` (see _table),
+    none when all are empty.  ``per_tensor``: the host float64 array of the
+    tensors' step counts (first-step flags) for a kernel that reads them,
+    else None; passed as (one for all, 0) when they are all equal, else as
+    (0, where they start in the table), after the table in a fresh upload."""
+    params = states["params"]
+    if not params:
+        return
+    host, table, n_chunks = _table(fn, states)
+    if not n_chunks:
+        return
+    if per_tensor is not None:
+        values = per_tensor.tolist()
+        if values.count(values[0]) == len(values):
+            scalars = (values[0], 0, *scalars)
+        else:   # the slow path: the numbers as float64 bit patterns after the table
+            table = cupy_module().asarray(np.concatenate([host, per_tensor.view(np.int64)]))
+            scalars = (0.0, len(host), *scalars)
+    kernel(n_chunks * BLOCK, params[0], table, len(params), n_chunks, CHUNK, *scalars)
 
 
-@on_device
+def _on_host(per_param):
+    """The per-parameter numbers as a host float64 array.  The optimizers pass
+    one (then no copy); a CuPy array, from a direct call, is read back, which
+    waits for the GPU."""
+    if hasattr(per_param, "get"):
+        per_param = per_param.get()
+    return np.ascontiguousarray(per_param, dtype=np.float64)
+
+
+def _on_params_device(fn):
+    """Run an update on the GPU that holds its parameters (params[0]).  Not
+    _gpu.on_device, which follows the first argument: here that is the step
+    counts, on the host (the dispatcher routes these kernels on the
+    parameters too).  NumPy parameters (the tests' CPU stand-in) or none:
+    no device to switch to."""
+    @functools.wraps(fn)
+    def run_on_params_device(per_param, params, *args, **kwargs):
+        if params and params[0].__class__ is not np.ndarray:
+            with params[0].device:
+                return fn(per_param, params, *args, **kwargs)
+        return fn(per_param, params, *args, **kwargs)
+    return run_on_params_device
+
+
+@_on_params_device
 def sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
                dampening, nesterov, weight_decay, maximize):
     _check_group("sgd_update", is_first_step, params, grads,
                  momentum_buffers=momentum_buffers if momentum != 0 else None)
-    first = cupy_module().ascontiguousarray(is_first_step, dtype=bool).view(np.uint8)
     bufs = momentum_buffers if momentum != 0 else None
-    _launch(_sgd, "sgd_update", [first],
-            dict(params=params, grads=grads, momentum_buffers=bufs), lr, weight_decay, momentum,
-            1 - dampening, bool(nesterov), bool(maximize))
+    _launch(_sgd, "sgd_update", dict(params=params, grads=grads, momentum_buffers=bufs),
+            _on_host(is_first_step), lr, weight_decay, momentum, 1 - dampening, bool(nesterov),
+            bool(maximize))
 
 
-@on_device
+@_on_params_device
 def adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
                    eps, maximize):
     _check_group("adagrad_update", steps, params, grads, state_sums=state_sums)
-    _launch(_adagrad, "adagrad_update", [_steps(steps)],
-            dict(params=params, grads=grads, state_sums=state_sums), lr, lr_decay,
-            weight_decay, eps, bool(maximize))
+    _launch(_adagrad, "adagrad_update", dict(params=params, grads=grads, state_sums=state_sums),
+            _on_host(steps), lr, lr_decay, weight_decay, eps, bool(maximize))
 
 
-@on_device
+@_on_params_device
 def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffers,
                    lr, alpha, eps, weight_decay, momentum, centered, maximize):
     _check_group("rmsprop_update", steps, params, grads, square_avgs=square_avgs,
@@ -368,23 +438,23 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
                  momentum_buffers=momentum_buffers if momentum > 0 else None)
     grad_avgs = grad_avgs if centered else None
     bufs = momentum_buffers if momentum > 0 else None
-    _launch(_rmsprop, "rmsprop_update", [],
+    _launch(_rmsprop, "rmsprop_update",
             dict(params=params, grads=grads, square_avgs=square_avgs, grad_avgs=grad_avgs,
-                 momentum_buffers=bufs), lr, alpha, 1 - alpha, eps, weight_decay, momentum,
-            bool(centered), bool(maximize))
+                 momentum_buffers=bufs), None, lr, alpha, 1 - alpha, eps, weight_decay,
+            momentum, bool(centered), bool(maximize))
 
 
-@on_device
+@_on_params_device
 def adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
                     weight_decay, maximize):
     _check_group("adadelta_update", steps, params, grads, square_avgs=square_avgs,
                  acc_deltas=acc_deltas)
-    _launch(_adadelta, "adadelta_update", [],
+    _launch(_adadelta, "adadelta_update",
             dict(params=params, grads=grads, square_avgs=square_avgs, acc_deltas=acc_deltas),
-            lr, rho, 1 - rho, eps, weight_decay, bool(maximize))
+            None, lr, rho, 1 - rho, eps, weight_decay, bool(maximize))
 
 
-@on_device
+@_on_params_device
 def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr,
                 beta1, beta2, eps, weight_decay, amsgrad, maximize,
                 decoupled_weight_decay):
@@ -394,7 +464,7 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr
     l2 = 0.0 if decoupled_weight_decay else weight_decay
     decay = 1 - lr * weight_decay if decoupled_weight_decay and weight_decay != 0 else 1.0
     maxes = max_exp_avg_sqs if amsgrad else None
-    _launch(_adam, "adam_update", [_steps(steps)],
+    _launch(_adam, "adam_update",
             dict(params=params, grads=grads, exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
-                 max_exp_avg_sqs=maxes), lr, beta1, beta2, 1 - beta1, 1 - beta2, eps, l2,
-            decay, bool(amsgrad), bool(maximize))
+                 max_exp_avg_sqs=maxes), _on_host(steps), lr, beta1, beta2, 1 - beta1,
+            1 - beta2, eps, l2, decay, bool(amsgrad), bool(maximize))

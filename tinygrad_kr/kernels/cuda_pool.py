@@ -12,17 +12,11 @@ divisors) are the twins'; geometry validation is the twins' own.
 import numpy as np
 
 from ..backend import cupy_module
-from ._gpu import check_float, on_device, raw, reduction
+from ._gpu import check_float, on_device, raw
 from .ref_pool import _check_divisor, _output_shape
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward",
            "avg_pool2d_forward", "avg_pool2d_backward"]
-
-# The saved indices' range check in one pass and one host sync (min() and
-# max() were two of each): how many lie outside [-1, plane size).
-_bad_indices = reduction("int64 idx, int64 plane", "int64 bad",
-                         "(idx < -1 || idx >= plane) ? 1 : 0", "a + b", "bad = a", "0",
-                         "tkr_pool_bad_indices")
 
 _max_pool = raw(r"""
 extern "C" __global__ void tkr_max_pool2d(const T* x, T* y, long long* indices, long long total,
@@ -51,11 +45,15 @@ extern "C" __global__ void tkr_max_pool2d(const T* x, T* y, long long* indices, 
 """, "tkr_max_pool2d")
 
 _max_pool_backward = raw(r"""
+// An index outside [-1, plane_in) (not one that max_pool2d_forward saved) is
+// counted in *bad and skipped: checked here, in the pass that reads the
+// indices anyway, instead of in a reduction of its own before the launch.
 extern "C" __global__ void tkr_max_pool2d_backward(const T* gy, const long long* indices, T* gx,
-        long long total, long long plane_in, long long plane_out) {
+        unsigned long long* bad, long long total, long long plane_in, long long plane_out) {
     GRID_STRIDE_LOOP(k, total) {
         const long long at = indices[k];
-        if (at >= 0) atomicAdd(gx + (k / plane_out) * plane_in + at, gy[k]);
+        if (at < -1 || at >= plane_in) atomicAdd(bad, 1ull);
+        else if (at >= 0) atomicAdd(gx + (k / plane_out) * plane_in + at, gy[k]);
     }
 }
 """, "tkr_max_pool2d_backward")
@@ -149,13 +147,14 @@ def max_pool2d_backward(gy, indices, x_shape):
                          f"do not match the input shape {tuple(x_shape)}")
     if indices.dtype != np.int64:
         raise TypeError(f"max_pool2d_backward: indices must be int64, got {indices.dtype}")
-    if indices.size and int(_bad_indices(indices, H * W)):
-        raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) (or be -1 "
-                         f"for an empty window) for a {H}x{W} input")
     check_float("max_pool2d_backward", gy=gy)
     gx = cp.zeros(tuple(x_shape), dtype=gy.dtype)
-    _max_pool_backward(gy.size, cp.ascontiguousarray(gy), cp.ascontiguousarray(indices), gx,
+    bad = cp.zeros(1, dtype=np.uint64)
+    _max_pool_backward(gy.size, cp.ascontiguousarray(gy), cp.ascontiguousarray(indices), gx, bad,
                        gy.size, H * W, gy.shape[2] * gy.shape[3])
+    if int(bad[0]):
+        raise IndexError(f"max_pool2d_backward: indices must lie in [0, {H * W}) (or be -1 "
+                         f"for an empty window) for a {H}x{W} input")
     return gx
 
 

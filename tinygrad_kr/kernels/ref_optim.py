@@ -10,8 +10,10 @@ with the same operation order, so the compiled kernels, these twins and
 Conventions shared by every kernel here:
 
 * The first argument is a 1-D array with one entry per parameter (the step
-  counts, or for SGD whether the momentum buffer is new).  The dispatcher in
-  ``tinygrad_kr.kernels`` routes on the type of the first argument.
+  counts, or for SGD whether the momentum buffer is new).  The optimizers
+  keep it on the host even for GPU parameters (the GPU kernels take it as
+  launch arguments), so the dispatcher in ``tinygrad_kr.kernels`` routes
+  these kernels on the parameters: params[0]'s type.
 * ``steps[i]`` is the step count of parameter i *including* this update
   (1 on the first update), as a float64 array.
 * All arrays of one call share one dtype (float32 or float64) and each state
@@ -20,18 +22,44 @@ Conventions shared by every kernel here:
   (NumPy rounds them to the array dtype, like PyTorch's ``alpha=`` scalars).
 * Kernels return None; arrays marked IN/OUT are updated in place.
 """
+import numpy as np
+
 from ..backend import get_array_module
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
            "adam_update"]
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _check_group(kernel, per_param, params, grads, **states):
     """Raise a clear error unless the lists describe one dtype, matching shapes.
 
     ``states`` maps a list's name to the list (or None when the option that
-    needs it is off).  Same rules as the compiled wrappers.
+    needs it is off).  Same rules as the compiled wrappers.  This runs every
+    optimizer step (on the GPU path too, where the host time of a step is
+    what bounds it), so the usual case, all fine, is a few list comparisons;
+    only when one fails does _explain find the first culprit and say what
+    is wrong.
     """
+    n = len(params)
+    lists = [grads, *[v for v in states.values() if v is not None]]
+    ok = len(per_param) == n and all([len(arrays) == n for arrays in lists])
+    if ok and n:
+        dtype = params[0].dtype
+        dtypes = [dtype] * n
+        shapes = [p.shape for p in params]
+        # list == list compares item by item, identical objects first: cheap when all agree
+        ok = (dtype in _FLOATS and [p.dtype for p in params] == dtypes
+              and all([[a.dtype for a in arrays] == dtypes and [a.shape for a in arrays] == shapes
+                       for arrays in lists]))
+    if not ok:
+        _explain(kernel, per_param, params, grads, states)
+
+
+def _explain(kernel, per_param, params, grads, states):
+    """_check_group's checks one by one, raising at the first that fails."""
     n = len(params)
     if len(per_param) != n:
         raise ValueError(f"{kernel}: expected one entry per parameter in the first "

@@ -148,13 +148,16 @@ class Optimizer:
 
     def _advance_steps(self, params):
         """Add 1 to each parameter's ``state["step"]``; return the new counts
-        (float64, one per parameter, on the parameters' device)."""
+        (float64, one per parameter) as a host NumPy array on every device:
+        the GPU kernels take them as launch arguments, so a step uploads
+        nothing (the dispatcher routes on the parameters, not on this)."""
+        state = self.state
         counts = []
         for p in params:
-            step = self.state[p]["step"].data   # a 0-d array: item access is the fast path
+            step = state[p]["step"].data   # a 0-d host array: item access is the fast path
             step[()] = step.item() + 1
-            counts.append(step.item())          # as stored (float32 rounds, like PyTorch)
-        return get_array_module(params[0].data).asarray(counts, dtype=np.float64)
+            counts.append(step.item())     # as stored (float32 rounds, like PyTorch)
+        return np.array(counts, dtype=np.float64)
 
     # -- checkpoints ---------------------------------------------------------
     def state_dict(self):

@@ -2,7 +2,6 @@
 import numpy as np
 
 from .optimizer import Optimizer, _check_flags, _check_lr, _datas, _full_like, _grads
-from ..backend import get_array_module
 
 __all__ = ["SGD"]
 
@@ -42,9 +41,8 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = _full_like(p, 0)
                     is_first_step[i] = True
             buffers = self._state_arrays(params, "momentum_buffer")
-        xp = get_array_module(params[0].data)
-        self._kernel(group, "sgd_update")(
-            xp.asarray(is_first_step), _datas(params), _grads(params), buffers,
+        self._kernel(group, "sgd_update")(   # the flags stay on the host (see _advance_steps)
+            is_first_step, _datas(params), _grads(params), buffers,
             lr=float(group["lr"]), momentum=momentum, dampening=group["dampening"],
             nesterov=group["nesterov"], weight_decay=group["weight_decay"],
             maximize=group["maximize"])

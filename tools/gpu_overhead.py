@@ -1,0 +1,63 @@
+"""Host time per call of the CuPy and PyTorch operations a training step is
+made of, on tiny arrays (so the GPU finishes each call before the next
+launch and the figure is the host's launch cost).  Prints one line per op.
+    python tools/gpu_overhead.py"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.getcwd())
+import cupy as cp  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def per_call(fn, n=2000):
+    for _ in range(50):
+        fn()
+    cp.cuda.Device().synchronize()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    cp.cuda.Device().synchronize()
+    return (time.perf_counter() - t) / n * 1e6
+
+
+a, b = cp.ones((6, 25), cp.float32), cp.ones((25, 1000), cp.float32)
+bt = cp.ones((1000, 25), cp.float32).T
+v = cp.ones(1000, cp.float32)
+host = np.arange(64, dtype=np.int64)
+dev = cp.empty(64, cp.int64)
+relu = cp.ElementwiseKernel("T x", "T y", "y = x > 0 ? x : (T)0", "bench_relu")
+
+from tinygrad_kr.kernels import cuda_blas, cuda_conv  # noqa: E402
+rows = {
+    "cupy.matmul 2-D (6x25 @ 25x1000)": lambda: cp.matmul(a, b),
+    "cupy.matmul, transposed operand": lambda: cp.matmul(a, bt),
+    "cupy ElementwiseKernel (1000)": lambda: relu(v),
+    "cupy add (1000)": lambda: v + v,
+    "cupy.sum (1000 -> scalar)": lambda: v.sum(),
+    "cupy.empty(1000)": lambda: cp.empty(1000, cp.float32),
+    "cupy.zeros(1)": lambda: cp.zeros(1, cp.float64),
+    "cupy.asarray(64 int64 from host)": lambda: cp.asarray(host),
+    "ndarray.set(64 int64 from host)": lambda: dev.set(host),
+    "int(device scalar) (sync + D2H)": lambda: int(dev[0]),
+    "tkr RawKernel launch (to_nchw, 1000)": lambda: cuda_conv._to_cnhw(cp.ones((2, 5, 100), cp.float32)),
+    "tkr bias_grad (4, 6, 100)": lambda: cuda_blas.bias_grad(cp.ones((4, 6, 100), cp.float32)),
+}
+try:
+    import torch
+    ta, tb, tv = (torch.ones(6, 25, device="cuda"), torch.ones(25, 1000, device="cuda"),
+                  torch.ones(1000, device="cuda"))
+    rows.update({
+        "torch.mm (6x25 @ 25x1000)": lambda: torch.mm(ta, tb),
+        "torch.relu (1000)": lambda: torch.relu(tv),
+        "torch add (1000)": lambda: tv + tv,
+        "torch.zeros(1)": lambda: torch.zeros(1, device="cuda"),
+    })
+except Exception as e:  # noqa: BLE001
+    print("torch rows skipped:", e)
+for name, fn in rows.items():
+    try:
+        print(f"{name:42s} {per_call(fn):8.1f} us")
+    except Exception as e:  # noqa: BLE001
+        print(f"{name:42s} failed: {type(e).__name__}: {e}")
