@@ -160,6 +160,9 @@ def test_ops_mixing_devices_name_both():
     cpu, gpu = tkr.ones(2, 2), tkr.ones(2, 2).cuda()
     for op in (lambda: cpu @ gpu, lambda: tkr.cat([cpu, gpu]), lambda: tkr.where(cpu > 0, cpu, gpu),
                lambda: tkr.nn.functional.cross_entropy(gpu, tkr.tensor([0, 1])),
+               lambda: tkr.nn.functional.cross_entropy(gpu, tkr.tensor([0, 1]).cuda(),
+                                                       weight=tkr.ones(2)),
+               lambda: tkr.nn.functional.cross_entropy(gpu, np.array([0, 1])),
                lambda: tkr.nn.functional.linear(gpu, cpu)):
         with pytest.raises(RuntimeError, match="cpu.*cuda|cuda.*cpu"):
             op()

@@ -16,13 +16,21 @@ from ..tensor import Tensor
 __all__ = ["cross_entropy", "nll_loss"]
 
 
-def _array(t, what):
-    """The array behind a Tensor (or a NumPy array passed as is)."""
+def _array(t, what, like=None):
+    """The array behind a Tensor (or a NumPy array passed as is); with
+    ``like`` (the input Tensor), it must be on the input's device: these
+    arrays reach the kernels as options, past Function.apply's device check."""
     if t.__class__ is Tensor or isinstance(t, Tensor):
-        return t.data
-    if isinstance(t, np.ndarray):
-        return t
-    raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
+        a = t.data
+    elif isinstance(t, np.ndarray):
+        a = t
+    else:
+        raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
+    if like is not None and a.__class__ is not like.data.__class__:
+        where = "cpu" if a.__class__ is np.ndarray else f"cuda:{a.device.id}"
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
+                           f"two devices, {like.device} and {where}! ({what})")
+    return a
 
 
 def _legacy_reduction(size_average, reduce, reduction):
@@ -112,9 +120,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
-    w = None if weight is None else _array(weight, "weight")
+    w = None if weight is None else _array(weight, "weight", input)
     if target.__class__ is not Tensor and not isinstance(target, Tensor):
-        target = _array(target, "target")
+        target = _array(target, "target", input)
     return CrossEntropy.apply(input, target, weight=w, ignore_index=ignore_index,
                               reduction=reduction, label_smoothing=label_smoothing)
 
@@ -125,7 +133,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     log-probabilities (C,), (N, C) or (N, C, d1, ...); ``target`` class indices."""
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce, reduction)
-    w = None if weight is None else _array(weight, "weight")
+    w = None if weight is None else _array(weight, "weight", input)
     if target.__class__ is not Tensor and not isinstance(target, Tensor):
-        target = _array(target, "target")
+        target = _array(target, "target", input)
     return NLLLoss.apply(input, target, weight=w, ignore_index=ignore_index, reduction=reduction)
