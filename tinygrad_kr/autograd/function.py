@@ -271,9 +271,11 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 t.grad = gy if create_graph else Tensor(gy)
         if capture is not None and fn in capture:
             capture[fn] = gy
-        if fn.saved is _RELEASED:
-            raise RuntimeError(_SECOND_BACKWARD)
-        fn._check_versions()
+        saved = fn.saved
+        if saved is not None:
+            if saved is _RELEASED:
+                raise RuntimeError(_SECOND_BACKWARD)
+            fn._check_versions()
         if create_graph:
             if not fn.double_differentiable:
                 raise RuntimeError(
@@ -290,7 +292,7 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         else:
             xp = np if gy.__class__ is np.ndarray else get_array_module(gy)
             gxs = fn.backward(xp, gy)
-        if not isinstance(gxs, tuple):
+        if gxs.__class__ is not tuple:
             gxs = (gxs,)
         for parent, gx, meta in zip(fn.parents, gxs, fn.input_meta):
             if parent is None or gx is None:
@@ -298,9 +300,9 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             shape, dtype = meta
             if gx.shape != shape:
                 gx = _sum_to(xp, gx, shape)
-            if not create_graph and gx.dtype != dtype:
+            if not create_graph and gx.dtype is not dtype and gx.dtype != dtype:
                 gx = gx.astype(dtype)
-            if isinstance(parent, Tensor):
+            if parent.__class__ is Tensor or isinstance(parent, Tensor):
                 _deliver(parent, gx, capture, create_graph, gy)
             elif parent in grads:
                 grads[parent] = grads[parent] + gx
