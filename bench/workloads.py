@@ -177,7 +177,7 @@ def numpy_slp_epoch(X, Y, n=10):
 
 WORKLOADS = {
     "slp-b10": dict(fn="slp", n=10),
-    "mlp-b128-adam": dict(fn="mlp", n=128, opt="adam"),
+    **{f"mlp-b128-{opt}": dict(fn="mlp", n=128, opt=opt) for opt in OPTIMIZERS},
     "lenet5-b64": dict(fn="lenet5", n=64),
     "lenet5-b256": dict(fn="lenet5", n=256),
     "slp-epoch": dict(fn="epoch", n=10),
@@ -189,6 +189,8 @@ def build(workload, lib_name, data=None, device="cpu"):
 
     ``data`` is the (X, Y) of the epoch workload.
     """
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload {workload!r}; one of: {', '.join(WORKLOADS)}")
     spec = dict(WORKLOADS[workload])
     fn, n = spec.pop("fn"), spec.pop("n")
     if lib_name == "numpy":
