@@ -46,10 +46,12 @@ extern "C" __global__ void {name}({body_args}, long long total, {_LONG_GEOMETRY}
 
 
 def _call_args(decls):
+    """The parameter names of C declarations: "const T* x, T* col" -> "x, col"."""
     return ", ".join(d.split()[-1].lstrip("*") for d in decls.split(","))
 
 
 def _casts(ctype):
+    """The geometry arguments cast to ``ctype``: "(int)C, (int)H, ..."."""
     return ", ".join(f"({ctype}){a.strip()}" for a in _GEOMETRY_ARGS.split(","))
 
 
