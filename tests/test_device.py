@@ -163,9 +163,23 @@ def test_ops_mixing_devices_name_both():
                lambda: tkr.nn.functional.cross_entropy(gpu, tkr.tensor([0, 1]).cuda(),
                                                        weight=tkr.ones(2)),
                lambda: tkr.nn.functional.cross_entropy(gpu, np.array([0, 1])),
+               lambda: tkr.where(gpu > 0, cpu, cpu), lambda: tkr.div(cpu, gpu, rounding_mode="floor"),
                lambda: tkr.nn.functional.linear(gpu, cpu)):
         with pytest.raises(RuntimeError, match="cpu.*cuda|cuda.*cpu"):
             op()
     model = tkr.nn.Linear(2, 2)
     with pytest.raises(RuntimeError, match="cpu.*cuda|cuda.*cpu"):
         model(gpu)
+
+
+def test_device_mismatch_message_names_both_devices():
+    """The one error every device check raises (checked here without a GPU,
+    with a stand-in for a CuPy array: anything with ``.device.id``)."""
+    from tinygrad_kr.autograd.function import device_mismatch
+
+    class OnGpu1:
+        class device:
+            id = 1
+    err = device_mismatch(tkr.ones(2), OnGpu1(), "weight")
+    assert isinstance(err, RuntimeError)
+    assert str(err).endswith("devices, cpu and cuda:1! (weight)")

@@ -9,6 +9,7 @@ import numpy as np
 
 import tinygrad_kr as tkr
 from tinygrad_kr import kernels
+from needs import unavailable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,8 +102,7 @@ def test_gemm_threading_and_malloc_switches():
     """Default: SciPy's BLAS pinned to one thread, GEMMs split over OpenMP,
     malloc tuned; each switch turns its part off and the GEMM stays right."""
     if not tkr.config.config()["compiled_extension"]:
-        import pytest
-        pytest.skip("no compiled kernels")
+        unavailable("no compiled kernels")
     default = _run_switch()
     assert default["ok"]
     if default["blas_threads"] is not None:       # an OpenBLAS we can reach

@@ -16,6 +16,7 @@ pytest.importorskip("zarr")
 
 from tinygrad_kr.experiments import EXPERIMENTS, common, load  # noqa: E402
 from tinygrad_kr.experiments.__main__ import build_parser, main, resolve_config  # noqa: E402
+from needs import unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,7 +26,7 @@ def mnist_available():
     try:
         common.dataset(cfg, train=False)
     except common.MissingDependency as e:
-        pytest.skip(f"MNIST not available: {e}")
+        unavailable(f"MNIST not available: {e}")
 
 
 @pytest.fixture(autouse=True)

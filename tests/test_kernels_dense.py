@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tinygrad_kr import kernels
+from needs import unavailable
 
 DTYPES = [np.float32, np.float64]
 EPS = {np.float32: 1e-5, np.float64: 1e-12}
@@ -30,7 +31,7 @@ def _pair(name):
     """(compiled, twin) of kernel ``name``; skips when it was not compiled."""
     fn = kernels.compiled(name)
     if fn is None:
-        pytest.skip(f"{name} is not compiled ({kernels.build_errors()})")
+        unavailable(f"{name} is not compiled ({kernels.build_errors()})")
     return fn, kernels.reference(name)
 
 
@@ -248,7 +249,7 @@ def test_scipy_blas_stays_on_one_thread_when_the_kernels_split():
     from tinygrad_kr.kernels import _blas_threads
     blas_threads, how = _blas_threads.blas_threads_info()
     if kernels.compiled("gemm") is None or blas_threads is None:
-        pytest.skip(f"GEMMs are not split here: {how}")
+        unavailable(f"GEMMs are not split here: {how}")
     assert blas_threads == 1
     n = config.get_num_threads()
     config.set_num_threads(2)
@@ -542,7 +543,7 @@ def test_pool_kernels_reject_bad_input(source):
     max_f, max_b = pick("max_pool2d_forward"), pick("max_pool2d_backward")
     avg_f = pick("avg_pool2d_forward")
     if max_f is None:
-        pytest.skip("pool kernels are not compiled")
+        unavailable("pool kernels are not compiled")
     x = np.ones((1, 2, 5, 5))
     with pytest.raises(ValueError, match="pad should be at most half"):
         max_f(x, (3, 3), (1, 1), (2, 2), (1, 1), False)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import kernels
-from .autograd.function import Function
+from .autograd.function import Function, device_mismatch
 from .backend import get_array_module
 from .tensor import Tensor, _as_tensor
 
@@ -677,9 +677,8 @@ def _promote(a, b):
         a, b = _as_tensor(a, b), b
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a)
-    if a.data.__class__ is not b.data.__class__:
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
-                           f"two devices, {a.device} and {b.device}!")
+    if a.data.__class__ is not b.data.__class__:   # before any .to(); div's rounding path
+        raise device_mismatch(a, b, "operands")     # reaches no Function.apply
     da, db = a.data.dtype, b.data.dtype
     if da is not db and da != db:
         fa, fb = da.kind == "f", db.kind == "f"
@@ -744,6 +743,8 @@ def where(condition, input=None, other=None):
         raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
                         f"dtype {getattr(cond, 'dtype', type(cond).__name__)}")
     a, b = _promote(input, other)
+    if cond.__class__ is not a.data.__class__:      # an option: Function.apply cannot see it
+        raise device_mismatch(a, cond, "condition")
     return Where.apply(a, b, cond=cond)
 
 

@@ -22,14 +22,22 @@ __all__ = ["Function", "backward", "grad"]
 _RELEASED = object()  # marks a Function whose saved values were freed by backward
 
 
-def _device_mismatch(cls, inputs):
-    """The error for an op whose tensors live on different devices (PyTorch's words)."""
-    devices = []
-    for x in inputs:
-        if isinstance(x, Tensor) and str(x.device) not in devices:
-            devices.append(str(x.device))
+def device_mismatch(first, second, where):
+    """PyTorch's error for arrays (or Tensors) ``first`` and ``second`` on two
+    devices; ``where`` names the op or argument."""
+    names = []
+    for x in (first, second):
+        a = x.data if isinstance(x, Tensor) else x
+        names.append("cpu" if a.__class__ is np.ndarray else f"cuda:{a.device.id}")
     return RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
-                        f"devices, {devices[0]} and {devices[1]}! (in {cls.__name__})")
+                        f"devices, {names[0]} and {names[1]}! ({where})")
+
+
+def _device_mismatch(cls, inputs):
+    """The error for an op whose tensors live on different devices."""
+    tensors = [x for x in inputs if isinstance(x, Tensor)]
+    second = next(t for t in tensors if t.data.__class__ is not tensors[0].data.__class__)
+    return device_mismatch(tensors[0], second, f"in {cls.__name__}")
 
 
 class Function:

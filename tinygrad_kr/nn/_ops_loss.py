@@ -10,7 +10,7 @@ label_smoothing.  The forward keeps only the row log-sum-exp for backward.
 import numpy as np
 
 from .. import kernels
-from ..autograd.function import Function
+from ..autograd.function import Function, device_mismatch
 from ..tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss"]
@@ -27,9 +27,7 @@ def _array(t, what, like=None):
     else:
         raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
     if like is not None and a.__class__ is not like.data.__class__:
-        where = "cpu" if a.__class__ is np.ndarray else f"cuda:{a.device.id}"
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least "
-                           f"two devices, {like.device} and {where}! ({what})")
+        raise device_mismatch(like, a, what)
     return a
 
 
