@@ -69,6 +69,7 @@ def conv_row(label, n, c, hw, f, k, pad, input_grad):
                f"{', input gradient' if input_grad else ', no input gradient (first layer)'}.",
                _pair(make) + [Contender("numpy", numpy_step, "numpy")],
                flops=passes * 2.0 * n * f * c * k * k * ho * ho,
+               targets=[Target("torch", "<=", 1.0, "<= 1.0x PyTorch")],
                note="NumPy: im2col by sliding_window_view + tensordot (bench/numpy_ref.py).")
 
 

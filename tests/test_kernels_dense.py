@@ -288,8 +288,11 @@ def test_conv2d_kernels_agree_on_any_thread_count(dtype, threads):
 CONV_SHAPES = [(2, 3, 9, 7, 4, 3, 2), (1, 1, 5, 5, 2, 5, 5), (3, 2, 11, 8, 5, 1, 1),
                (2, 4, 6, 1, 3, 3, 1), (1, 1, 1, 1, 1, 1, 1), (0, 2, 6, 6, 3, 3, 3),
                (2, 2, 5, 5, 0, 2, 2), (2, 0, 5, 5, 3, 2, 2)]
+# Vertical stride and dilation 1 take the row-reuse path of im2col/col2im
+# (with padding, with horizontal stride or dilation, with padding past the
+# kernel so whole rows are zero); the others the row-by-row path.
 CONV_GEOMETRY = [((1, 1), (0, 0), (1, 1)), ((2, 3), (1, 2), (1, 1)), ((1, 2), (2, 0), (2, 1)),
-                 ((3, 1), (1, 1), (1, 3))]
+                 ((3, 1), (1, 1), (1, 3)), ((1, 2), (2, 1), (1, 2)), ((1, 1), (3, 3), (1, 1))]
 
 
 def _conv_case(shape, geometry, dtype):
