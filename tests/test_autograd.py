@@ -154,6 +154,42 @@ def test_inplace_on_saved_value_is_detected():
         y.backward()
 
 
+def test_inplace_before_saving_or_elsewhere_is_not_an_error():
+    """Only a change made after a Function saved a tensor counts: one made
+    before, or to a tensor nobody saved, leaves backward alone."""
+    x = tkr.tensor([1.0, 2.0])
+    x.mul_(10)                      # before the product saves x
+    w = tkr.tensor([3.0, 4.0], requires_grad=True)
+    other = tkr.zeros(2)
+    y = (w * x).sum()
+    other.add_(1)                   # after, but not saved by anything
+    y.backward()
+    np.testing.assert_allclose(w.grad.data, [10.0, 20.0])
+
+
+def test_inplace_on_saved_output_is_detected():
+    """exp saves its output: changing that output in place breaks backward."""
+    w = tkr.tensor([0.5, 1.0], requires_grad=True)
+    y = w.exp()
+    z = y.detach()                  # the same array, no grad: in-place allowed
+    y_sum = y.sum()                 # sum saves nothing: only Exp holds y
+    assert z.data is y.data
+    with tkr.no_grad():
+        y.mul_(3)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*Exp"):
+        y_sum.backward()
+
+
+def test_inplace_check_names_the_version():
+    x = tkr.tensor([1.0, 2.0])
+    w = tkr.tensor([3.0, 4.0], requires_grad=True)
+    y = (w * x).sum()
+    x.add_(1)
+    x.add_(1)
+    with pytest.raises(RuntimeError, match=r"saved by Mul .*now at version 2"):
+        y.backward()
+
+
 def test_inplace_ops_values():
     x = tkr.zeros(3)
     x += 2

@@ -52,7 +52,9 @@ _CPU = device("cpu")
 class Tensor:
     """A multi-dimensional array that records the operations made with it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "__weakref__")
+    # _changed_at: set by the first in-place change (see _bump_version)
+    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_changed_at",
+                 "__weakref__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -320,7 +322,13 @@ class Tensor:
             raise RuntimeError(f"an in-place operation on {what} is not allowed (it would "
                                f"overwrite a value backward needs); wrap it in "
                                f"tinygrad_kr.no_grad() or use the out-of-place op")
+        self._bump_version()
+
+    def _bump_version(self):
+        """Count an in-place change of the data, stamped so that backward can
+        tell whether it came after a Function saved this tensor."""
         self._version += 1
+        self._changed_at = _inplace_stamp()
 
     def _inplace(self, result):
         self._check_inplace()
@@ -635,6 +643,7 @@ from .ops import (  # noqa: E402  (ops import Tensor from this module)
     transpose, unbind, where, _convert_index)
 from . import ops as _ops  # noqa: E402
 from .autograd.function import backward as _autograd_backward  # noqa: E402
+from .autograd.function import inplace_stamp as _inplace_stamp  # noqa: E402
 
 # methods that are plain calls into ops, with PyTorch's names
 for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "sum", "mean",

@@ -21,6 +21,19 @@ __all__ = ["Function", "backward", "grad"]
 
 _RELEASED = object()  # marks a Function whose saved values were freed by backward
 
+# In-place changes so far.  Each one bumps this count and stamps the changed
+# tensor with it (Tensor._bump_version).  A Function notes the count when it
+# saves values; if the count has not moved by its backward, nothing it saved
+# can have changed, and the check is one comparison.
+_inplace_count = 0
+
+
+def inplace_stamp():
+    """Count one more in-place change; returns the stamp for the tensor."""
+    global _inplace_count
+    _inplace_count += 1
+    return _inplace_count
+
 
 def device_mismatch(first, second, where):
     """PyTorch's error for arrays (or Tensors) ``first`` and ``second`` on two
@@ -47,8 +60,7 @@ class Function:
     ``backward(self, xp, gy) -> gradient per input``.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "input_meta", "_saved_src", "_saved_versions",
-                 "__dict__", "__weakref__")
+    __slots__ = ("parents", "needs_input_grad", "input_meta", "__dict__", "__weakref__")
 
     #: False when backward calls kernels on raw arrays, so it cannot itself be
     #: differentiated (create_graph through such an op raises).
@@ -56,6 +68,7 @@ class Function:
     # per-instance values live in __dict__ only once set: class defaults keep
     # creating a Function cheap (no __init__)
     saved = None
+    _saved_at = None    # the in-place count when forward saved its values
     _graph_mode = False
     _retained = None
 
@@ -96,8 +109,18 @@ class Function:
         if not record:
             return Tensor._make(y, None)
         out = Tensor._make(y, fn)
-        if fn.saved is not None:
-            fn._note_saved_sources(inputs, arrays, y, out)
+        saved = fn.saved
+        if saved is not None:
+            # What the in-place check and create_graph need to find out where
+            # each saved value came from -- worked out only when they ask
+            # (_saved_sources).  id(y) is enough to recognise the output: y
+            # and the saved values are all alive now, so their ids differ.
+            fn._saved_from = (inputs, arrays, id(y))
+            fn._saved_at = _inplace_count
+            for a in saved:
+                if a is y:
+                    fn._output = weakref.ref(out)
+                    break
         return out
 
     def save_for_backward(self, *arrays):
@@ -110,30 +133,26 @@ class Function:
         if saved is _RELEASED:
             raise RuntimeError(_SECOND_BACKWARD)
         if self._graph_mode:
-            return tuple(self._saved_as_tensor(k) for k in range(len(saved)))
+            sources = self._saved_sources()
+            return tuple(self._saved_as_tensor(a, src) for a, src in zip(saved, sources))
         return saved
 
-    def _note_saved_sources(self, inputs, arrays, y, out):
-        """Remember where each saved array came from (an input, the output or
-        neither) and the inputs' versions, for in-place checks and for
-        create_graph, which must hand backward the Tensors, not the arrays."""
-        src, versions = [], []
+    def _saved_sources(self):
+        """Per saved value: the index of the input it is, -1 if it is the
+        output, None if neither (a value forward computed)."""
+        _, arrays, y_id = self._saved_from
+        sources = []
         for a in self.saved:
             for i, b in enumerate(arrays):
                 if a is b:
-                    src.append(i)
-                    if isinstance(inputs[i], Tensor):
-                        versions.append((inputs[i], inputs[i]._version))
+                    sources.append(i)
                     break
             else:
-                src.append(-1 if a is y else None)
-                if a is y:
-                    versions.append((weakref.ref(out), 0))
-        self._saved_src = src
-        self._saved_versions = versions
+                sources.append(-1 if id(a) == y_id else None)
+        return sources
 
-    def _saved_as_tensor(self, k):
-        a, src = self.saved[k], self._saved_src[k]
+    def _saved_as_tensor(self, a, src):
+        """Saved value ``a`` as the Tensor create_graph differentiates through."""
         if src is None:
             return Tensor(a)
         if src == -1:
@@ -146,16 +165,22 @@ class Function:
         return Tensor._make(a, parent)
 
     def _check_versions(self):
-        if self.saved is None:
-            return
-        for ref, version in self._saved_versions:
-            t = ref() if isinstance(ref, weakref.ref) else ref
-            if t is not None and t._version != version:
+        """Raise if a saved input or output was changed in place after it was saved."""
+        saved_at = self._saved_at
+        if saved_at is None or saved_at == _inplace_count:
+            return          # no in-place change anywhere since: the common case
+        inputs = self._saved_from[0]
+        for src in self._saved_sources():
+            if src is None:
+                continue
+            t = inputs[src] if src >= 0 else self._output()
+            if isinstance(t, Tensor) and getattr(t, "_changed_at", 0) > saved_at:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: a tensor of shape {tuple(t.shape)} saved by "
-                    f"{type(self).__name__} is at version {t._version}; expected version {version}. "
-                    f"Do the in-place change on a copy (.clone()) or after backward.")
+                    f"{type(self).__name__} was changed in place after it was saved (it is now "
+                    f"at version {t._version}). Do the in-place change on a copy (.clone()) or "
+                    f"after backward.")
 
     def release(self):
         """Free what backward needed (after a backward without retain_graph)."""
@@ -283,7 +308,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         if saved is not None:
             if saved is _RELEASED:
                 raise RuntimeError(_SECOND_BACKWARD)
-            fn._check_versions()
+            if fn._saved_at != _inplace_count:
+                fn._check_versions()
         if create_graph:
             if not fn.double_differentiable:
                 raise RuntimeError(
@@ -389,7 +415,8 @@ def _root_grad(t, g, create_graph):
                                f"gradient= of that shape")
         data = t.data
         if data.__class__ is np.ndarray:
-            g = np.ones(data.shape, data.dtype)     # ones_like costs 5x more
+            # a 0-d loss is the usual root: np.array(1) is 4x cheaper than ones
+            g = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
             g = get_array_module(data).ones_like(data)
     else:

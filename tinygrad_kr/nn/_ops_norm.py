@@ -71,8 +71,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                         running_var=_data(running_var), training=training,
                         momentum=float(momentum), eps=eps)
     if training and running_mean is not None and input.numel() > 0:
-        running_mean._version += 1   # updated in place by the kernel
-        running_var._version += 1
+        running_mean._bump_version()   # updated in place by the kernel
+        running_var._bump_version()
     return y
 
 
