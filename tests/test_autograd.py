@@ -190,6 +190,18 @@ def test_inplace_check_names_the_version():
         y.backward()
 
 
+def test_optimizer_step_between_forward_and_backward_is_detected():
+    """The optimizer changes its parameters in place: a backward through a
+    graph that saved them before the step must refuse, as PyTorch's does."""
+    w = tkr.nn.Parameter(tkr.tensor([1.0, 2.0]))
+    x = tkr.tensor([3.0, 4.0], requires_grad=True)
+    loss = (w * x).sum()
+    w.grad = tkr.ones(2)
+    tkr.optim.SGD([w], lr=0.1).step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_inplace_ops_values():
     x = tkr.zeros(3)
     x += 2

@@ -126,7 +126,7 @@ class Optimizer:
             for params in _with_grad_by_dtype(group["params"]):
                 self._update(group, params)
                 for p in params:
-                    p._version += 1   # an in-place change, as for p.add_(...)
+                    p._bump_version()   # an in-place change, as for p.add_(...)
         return loss
 
     def _update(self, group, params):
