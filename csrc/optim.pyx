@@ -31,12 +31,22 @@ cdef Py_ssize_t MIN_PARALLEL = 1 << 16
 
 # ---------------------------------------------------------------- validation
 
+cdef struct Work:
+    # what the nogil loops read: raw pointers into _Group's arrays (no
+    # memoryviews: acquiring two per call cost more than a small model's update)
+    const intptr_t* addr              # (n_lists, n_params) data pointers, 0 = absent list
+    Py_ssize_t n_params
+    const Py_ssize_t* pieces          # (n_pieces, 3): t, start, length
+    Py_ssize_t n_pieces
+
+
 cdef class _Group:
     """The validated arrays of one kernel call, as raw pointers, plus the
     work split: piece k covers elements [start, start + length) of param t."""
     cdef bint single                  # float32 (else float64)
-    cdef intptr_t[:, ::1] addr        # (n_lists, n_params) data pointers, 0 = absent list
-    cdef Py_ssize_t[:, ::1] pieces    # (n_pieces, 3): t, start, length
+    cdef cnp.ndarray addr             # (n_lists, n_params) intp: data pointers, 0 = absent list
+    cdef cnp.ndarray pieces           # (n_pieces, 3) intp: t, start, length
+    cdef Work work                    # the two above as raw pointers
     cdef bint threads                 # run the prange on several threads
     cdef list keep_alive              # contiguous copies of gradients (pointed to by addr)
 
@@ -111,6 +121,7 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
     cdef cnp.npy_intp addr_dims[2]
     addr_dims[0], addr_dims[1] = 2 + len(states), n
     group.addr = cnp.PyArray_ZEROS(2, addr_dims, cnp.NPY_INTP, 0)
+    cdef intptr_t* addr = <intptr_t*> cnp.PyArray_DATA(group.addr)
     group.single = n > 0 and cnp.PyArray_TYPE(first) == cnp.NPY_FLOAT32
     cdef Py_ssize_t total = 0
     for i in range(n):
@@ -118,18 +129,22 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
         if cnp.PyArray_TYPE(p) != cnp.PyArray_TYPE(first):
             raise TypeError(f"{kernel}: params[{i}] has dtype {p.dtype}, "
                             f"params[0] has {first.dtype}")
-        group.addr[0, i] = _address(kernel, "params", i, p, p, True)
+        addr[i] = _address(kernel, "params", i, p, p, True)
         g = grads[i]
         if isinstance(g, np.ndarray) and not _usable(<cnp.ndarray> g):
             # Only read, so a contiguous native copy is fine.
             g = np.ascontiguousarray(g, dtype=g.dtype.newbyteorder("="))
             group.keep_alive.append(g)
-        group.addr[1, i] = _address(kernel, "grads", i, g, p, False)
+        addr[n + i] = _address(kernel, "grads", i, g, p, False)
         for k, (name, arrays) in enumerate(states):
             if arrays is not None:
-                group.addr[2 + k, i] = _address(kernel, name, i, arrays[i], p, True)
+                addr[(2 + k) * n + i] = _address(kernel, name, i, arrays[i], p, True)
         total += cnp.PyArray_SIZE(p)
     group.pieces = _split(params, total)
+    group.work.addr = addr
+    group.work.n_params = n
+    group.work.pieces = <const Py_ssize_t*> cnp.PyArray_DATA(group.pieces)
+    group.work.n_pieces = cnp.PyArray_DIMS(group.pieces)[0]
     group.threads = total >= MIN_PARALLEL
     return group
 
@@ -190,9 +205,17 @@ cdef inline floating _max_nan(floating a, floating b) noexcept nogil:
 
 # Pointer to the piece of list ``which`` that piece c of the group covers.
 # ``tag`` (here and in the _*_all drivers) only selects float or double.
-cdef inline floating* _at(floating tag, const intptr_t[:, ::1] addr, Py_ssize_t which,
-                          const Py_ssize_t[:, ::1] pieces, Py_ssize_t c) noexcept nogil:
-    return (<floating*> addr[which, pieces[c, 0]]) + pieces[c, 1]
+cdef inline floating* _at(floating tag, const Work* w, Py_ssize_t which,
+                          Py_ssize_t c) noexcept nogil:
+    return (<floating*> w.addr[which * w.n_params + w.pieces[3 * c]]) + w.pieces[3 * c + 1]
+
+
+cdef inline Py_ssize_t _param_of(const Work* w, Py_ssize_t c) noexcept nogil:
+    return w.pieces[3 * c]
+
+
+cdef inline Py_ssize_t _length(const Work* w, Py_ssize_t c) noexcept nogil:
+    return w.pieces[3 * c + 2]
 
 
 # ---------------------------------------------------------------- SGD
@@ -228,12 +251,12 @@ cdef void _sgd_piece(floating* p, const floating* g, floating* buf, Py_ssize_t n
         _sgd_loop(p, g, buf, n, o, first_step, False)
 
 
-cdef void _sgd_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
+cdef void _sgd_all(floating tag, const Work* w,
                    const unsigned char* first, SGDOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
-        _sgd_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
-                   _at(tag, addr, 2, pieces, c), pieces[c, 2], o, first[pieces[c, 0]])
+    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+        _sgd_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
+                   _at(tag, w, 2, c), _length(w, c), o, first[_param_of(w, c)])
 
 
 def sgd_update(is_first_step, params, grads, momentum_buffers, double lr, double momentum,
@@ -254,10 +277,10 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, double lr, double
     cdef SGDOpts o = SGDOpts(lr, momentum, dampening, weight_decay, nesterov, maximize)
     if grp.single:
         with nogil:
-            _sgd_all(<float> 0, grp.addr, grp.pieces, first, o, grp.threads)
+            _sgd_all(<float> 0, &grp.work, first, o, grp.threads)
     else:
         with nogil:
-            _sgd_all(<double> 0, grp.addr, grp.pieces, first, o, grp.threads)
+            _sgd_all(<double> 0, &grp.work, first, o, grp.threads)
 
 
 # ---------------------------------------------------------------- Adagrad
@@ -282,12 +305,12 @@ cdef void _adagrad_piece(floating* p, const floating* g, floating* state_sum,   
         p[i] = pi + neg_clr * gi / (_sqrt(total) + eps)
 
 
-cdef void _adagrad_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
+cdef void _adagrad_all(floating tag, const Work* w,
                        const double[::1] clr, AdagradOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
-        _adagrad_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
-                       _at(tag, addr, 2, pieces, c), pieces[c, 2], o, clr[pieces[c, 0]])
+    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+        _adagrad_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
+                       _at(tag, w, 2, c), _length(w, c), o, clr[_param_of(w, c)])
 
 
 def adagrad_update(steps, params, grads, state_sums, double lr, double lr_decay,
@@ -304,10 +327,10 @@ def adagrad_update(steps, params, grads, state_sums, double lr, double lr_decay,
     cdef AdagradOpts o = AdagradOpts(weight_decay, eps, maximize)
     if grp.single:
         with nogil:
-            _adagrad_all(<float> 0, grp.addr, grp.pieces, clr, o, grp.threads)
+            _adagrad_all(<float> 0, &grp.work, clr, o, grp.threads)
     else:
         with nogil:
-            _adagrad_all(<double> 0, grp.addr, grp.pieces, clr, o, grp.threads)
+            _adagrad_all(<double> 0, &grp.work, clr, o, grp.threads)
 
 
 # ---------------------------------------------------------------- RMSprop
@@ -361,13 +384,13 @@ cdef void _rmsprop_piece(floating* p, const floating* g, floating* square_avg,
         _rmsprop_loop(p, g, square_avg, grad_avg, buf, n, o, False, False)
 
 
-cdef void _rmsprop_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
+cdef void _rmsprop_all(floating tag, const Work* w,
                        RMSpropOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
-        _rmsprop_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
-                       _at(tag, addr, 2, pieces, c), _at(tag, addr, 3, pieces, c),
-                       _at(tag, addr, 4, pieces, c), pieces[c, 2], o)
+    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+        _rmsprop_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
+                       _at(tag, w, 2, c), _at(tag, w, 3, c),
+                       _at(tag, w, 4, c), _length(w, c), o)
 
 
 def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffers,
@@ -386,10 +409,10 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
     cdef RMSpropOpts o = RMSpropOpts(lr, alpha, eps, weight_decay, momentum, centered, maximize)
     if grp.single:
         with nogil:
-            _rmsprop_all(<float> 0, grp.addr, grp.pieces, o, grp.threads)
+            _rmsprop_all(<float> 0, &grp.work, o, grp.threads)
     else:
         with nogil:
-            _rmsprop_all(<double> 0, grp.addr, grp.pieces, o, grp.threads)
+            _rmsprop_all(<double> 0, &grp.work, o, grp.threads)
 
 
 # ---------------------------------------------------------------- Adadelta
@@ -418,13 +441,13 @@ cdef void _adadelta_piece(floating* p, const floating* g,           # IN/OUT, IN
         p[i] = pi + neg_lr * delta
 
 
-cdef void _adadelta_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
+cdef void _adadelta_all(floating tag, const Work* w,
                         AdadeltaOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
-        _adadelta_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
-                        _at(tag, addr, 2, pieces, c), _at(tag, addr, 3, pieces, c),
-                        pieces[c, 2], o)
+    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+        _adadelta_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
+                        _at(tag, w, 2, c), _at(tag, w, 3, c),
+                        _length(w, c), o)
 
 
 def adadelta_update(steps, params, grads, square_avgs, acc_deltas, double lr, double rho,
@@ -439,10 +462,10 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, double lr, do
     cdef AdadeltaOpts o = AdadeltaOpts(lr, rho, eps, weight_decay, maximize)
     if grp.single:
         with nogil:
-            _adadelta_all(<float> 0, grp.addr, grp.pieces, o, grp.threads)
+            _adadelta_all(<float> 0, &grp.work, o, grp.threads)
     else:
         with nogil:
-            _adadelta_all(<double> 0, grp.addr, grp.pieces, o, grp.threads)
+            _adadelta_all(<double> 0, &grp.work, o, grp.threads)
 
 
 # ---------------------------------------------------------------- Adam / AdamW
@@ -492,15 +515,15 @@ cdef void _adam_piece(floating* p, const floating* g, floating* exp_avg,
                    bias_correction2_sqrt, False)
 
 
-cdef void _adam_all(floating tag, const intptr_t[:, ::1] addr, const Py_ssize_t[:, ::1] pieces,
+cdef void _adam_all(floating tag, const Work* w,
                     const double[::1] step_size, const double[::1] bc2_sqrt, AdamOpts o,
                     bint threads) noexcept nogil:
     cdef Py_ssize_t c, t
-    for c in prange(pieces.shape[0], schedule="static", use_threads_if=threads):
-        t = pieces[c, 0]
-        _adam_piece(_at(tag, addr, 0, pieces, c), _at(tag, addr, 1, pieces, c),
-                    _at(tag, addr, 2, pieces, c), _at(tag, addr, 3, pieces, c),
-                    _at(tag, addr, 4, pieces, c), pieces[c, 2], o, step_size[t], bc2_sqrt[t])
+    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+        t = _param_of(w, c)
+        _adam_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
+                    _at(tag, w, 2, c), _at(tag, w, 3, c),
+                    _at(tag, w, 4, c), _length(w, c), o, step_size[t], bc2_sqrt[t])
 
 
 def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, double lr,
@@ -524,7 +547,7 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, do
                                decoupled_weight_decay)
     if grp.single:
         with nogil:
-            _adam_all(<float> 0, grp.addr, grp.pieces, step_size, bc2_sqrt, o, grp.threads)
+            _adam_all(<float> 0, &grp.work, step_size, bc2_sqrt, o, grp.threads)
     else:
         with nogil:
-            _adam_all(<double> 0, grp.addr, grp.pieces, step_size, bc2_sqrt, o, grp.threads)
+            _adam_all(<double> 0, &grp.work, step_size, bc2_sqrt, o, grp.threads)
