@@ -251,8 +251,8 @@ cdef void _col2im_plane(floating* src, floating* dst, Py_ssize_t ld,
             reuse = max(g.OH - i, 0) if shift and i > 0 else 0
             for oh in range(reuse, g.OH):
                 _col2im_row(tap_row + oh * g.OW, dst, oh * g.sh - g.ph + i * g.dh, j, lo, hi, &g)
-            if reuse:
-                first = first + i * g.OW     # rows i.. of tap (0, j)
+            if reuse:       # onto rows i.. of tap (0, j), in one long loop
+                first = first + i * g.OW
                 for k in range(reuse * g.OW):
                     first[k] += tap_row[k]
                 first = src + j * ld
@@ -271,7 +271,8 @@ cdef void _im2col(const floating* x, floating* col, Py_ssize_t count,
 
 cdef void _col2im(floating* col, floating* x, Py_ssize_t count,
                   const Geometry* g, bint parallel) noexcept nogil:
-    """x (count, C, H, W) <- col2im(col (K, count*L)); planes are disjoint."""
+    """x (count, C, H, W) <- col2im(col (K, count*L)); planes are disjoint.
+    col is overwritten (see _col2im_plane)."""
     cdef Py_ssize_t L = g.OH * g.OW, ld = count * L, p, n, c
     cdef int threads = num_threads(count * g.C * g.kh * g.kw * L) if parallel else 1
     for p in prange(count * g.C, schedule='static', num_threads=threads):
