@@ -31,9 +31,10 @@ def mlp_row(opt):
 
 
 def lenet5_row(n):
+    course = " (the course's LeNet-5 experiment trains with batch 1)" if n == 1 else ""
     return Row(f"train/lenet5-b{n}",
                "LeNet-5 (conv 6@5x5 pad 2, pool, conv 16@5x5, pool, 120, 84, 10; ReLU), "
-               f"batch {n}, SGD(lr=0.01, momentum=0.9): one step.",
+               f"batch {n}, SGD(lr=0.01, momentum=0.9): one step{course}.",
                _pair(lenet5_step, n=n),
                targets=[Target("torch", "<=", 1.0, "<= 1.0x PyTorch")])
 
@@ -71,6 +72,7 @@ def epoch_row(limit, reps):
 
 def rows(ctx):
     quick = ctx.quick
-    out = [slp_row()] + [mlp_row(opt) for opt in OPTIMIZERS] + [lenet5_row(64), lenet5_row(256)]
+    out = [slp_row()] + [mlp_row(opt) for opt in OPTIMIZERS] + [lenet5_row(1), lenet5_row(64),
+                                                                 lenet5_row(256)]
     out.append(epoch_row(2000 if quick else None, None))
     return out
