@@ -126,20 +126,41 @@ cdef void _max_forward_plane_2x2(const floating* x, floating* y, long long* idx,
     """kernel 2, stride 2, no padding or dilation, every window inside the
     input: the common case, as straight-line code the compiler turns into
     selects (the general loop's data-dependent branches mispredict on real
-    data and cost 2.5x).  Visits the taps in the general loop's order."""
+    data and cost 2.5x).  Visits the taps in the general loop's order.
+    Per output row, the winner's offset in its window (0, 1, W or W + 1) is
+    chosen by selects on plain locals, so the loop over the row vectorises."""
     cdef Pool g = geometry[0]
-    cdef Py_ssize_t oh, ow, at, best
-    cdef floating best_val
+    cdef Py_ssize_t oh, ow, W = g.W, OW = g.OW
+    cdef const floating* top
+    cdef const floating* bottom
+    cdef floating* y_row
+    cdef long long* idx_row
+    cdef long long base, offset
+    cdef floating best, v
+    cdef bint take
     for oh in range(g.OH):
-        for ow in range(g.OW):
-            at = 2 * oh * g.W + 2 * ow
-            best_val = x[at]            # > -inf, or NaN: the first tap always wins
-            best = at
-            _max_take(x[at + 1], at + 1, &best_val, &best)
-            _max_take(x[at + g.W], at + g.W, &best_val, &best)
-            _max_take(x[at + g.W + 1], at + g.W + 1, &best_val, &best)
-            y[oh * g.OW + ow] = best_val
-            idx[oh * g.OW + ow] = best
+        top = x + 2 * oh * W
+        bottom = top + W
+        y_row = y + oh * OW
+        idx_row = idx + oh * OW
+        base = 2 * oh * W
+        for ow in range(OW):
+            best = top[2 * ow]          # > -inf, or NaN: the first tap always wins
+            offset = 0
+            v = top[2 * ow + 1]
+            take = (v > best) | (v != v)
+            best = v if take else best
+            offset = 1 if take else offset
+            v = bottom[2 * ow]
+            take = (v > best) | (v != v)
+            best = v if take else best
+            offset = W if take else offset
+            v = bottom[2 * ow + 1]
+            take = (v > best) | (v != v)
+            best = v if take else best
+            offset = W + 1 if take else offset
+            y_row[ow] = best
+            idx_row[ow] = base + 2 * ow + offset
 
 
 cdef void _max_forward(const floating* x, floating* y, long long* idx,
