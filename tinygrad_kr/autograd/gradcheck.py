@@ -100,7 +100,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     """gradcheck of the first derivative (checks create_graph=True)."""
     from ..tensor import Tensor
     inputs = _as_tuple(inputs)
-    diff = _differentiable_inputs(inputs)
+    _differentiable_inputs(inputs)     # raises unless the inputs are float64
     outs = _outputs(func, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(0)
