@@ -485,6 +485,31 @@ def test_max_pool2d_kernels_match_twins(shape, special, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_2x2_rows_of_every_width(dtype):
+    """The 2x2 / stride-2 fast path runs each output row in blocks of 8
+    windows and redoes a row's last 8 when its width is not a multiple of 8
+    (rows narrower than 8 run one by one): every width from 1 to 20, with
+    ties (few distinct values), NaNs and -inf at random places, equals the
+    twin exactly, indices included."""
+    forward, forward_ref = _pair("max_pool2d_forward")
+    backward, backward_ref = _pair("max_pool2d_backward")
+    rng = _rng("2x2 widths", dtype)
+    geometry = ((2, 2), (2, 2), (0, 0), (1, 1), False)
+    for ow in range(1, 21):
+        for w in (2 * ow, 2 * ow + 1):          # an odd width leaves a column out
+            x = rng.integers(-2, 3, (2, 3, 6, w)).astype(dtype)
+            special = rng.random(x.shape)
+            x[special < 0.05] = np.nan
+            x[(special >= 0.05) & (special < 0.1)] = -np.inf
+            y, idx = forward(x, *geometry)
+            y_ref, idx_ref = forward_ref(x, *geometry)
+            np.testing.assert_array_equal(y, y_ref)
+            np.testing.assert_array_equal(idx, idx_ref)
+            gy = rng.standard_normal(y.shape).astype(dtype)
+            assert_close(backward(gy, idx, x.shape), backward_ref(gy, idx, x.shape), dtype, 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", POOL_SHAPES)
 def test_avg_pool2d_kernels_match_twins(shape, dtype):
     forward, forward_ref = _pair("avg_pool2d_forward")
