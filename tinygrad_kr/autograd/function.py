@@ -10,6 +10,7 @@ that made it; a Function's ``parents`` hold, per input, the input's own
 its gradient is accumulated into ``.grad``), or None (no gradient needed).
 Tensors are thin handles; the graph is the Functions.
 """
+import threading
 import weakref
 
 import numpy as np
@@ -26,13 +27,15 @@ _RELEASED = object()  # marks a Function whose saved values were freed by backwa
 # saves values; if the count has not moved by its backward, nothing it saved
 # can have changed, and the check is one comparison.
 _inplace_count = 0
+_inplace_lock = threading.Lock()   # "+= 1" on a global is not atomic across threads
 
 
 def inplace_stamp():
     """Count one more in-place change; returns the stamp for the tensor."""
     global _inplace_count
-    _inplace_count += 1
-    return _inplace_count
+    with _inplace_lock:
+        _inplace_count += 1
+        return _inplace_count
 
 
 def device_mismatch(first, second, where):
