@@ -57,7 +57,7 @@ def _noncontiguous(a, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(7, 5), (1, 1), (0, 3), (4, 0), (3, 4, 5, 6), (2, 3, 0, 2),
-                                   (5, 2, 7)])
+                                   (5, 2, 7), (2, 3, 4, 8), (2, 2, 49)])   # spatial 32, 49: the 16 lanes
 @pytest.mark.parametrize("contiguous", [True, False])
 def test_bias_grad_matches_twin(shape, dtype, contiguous):
     fn, twin = _pair("bias_grad")
