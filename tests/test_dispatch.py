@@ -93,8 +93,11 @@ print(json.dumps({"gemm": c["gemm_threading"], "blas_threads": c["blas_threads"]
 
 
 def _run_switch(**env):
+    # the switches are about the compiled kernels: run in the default mode even
+    # when the suite itself runs under TKR_KERNELS=numpy
+    base = {k: v for k, v in os.environ.items() if k != "TKR_KERNELS"}
     out = subprocess.run([sys.executable, "-c", _SWITCH_SCRIPT], capture_output=True, text=True,
-                         check=True, env=dict(os.environ, OMP_NUM_THREADS="2", **env), cwd=ROOT)
+                         check=True, env=dict(base, OMP_NUM_THREADS="2", **env), cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
