@@ -1,5 +1,7 @@
 """Engine semantics: accumulation, graphs, grad modes, higher order, errors."""
+import gc
 import threading
+import weakref
 
 import numpy as np
 import pytest
@@ -200,6 +202,21 @@ def test_optimizer_step_between_forward_and_backward_is_detected():
     tkr.optim.SGD([w], lr=0.1).step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_inputs_backward_does_not_need_are_freed():
+    """A Function holds only the values it saved: exp saves its output, so
+    its input (an intermediate nobody else holds) is freed at once, as in
+    PyTorch, and the graph still differentiates."""
+    a = tkr.randn(4, requires_grad=True)
+    h = a * 2
+    ref = weakref.ref(h.data)
+    y = h.exp()
+    del h
+    gc.collect()
+    assert ref() is None
+    y.sum().backward()
+    np.testing.assert_allclose(a.grad.data, 2 * y.data, rtol=1e-6)
 
 
 def test_inplace_ops_values():

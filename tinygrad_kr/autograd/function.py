@@ -114,16 +114,27 @@ class Function:
         out = Tensor._make(y, fn)
         saved = fn.saved
         if saved is not None:
-            # What the in-place check and create_graph need to find out where
-            # each saved value came from -- worked out only when they ask
-            # (_saved_sources).  id(y) is enough to recognise the output: y
-            # and the saved values are all alive now, so their ids differ.
-            fn._saved_from = (inputs, arrays, id(y))
+            # Where each saved value came from: an input's position, -1 for the
+            # output, None for a value forward computed (create_graph needs
+            # this), and the input Tensors among them (the in-place check reads
+            # their stamps).  Only the saved inputs are held: an input that
+            # backward does not need is freed as soon as nothing else uses it.
             fn._saved_at = _inplace_count
+            sources, held = [], []
             for a in saved:
-                if a is y:
-                    fn._output = weakref.ref(out)
-                    break
+                for i, b in enumerate(arrays):
+                    if a is b:
+                        sources.append(i)
+                        held.append(inputs[i])
+                        break
+                else:
+                    if a is y:
+                        sources.append(-1)
+                        fn._output = weakref.ref(out)
+                    else:
+                        sources.append(None)
+            fn._saved_src = sources
+            fn._saved_inputs = held
         return out
 
     def save_for_backward(self, *arrays):
@@ -136,23 +147,8 @@ class Function:
         if saved is _RELEASED:
             raise RuntimeError(_SECOND_BACKWARD)
         if self._graph_mode:
-            sources = self._saved_sources()
-            return tuple(self._saved_as_tensor(a, src) for a, src in zip(saved, sources))
+            return tuple(self._saved_as_tensor(a, src) for a, src in zip(saved, self._saved_src))
         return saved
-
-    def _saved_sources(self):
-        """Per saved value: the index of the input it is, -1 if it is the
-        output, None if neither (a value forward computed)."""
-        _, arrays, y_id = self._saved_from
-        sources = []
-        for a in self.saved:
-            for i, b in enumerate(arrays):
-                if a is b:
-                    sources.append(i)
-                    break
-            else:
-                sources.append(-1 if id(a) == y_id else None)
-        return sources
 
     def _saved_as_tensor(self, a, src):
         """Saved value ``a`` as the Tensor create_graph differentiates through."""
@@ -172,11 +168,8 @@ class Function:
         saved_at = self._saved_at
         if saved_at is None or saved_at == _inplace_count:
             return          # no in-place change anywhere since: the common case
-        inputs = self._saved_from[0]
-        for src in self._saved_sources():
-            if src is None:
-                continue
-            t = inputs[src] if src >= 0 else self._output()
+        output = self.__dict__.get("_output")
+        for t in self._saved_inputs + ([output()] if output is not None else []):
             if isinstance(t, Tensor) and getattr(t, "_changed_at", 0) > saved_at:
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
