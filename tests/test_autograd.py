@@ -219,6 +219,22 @@ def test_inputs_backward_does_not_need_are_freed():
     np.testing.assert_allclose(a.grad.data, 2 * y.data, rtol=1e-6)
 
 
+def test_backward_frees_saved_values_while_the_graph_lives():
+    """Without retain_graph, each node lets go of what it saved once it has
+    run, even though the output (and so the graph) is still referenced:
+    peak memory during backward falls as it goes (earlier bookkeeping kept
+    the saved inputs until the whole graph died)."""
+    a = tkr.randn(1000, requires_grad=True)
+    h = a * 2
+    ref = weakref.ref(h.data)
+    y = (h * h).sum()
+    del h
+    y.backward()
+    gc.collect()
+    assert ref() is None
+    assert y.grad_fn is not None
+
+
 def test_inplace_ops_values():
     x = tkr.zeros(3)
     x += 2
