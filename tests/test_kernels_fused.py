@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from tinygrad_kr import kernels
 
+from needs import unavailable
+
 DTYPES = [np.float32, np.float64]
 # float32: the compiled kernels accumulate in double and use their own exp
 # (< 1 ulp), the twins accumulate in float32: agreement to a few float32 ulps
@@ -26,7 +28,7 @@ def _pair(name, group):
     """(compiled, twin) of kernel ``name``; skips when it was not compiled."""
     fn = kernels.compiled(name)
     if fn is None:
-        pytest.skip(f"{name} is not compiled ({kernels.build_errors().get(group)})")
+        unavailable(f"{name} is not compiled ({kernels.build_errors().get(group)})")
     return fn, kernels.reference(name)
 
 
@@ -423,7 +425,7 @@ def test_openmp_matches_one_thread():
     so a one-thread run (OMP_NUM_THREADS=1, in a subprocess) is bit-identical."""
     for name in ("cross_entropy_forward", "batch_norm_forward", "relu_forward"):
         if kernels.compiled(name) is None:
-            pytest.skip(f"{name} is not compiled")
+            unavailable(f"{name} is not compiled")
     problems = _threaded_problems()
     here = [_run_problem(p) for p in problems]
     out = subprocess.run([sys.executable, "-c", _ONE_THREAD_SCRIPT, os.path.dirname(__file__)],

@@ -4,6 +4,8 @@ import pytest
 
 from tinygrad_kr import kernels
 
+from needs import unavailable
+
 # The state lists each kernel takes after (first, params, grads), in order.
 STATES = {
     "sgd_update": ["momentum_buffers"],
@@ -46,7 +48,7 @@ TOL = {np.float32: dict(rtol=1e-6, atol=1e-7), np.float64: dict(rtol=1e-12, atol
 def _compiled(name):
     fn = kernels.compiled(name)
     if fn is None:
-        pytest.skip(f"{name} is not compiled ({kernels.build_errors().get('optim')})")
+        unavailable(f"{name} is not compiled ({kernels.build_errors().get('optim')})")
     return fn
 
 
