@@ -17,18 +17,36 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
-from _gemm cimport gemm_rowmajor, gemm_split, gemm_threads
+from _gemm cimport GemmPlan, gemm_plan, gemm_rowmajor, gemm_split, gemm_threads, plan_bound
 
 cnp.import_array()
 
 cdef Py_ssize_t INT_MAX = 2147483647   # BLAS takes 32-bit ints (scipy_openblas32)
 cdef bint OWN_THREADS = False          # set by kernels/_blas_threads.py
+cdef bint SMALL_KERNELS = False        # likewise: BLAS has OpenBLAS's small-matrix kernels
 
 
 def _use_own_gemm_threads(bint on):
     """Split GEMMs over OpenMP threads (SciPy's BLAS was set to one thread)."""
     global OWN_THREADS
     OWN_THREADS = on
+
+
+def _use_small_kernels(bint on):
+    """Cut float32 GEMMs into blocks that OpenBLAS runs on its small-matrix
+    kernels (csrc/_gemm.pxd, SMALL_MNK).  Returns the previous setting."""
+    global SMALL_KERNELS
+    was, SMALL_KERNELS = SMALL_KERNELS, on
+    return was
+
+
+def _gemm_blocks(bint trans_a, bint trans_b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                 int threads, bint float32=True):
+    """(by_rows, [(lo, hi), ...]): how a float32 (or float64) GEMM is cut into
+    blocks right now (for tests and the curious; see csrc/_gemm.pxd)."""
+    cdef GemmPlan plan = gemm_plan(trans_a, trans_b, m, n, k, threads, SMALL_KERNELS, float32)
+    return bool(plan.by_rows), [(plan_bound(&plan, t), plan_bound(&plan, t + 1))
+                                for t in range(plan.blocks)]
 
 
 cdef Py_ssize_t _row_stride(Py_ssize_t rows, Py_ssize_t cols,
@@ -96,7 +114,7 @@ cdef void _gemm_batch(bint trans_a, bint trans_b, int m, int n, int k,
     threads = gemm_threads(OWN_THREADS, m, n, k)
     for i in range(batch):
         gemm_split(trans_a, trans_b, m, n, k, <floating> 1, a + i * a_step, lda,
-                   b + i * b_step, ldb, beta, c + i * m * n, n, threads)
+                   b + i * b_step, ldb, beta, c + i * m * n, n, threads, SMALL_KERNELS)
 
 
 cdef _check_pair(a, b, int ndim, str fn):

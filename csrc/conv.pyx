@@ -33,7 +33,7 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy
 
 from _util cimport data_ptr, float_array, int_pair, num_threads, omp_get_max_threads
-from _gemm cimport SPLIT_MIN_WORK, gemm_split, gemm_threads
+from _gemm cimport SMALL_MNK, SPLIT_MIN_WORK, gemm_split, gemm_threads
 
 cnp.import_array()
 
@@ -58,15 +58,23 @@ cdef extern from *:
 
 cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
 cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 20    # im2col buffer per chunk (1 MiB: stays in cache)
-cdef Py_ssize_t SMALL_GEMM = 1000000          # M*N*K limit of OpenBLAS's small-matrix path
 cdef Py_ssize_t MIN_BLOCK = 128               # narrower GEMM blocks are not worth it
 cdef bint OWN_THREADS = False                  # set by kernels/_blas_threads.py
+cdef bint SMALL_KERNELS = False                # likewise: BLAS has small-matrix kernels
 
 
 def _use_own_gemm_threads(bint on):
     """Split GEMMs over OpenMP threads (SciPy's BLAS was set to one thread)."""
     global OWN_THREADS
     OWN_THREADS = on
+
+
+def _use_small_kernels(bint on):
+    """Cut a chunk's GEMM into column blocks that OpenBLAS runs on its
+    small-matrix kernels (_gemm_block).  Returns the previous setting."""
+    global SMALL_KERNELS
+    was, SMALL_KERNELS = SMALL_KERNELS, on
+    return was
 
 
 cdef struct Geometry:
@@ -120,12 +128,15 @@ cdef Py_ssize_t _chunk(const Geometry* g, Py_ssize_t itemsize):
 
 
 cdef inline Py_ssize_t _gemm_block(Py_ssize_t O, Py_ssize_t K, Py_ssize_t cols) noexcept nogil:
-    """Columns per GEMM call.  OpenBLAS runs products of M*N*K <= ~1e6 on
-    unpacked small-matrix kernels, about 2x faster than its packed path for
-    thin conv shapes (measured on AVX-512), so we split the chunk's columns
-    into such blocks when a block keeps >= MIN_BLOCK columns; otherwise one
-    GEMM takes the whole chunk.  Either is then split over the threads."""
-    cdef Py_ssize_t block = SMALL_GEMM // max(1, O * K)
+    """Columns per GEMM call.  OpenBLAS's SkylakeX-family cores run products
+    of M*N*K <= 1e6 on unpacked small-matrix kernels (csrc/_gemm.pxd),
+    about 2x faster than its packed path for thin conv shapes, so where the
+    BLAS has them we split the chunk's columns into such blocks when a block
+    keeps >= MIN_BLOCK columns; otherwise one GEMM takes the whole chunk.
+    Either is then split over the threads."""
+    if not SMALL_KERNELS:
+        return cols
+    cdef Py_ssize_t block = SMALL_MNK // max(1, O * K)
     return block if MIN_BLOCK <= block < cols else cols
 
 

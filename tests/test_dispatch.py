@@ -87,8 +87,12 @@ c = tkr.config.config()
 a = np.random.default_rng(0).standard_normal((300, 200))
 b = np.random.default_rng(1).standard_normal((200, 150))
 ok = bool(np.allclose(kernels.gemm(a, b), a @ b, rtol=1e-12, atol=1e-10))
+a32, b32 = a.astype(np.float32)[:128], b.astype(np.float32)   # above the small-kernel limit
+ok = ok and bool(np.allclose(kernels.gemm(a32, b32), a32 @ b32, rtol=1e-5, atol=1e-4))
+from tinygrad_kr._C import blas
 print(json.dumps({"gemm": c["gemm_threading"], "blas_threads": c["blas_threads"],
-                  "malloc": c["malloc"], "ok": ok}))
+                  "malloc": c["malloc"], "blocks": c["gemm_blocking"], "ok": ok,
+                  "one_thread_blocks": len(blas._gemm_blocks(False, False, 128, 150, 200, 1)[1])}))
 """
 
 
@@ -112,10 +116,13 @@ def test_gemm_threading_and_malloc_switches():
         assert default["blas_threads"] == 1 and "split over OpenMP" in default["gemm"]
     if sys.platform.startswith("linux"):
         assert default["malloc"].startswith("glibc")
-    off = _run_switch(TKR_OWN_GEMM_THREADS="0", TKR_MALLOC_TUNING="0")
+    # small-matrix blocks: on exactly where the engine says so
+    assert (default["one_thread_blocks"] > 1) == ("cut into blocks" in default["blocks"])
+    off = _run_switch(TKR_OWN_GEMM_THREADS="0", TKR_MALLOC_TUNING="0", TKR_GEMM_SMALL_BLOCKS="0")
     assert off["ok"]
     assert "TKR_OWN_GEMM_THREADS=0" in off["gemm"]
     assert "TKR_MALLOC_TUNING=0" in off["malloc"]
+    assert "TKR_GEMM_SMALL_BLOCKS=0" in off["blocks"] and off["one_thread_blocks"] == 1
 
 
 def test_warns_when_no_kernel_is_compiled():

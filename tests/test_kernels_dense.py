@@ -243,6 +243,95 @@ def test_split_batched_matmul_matches_twin_on_any_thread_count(batch, dtype, thr
         assert_close(comp(a_t, b, True, False), want, dtype, terms=131)
 
 
+# -- blocks for OpenBLAS's small-matrix kernels (csrc/_gemm.pxd gemm_plan) -----
+# Whether the engine cuts GEMMs this way depends on the CPU's OpenBLAS core;
+# these tests force it on, so the cutting is checked on any machine (the
+# blocked product is right on any BLAS, only slower where it has no such
+# kernels).
+
+SMALL_MNK = 1_000_000
+
+
+@pytest.fixture
+def small_blocks():
+    """The compiled blas module with small-kernel blocking forced on."""
+    if kernels.compiled("gemm") is None:
+        unavailable(f"gemm is not compiled ({kernels.build_errors()})")
+    from tinygrad_kr._C import blas
+    was = blas._use_small_kernels(True)
+    yield blas
+    blas._use_small_kernels(was)
+
+
+# (m, n, k): an MLP's 784-100 layer forward / weight gradient, its 100-100
+# layers, a LeNet-sized FC layer, ragged sizes, one too big for the kernels
+# (op(b) beyond L2), and products under the limit
+PLAN_SHAPES = [(128, 100, 784), (100, 784, 128), (128, 100, 100), (100, 100, 128),
+               (128, 120, 400), (257, 97, 131), (37, 531, 300), (13, 1000, 200),
+               (512, 512, 512), (64, 100, 100), (1, 4000, 700), (700, 1, 400)]
+
+
+@pytest.mark.parametrize("m,n,k", PLAN_SHAPES)
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gemm_blocks_cover_c_and_fit_the_small_kernels(small_blocks, m, n, k, trans_a,
+                                                       trans_b, threads):
+    by_rows, blocks = small_blocks._gemm_blocks(trans_a, trans_b, m, n, k, threads)
+    extent = m if by_rows else n
+    # disjoint, in order, none empty, covering all of c
+    assert blocks[0][0] == 0 and blocks[-1][1] == extent
+    assert all(lo < hi for lo, hi in blocks)
+    assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+    # column blocks start on whole 16-float vectors of c's rows
+    if not by_rows:
+        assert all(lo % 16 == 0 for lo, _ in blocks)
+    cut_for_small = len(blocks) > threads or (threads == 1 and len(blocks) > 1)
+    if cut_for_small:
+        assert m * n * k > SMALL_MNK
+        assert not (trans_a and trans_b)             # no TT small kernel
+        assert len(blocks) % threads == 0            # whole rounds over the threads
+        for lo, hi in blocks:                        # every block is one the kernels take
+            bm, bn = (hi - lo, n) if by_rows else (m, hi - lo)
+            assert bm * bn * k <= SMALL_MNK
+            if trans_b:
+                assert bm * bn <= 1200 and k >= 32
+    else:
+        assert len(blocks) <= threads
+    # float64 is never cut for them (the rules were read for sgemm only)
+    assert len(small_blocks._gemm_blocks(trans_a, trans_b, m, n, k, 1, False)[1]) == 1
+
+
+@pytest.mark.parametrize("m,n,k,trans_a,trans_b", [
+    (128, 100, 784, False, True), (128, 100, 784, False, False), (100, 784, 128, True, False),
+    (100, 100, 128, True, False), (128, 100, 100, False, False)])
+def test_mlp_gemms_are_cut_for_the_small_kernels(small_blocks, m, n, k, trans_a, trans_b):
+    """The shapes the cut was measured on (an MLP step: 15-25% faster) are cut."""
+    assert len(small_blocks._gemm_blocks(trans_a, trans_b, m, n, k, 1)[1]) > 1
+
+
+@pytest.mark.parametrize("m,n,k", [(128, 100, 784), (100, 784, 128), (257, 97, 131),
+                                   (37, 531, 300), (13, 1000, 200), (100, 100, 128)])
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+def test_small_blocks_give_the_unblocked_product(small_blocks, m, n, k, trans_a, trans_b,
+                                                 threads):
+    rng = _rng("small-blocks", m, n, k, trans_a, trans_b)
+    a, b = _operands(m, k, n, trans_a, trans_b, np.float32, rng)
+    bias = rng.standard_normal(n).astype(np.float32)
+    want = kernels.reference("gemm")(a, b, trans_a, trans_b, bias)
+    # strided operands: each block must start at its own rows/columns of them
+    va, vb = _noncontiguous(a, rng), np.asfortranarray(b)
+    for t in (1, 3):
+        threads(t)
+        small_blocks._use_small_kernels(True)
+        blocked = small_blocks.gemm(a, b, trans_a, trans_b, bias)
+        assert_close(blocked, want, np.float32, terms=k)
+        assert_close(small_blocks.gemm(va, vb, trans_a, trans_b, bias), want, np.float32,
+                     terms=k)
+        small_blocks._use_small_kernels(False)
+        assert_close(blocked, small_blocks.gemm(a, b, trans_a, trans_b, bias), np.float32,
+                     terms=k)
+
+
 def test_scipy_blas_stays_on_one_thread_when_the_kernels_split():
     """The kernels own the threads: SciPy's OpenBLAS is pinned to 1, also
     after set_num_threads (which raises it through threadpoolctl)."""

@@ -63,6 +63,7 @@ def config():
         "blas": _blas_name(),
         "blas_threads": _blas_threads.blas_threads_info()[0],
         "gemm_threading": _blas_threads.blas_threads_info()[1],
+        "gemm_blocking": _blas_threads.small_kernels_info(),
         "malloc": _malloc.malloc_tuning(),
         "kernel_mode": os.environ.get("TKR_KERNELS", "auto"),
         "kernels": {name: used for name, _, used in table},
@@ -82,6 +83,7 @@ def show_config(file=None):
         f"  OpenMP             : {'on' if c['openmp'] else 'off'}, {c['num_threads']} thread(s)",
         f"  BLAS               : {c['blas']}",
         f"  GEMM threads       : {c['gemm_threading']}",
+        f"  GEMM blocks        : {c['gemm_blocking']}",
         f"  memory             : {c['malloc']}",
         f"  kernel mode        : {c['kernel_mode']} "
         f"({c['compiled_count']}/{c['kernel_count']} kernels compiled)",

@@ -138,6 +138,10 @@ if _MODE != "numpy":
     if _splitting:       # only kernels that split their GEMMs may take BLAS's threads
         from ._blas_threads import take_over_blas_threads
         take_over_blas_threads(_splitting)
+    _blocking = [m for m in _modules if hasattr(m, "_use_small_kernels")]
+    if _blocking:
+        from ._blas_threads import use_small_kernels
+        use_small_kernels(_blocking)
     if not _compiled:
         import warnings
         warnings.warn(

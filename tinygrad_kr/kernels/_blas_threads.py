@@ -22,7 +22,8 @@ BLAS is not an OpenBLAS we can reach, nothing changes either.
 import ctypes
 import os
 
-__all__ = ["take_over_blas_threads", "repin_blas_threads", "blas_threads_info"]
+__all__ = ["take_over_blas_threads", "repin_blas_threads", "blas_threads_info",
+           "use_small_kernels", "small_kernels_info"]
 
 # OpenBLAS's thread-count setters: SciPy's wheels prefix their symbols
 # ("scipy_openblas_..."), a system OpenBLAS does not.
@@ -30,7 +31,16 @@ _SETTERS = ("scipy_openblas_set_num_threads", "openblas_set_num_threads")
 _GETTERS = ("scipy_openblas_get_num_threads", "openblas_get_num_threads")
 
 _state = {"own_threads": False, "get": None,
-          "why": "BLAS's own threads (the compiled kernels are not in use)"}
+          "why": "BLAS's own threads (the compiled kernels are not in use)",
+          "small": "off (the compiled kernels are not in use)"}
+
+# OpenBLAS cores whose sgemm has small-matrix kernels (kernel/x86_64/
+# KERNEL.SKYLAKEX, which the other two include), and the first release with
+# them.  csrc/_gemm.pxd cuts float32 GEMMs into blocks they accept.
+_SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+_SMALL_KERNEL_SINCE = (0, 3, 16)
+_CONFIG = ("scipy_openblas_get_config", "openblas_get_config")
+_CORENAME = ("scipy_openblas_get_corename", "openblas_get_corename")
 
 
 def _scipy_blas_library():
@@ -88,3 +98,48 @@ def blas_threads_info():
     """(threads SciPy's BLAS uses or None if unknown, how GEMMs are threaded)."""
     get = _state["get"]
     return (get() if get is not None else None), _state["why"]
+
+
+def _openblas_string(lib, names):
+    fn = _first_symbol(lib, names)
+    if fn is None:
+        return None
+    fn.argtypes, fn.restype = [], ctypes.c_char_p
+    return (fn() or b"").decode(errors="replace")
+
+
+def use_small_kernels(modules):
+    """Let ``modules`` (exporting ``_use_small_kernels``) cut float32 GEMMs
+    into blocks for OpenBLAS's small-matrix kernels, when SciPy's BLAS is an
+    OpenBLAS that has them for this CPU.  ``TKR_GEMM_SMALL_BLOCKS=0`` turns
+    it off.  Returns whether it is on."""
+    if os.environ.get("TKR_GEMM_SMALL_BLOCKS", "1") == "0":
+        _state["small"] = "off (TKR_GEMM_SMALL_BLOCKS=0)"
+        return False
+    try:
+        lib = _scipy_blas_library()
+    except (ImportError, OSError) as e:
+        _state["small"] = f"off (SciPy's BLAS library not found: {e})"
+        return False
+    core = _openblas_string(lib, _CORENAME)
+    config = _openblas_string(lib, _CONFIG) or ""
+    if core is None:
+        _state["small"] = "off (SciPy's BLAS is not an OpenBLAS)"
+        return False
+    try:
+        version = tuple(int(v) for v in config.split()[1].split(".")[:3])
+    except (IndexError, ValueError):
+        version = (0,)
+    if core.lower() not in _SMALL_KERNEL_CORES or version < _SMALL_KERNEL_SINCE:
+        _state["small"] = f"off (OpenBLAS core {core}: no small-matrix sgemm kernels)"
+        return False
+    for mod in modules:
+        mod._use_small_kernels(True)
+    _state["small"] = (f"products above m*n*k = 1e6 cut into blocks for OpenBLAS's {core} "
+                       f"small-matrix kernels (float32 GEMMs, conv2d)")
+    return True
+
+
+def small_kernels_info():
+    """How GEMMs are blocked for the BLAS's small-matrix kernels (a sentence)."""
+    return _state["small"]
