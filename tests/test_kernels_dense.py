@@ -327,6 +327,9 @@ def test_small_blocks_give_the_unblocked_product(small_blocks, m, n, k, trans_a,
         assert_close(blocked, want, np.float32, terms=k)
         assert_close(small_blocks.gemm(va, vb, trans_a, trans_b, bias), want, np.float32,
                      terms=k)
+        # a batch of one goes through the same cut
+        assert_close(small_blocks.batched_matmul(a[None], b[None], trans_a, trans_b)[0],
+                     want - bias, np.float32, terms=k)
         small_blocks._use_small_kernels(False)
         assert_close(blocked, small_blocks.gemm(a, b, trans_a, trans_b, bias), np.float32,
                      terms=k)
