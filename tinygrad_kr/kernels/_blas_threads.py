@@ -60,16 +60,25 @@ def _first_symbol(lib, names):
     return None
 
 
+def _library_unless_off(switch, key, off):
+    """SciPy's BLAS library, or None with ``_state[key]`` saying why not
+    (``off`` and the reason): the environment variable ``switch`` is "0", or
+    the library cannot be found."""
+    if os.environ.get(switch, "1") == "0":
+        _state[key] = f"{off} ({switch}=0)"
+        return None
+    try:
+        return _scipy_blas_library()
+    except (ImportError, OSError) as e:
+        _state[key] = f"{off} (SciPy's BLAS library not found: {e})"
+        return None
+
+
 def take_over_blas_threads(modules):
     """Pin SciPy's BLAS to one thread and let ``modules`` (compiled kernel
     modules exporting ``_use_own_gemm_threads``) split their GEMMs."""
-    if os.environ.get("TKR_OWN_GEMM_THREADS", "1") == "0":
-        _state["why"] = "TKR_OWN_GEMM_THREADS=0: BLAS uses its own threads"
-        return False
-    try:
-        lib = _scipy_blas_library()
-    except (ImportError, OSError) as e:
-        _state["why"] = f"SciPy's BLAS library not found ({e})"
+    lib = _library_unless_off("TKR_OWN_GEMM_THREADS", "why", "BLAS uses its own threads")
+    if lib is None:
         return False
     setter = _first_symbol(lib, _SETTERS)
     if setter is None:
@@ -113,13 +122,8 @@ def use_small_kernels(modules):
     into blocks for OpenBLAS's small-matrix kernels, when SciPy's BLAS is an
     OpenBLAS that has them for this CPU.  ``TKR_GEMM_SMALL_BLOCKS=0`` turns
     it off.  Returns whether it is on."""
-    if os.environ.get("TKR_GEMM_SMALL_BLOCKS", "1") == "0":
-        _state["small"] = "off (TKR_GEMM_SMALL_BLOCKS=0)"
-        return False
-    try:
-        lib = _scipy_blas_library()
-    except (ImportError, OSError) as e:
-        _state["small"] = f"off (SciPy's BLAS library not found: {e})"
+    lib = _library_unless_off("TKR_GEMM_SMALL_BLOCKS", "small", "off")
+    if lib is None:
         return False
     core = _openblas_string(lib, _CORENAME)
     config = _openblas_string(lib, _CONFIG) or ""
