@@ -15,6 +15,7 @@ from .ops import (abs, add, amax, amin, argmax, argmin, bmm, cat, chunk, clamp, 
                   minimum, mm, mul, narrow, neg, norm, outer, permute, pow, prod, reciprocal, relu,
                   repeat, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze,
                   stack, std, sub, sum, swapaxes, t, tanh, transpose, unbind, unsqueeze, var, where)
+from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, device
 from .config import get_num_threads, set_num_threads, show_config

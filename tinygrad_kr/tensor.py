@@ -12,6 +12,7 @@ from .backend import cupy_module, get_array_module
 
 from . import dtypes as _dt
 from .dtypes import check_dtype as _check_dtype
+from ._tensor_str import tensor_repr as _tensor_repr
 
 class device:
     """A device name, like torch.device: 'cpu' or 'cuda[:index]'."""
@@ -237,25 +238,19 @@ class Tensor:
         return bool(self.item())
 
     def __repr__(self):
-        body = np.array2string(_host(self.data), separator=", ", precision=4,
-                               prefix="tensor(", threshold=1000)
-        extras = []
-        if self.data.dtype not in (_dt.float32, _dt.int64, _dt.bool) or self.data.size == 0:
-            extras.append(f"dtype=tinygrad_kr.{self.data.dtype}")
-        if self.is_cuda:
-            extras.append(f"device='{self.device}'")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+        return _tensor_repr(self.data, dtype_name=f"tinygrad_kr.{self.data.dtype}",
+                            default_dtype=_dt.get_default_dtype(), to_host=_host,
+                            device=self.device if self.is_cuda else None,
+                            grad_fn=None if self.grad_fn is None else repr(self.grad_fn),
+                            requires_grad=self.requires_grad)
 
     __str__ = __repr__
 
     def __format__(self, spec):
-        if self.data.size == 1 and spec:
+        # as PyTorch: a 0-d tensor formats as its number (f"{loss:.3f}", f"{loss}")
+        if self.data.ndim == 0:
             return format(self.item(), spec)
-        return repr(self)
+        return object.__format__(self, spec)
 
     # -- dtype & device ----------------------------------------------------
     def to(self, *args, **kwargs):
@@ -524,8 +519,8 @@ class Tensor:
     def topk(self, k, dim=-1, largest=True, sorted=True):
         idx = self.argsort(dim, descending=largest).data
         idx = get_array_module(idx).take(idx, np.arange(k), axis=dim)
-        from .ops import _MinMax
-        return _MinMax((gather(self, dim, Tensor(idx)), Tensor(idx)))
+        from .ops import values_indices
+        return values_indices("topk", gather(self, dim, Tensor(idx)), Tensor(idx))
 
     def masked_fill(self, mask, value):
         return where(_as_tensor(mask, None).bool() if not isinstance(mask, Tensor) else mask,
