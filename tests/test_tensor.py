@@ -56,6 +56,17 @@ def test_repr():
     assert "dtype=tinygrad_kr.float64" in repr(tkr.ones(1, dtype=tkr.float64))
 
 
+def test_size_slices_and_sums_stay_sizes():
+    s = tkr.randn(4, 1, 28, 28).shape
+    for derived in (s[1:], s[::2], s + (3,), (0,) + s, s * 2, 2 * s):
+        assert type(derived) is tkr.Size
+    assert s[1:] == (1, 28, 28) and s[0] == 4 and type(s[0]) is int
+    assert repr(s[1:]) == "tinygrad_kr.Size([1, 28, 28])" and s[1:].numel() == 784
+    assert hash(s) == hash((4, 1, 28, 28))
+    with pytest.raises(TypeError):
+        s + [1]
+
+
 def test_reflected_arithmetic():
     t = tkr.tensor([1.0, 2.0])
     np.testing.assert_allclose((2 - t).data, [1, 0])

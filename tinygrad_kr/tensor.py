@@ -531,7 +531,26 @@ class Tensor:
 
 
 class Size(tuple):
-    """torch.Size: a tuple of ints with numel()."""
+    """torch.Size: a tuple of ints with numel(); slicing, + and * give Sizes."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other))
+
+    def __radd__(self, other):      # (0,) + size
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Size(tuple.__add__(other, self))
+
+    def __mul__(self, count):
+        return Size(tuple.__mul__(self, count))
+
+    __rmul__ = __mul__
 
     def numel(self):
         n = 1
