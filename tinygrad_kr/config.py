@@ -2,6 +2,7 @@
 import os
 
 from . import kernels
+from .autograd import _core
 from .kernels import _blas_threads, _malloc
 
 __all__ = ["show_config", "config", "get_num_threads", "set_num_threads"]
@@ -66,10 +67,12 @@ def config():
         "gemm_blocking": _blas_threads.small_kernels_info(),
         "malloc": _malloc.malloc_tuning(),
         "kernel_mode": os.environ.get("TKR_KERNELS", "auto"),
+        "autograd_core": _core.name(),
         "kernels": {name: used for name, _, used in table},
         "compiled_count": sum(used == "compiled" for _, _, used in table),
         "kernel_count": len(table),
-        "build_errors": kernels.build_errors(),
+        "build_errors": {**kernels.build_errors(),
+                         **({"graph": _core.build_error} if _core.build_error else {})},
         "cuda_available": is_available(),
     }
 
@@ -87,6 +90,7 @@ def show_config(file=None):
         f"  memory             : {c['malloc']}",
         f"  kernel mode        : {c['kernel_mode']} "
         f"({c['compiled_count']}/{c['kernel_count']} kernels compiled)",
+        f"  autograd core      : {c['autograd_core']}",
         f"  CUDA (CuPy)        : {'available' if c['cuda_available'] else 'not available'}",
         "  kernels:",
     ]

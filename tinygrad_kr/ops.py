@@ -280,8 +280,10 @@ def _norm_dims(dim, ndim):
 
 def _expand_back(xp, g, shape, axes, keepdim):
     """Reshape a reduced gradient so it broadcasts against ``shape``."""
-    if g.ndim == 0 and xp is np:  # full reduction: cheaper than a broadcast view
-        return np.full(shape, g, dtype=g.dtype)
+    if g.ndim == 0 and xp is np:  # full reduction: a filled array is cheaper than a view
+        full = np.empty(shape, g.dtype)
+        full.fill(g)
+        return full
     if not keepdim and axes:
         kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
         g = xp.reshape(g, kept)

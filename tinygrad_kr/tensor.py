@@ -7,6 +7,7 @@ op's forward and backward live.
 """
 import numpy as np
 
+from .autograd._core import TensorFields
 from .autograd.grad_mode import _state as _grad_state
 from .backend import cupy_module, get_array_module
 
@@ -50,12 +51,12 @@ class device:
 _CPU = device("cpu")
 
 
-class Tensor:
+class Tensor(TensorFields):
     """A multi-dimensional array that records the operations made with it."""
 
-    # _changed_at: set by the first in-place change (see _bump_version)
-    __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_changed_at",
-                 "__weakref__")
+    # fields (autograd/_core.py): data, grad, grad_fn, _requires_grad, _version,
+    # _changed_at (the stamp of the last in-place change, see _bump_version)
+    __slots__ = ()
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -75,7 +76,7 @@ class Tensor:
         """Internal constructor for op results (no checks, no copies)."""
         if data.__class__ is not np.ndarray and isinstance(data, np.generic):
             data = np.asarray(data)  # NumPy returns scalars from 0-d arithmetic
-        t = object.__new__(Tensor)
+        t = TensorFields.__new__(Tensor)
         t.data = data
         t.grad = None
         t.grad_fn = grad_fn

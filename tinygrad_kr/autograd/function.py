@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from ..backend import get_array_module
+from ._core import FunctionFields, graph
 from .grad_mode import _state as _grad_state
 
 __all__ = ["Function", "backward", "grad"]
@@ -56,30 +57,27 @@ def _device_mismatch(cls, inputs):
     return device_mismatch(tensors[0], second, f"in {cls.__name__}")
 
 
-class Function:
+class Function(FunctionFields):
     """Base class of all differentiable ops.
 
     Subclasses implement ``forward(self, *arrays, **options) -> array`` and
     ``backward(self, xp, gy) -> gradient per input``.
     """
 
-    __slots__ = ("parents", "needs_input_grad", "input_meta", "__dict__", "__weakref__")
+    # fields (_core.py): parents, needs_input_grad, input_meta, saved,
+    # _saved_at, _retained; anything else an op keeps goes in its __dict__
+    __slots__ = ()
 
     #: False when backward calls kernels on raw arrays, so it cannot itself be
     #: differentiated (create_graph through such an op raises).
     double_differentiable = True
-    # per-instance values live in __dict__ only once set: class defaults keep
-    # creating a Function cheap (no __init__)
-    saved = None
-    _saved_at = None    # the in-place count when forward saved its values
     _graph_mode = False
-    _retained = None
 
     # -- recording ---------------------------------------------------------
     @classmethod
     def apply(cls, *inputs, **options):
         """Run ``forward`` on the inputs' arrays; return a Tensor linked to them."""
-        fn = object.__new__(cls)
+        fn = FunctionFields.__new__(cls)
         arrays, needs, parents, meta = [], [], [], []
         record = False
         grad_on = _grad_state.enabled
@@ -168,7 +166,7 @@ class Function:
         saved_at = self._saved_at
         if saved_at is None or saved_at == _inplace_count:
             return          # no in-place change anywhere since: the common case
-        output = self.__dict__.get("_output")
+        output = self._output
         for t in self._saved_inputs + ([output()] if output is not None else []):
             if isinstance(t, Tensor) and getattr(t, "_changed_at", 0) > saved_at:
                 raise RuntimeError(
@@ -183,6 +181,8 @@ class Function:
         if self.saved is not None or self.__dict__:
             self.__dict__.clear()
             self.saved = _RELEASED
+            if graph is not None:   # the compiled core keeps these as fields, not in __dict__
+                self._saved_src = self._saved_inputs = self._output = None
 
     # -- to implement ------------------------------------------------------
     def forward(self, *arrays, **options):
@@ -371,7 +371,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if tensors.__class__ is Tensor and grad_tensors is None and inputs is None \
             and not create_graph:
         # loss.backward(), once per training step: skip the general argument handling
-        _run_backward((tensors,), (_root_grad(tensors, None, False),), bool(retain_graph), False)
+        if graph is not None and tensors.grad_fn is not None:
+            graph.backward_loss(tensors, bool(retain_graph))    # the compiled twin
+        else:
+            _run_backward((tensors,), (_root_grad(tensors, None, False),), bool(retain_graph),
+                          False)
         return
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -458,3 +462,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 
 from ..tensor import Tensor  # noqa: E402  (tensor.py imports this module's names lazily)
+
+if graph is not None:
+    # The compiled twins of Function.apply, Tensor._make and (for loss.backward())
+    # _run_backward: same steps, fields as C struct members (csrc/graph.pyx).
+    import sys
+    graph.bind(sys.modules[__name__])
+    Function.python_apply = Function.__dict__["apply"]     # the reference (twin tests)
+    Function.apply = classmethod(graph.apply)
+    Tensor._make = staticmethod(graph.make)

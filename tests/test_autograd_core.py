@@ -1,0 +1,195 @@
+"""The graph core's two twins: function.py (the reference) and csrc/graph.pyx
+(compiled).  The whole suite runs on each (CI runs it again under
+TKR_KERNELS=numpy, where the reference runs); here they are compared
+directly, in one process, on the same graphs."""
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import tinygrad_kr as tkr
+from tinygrad_kr import kernels
+from tinygrad_kr.autograd import _core
+from tinygrad_kr.autograd import function as F
+from tinygrad_kr.ops import Add, Mul, Sum
+from tinygrad_kr.nn._ops_dense import Linear
+from needs import unavailable
+
+
+def compiled_core():
+    if _core.graph is None:
+        if kernels._MODE == "numpy":
+            pytest.skip("TKR_KERNELS=numpy: the reference core runs (as it should)")
+        unavailable(f"the compiled graph core was not built ({_core.build_error})")
+    return _core.graph
+
+
+def test_the_switch_picks_the_core():
+    assert _core.name() == ("python" if kernels._MODE == "numpy" else _core.name())
+    assert tkr.config.config()["autograd_core"] == _core.name()
+    if kernels._MODE != "numpy":
+        compiled_core()         # a build without it fails here under TKR_TEST_STRICT=1
+        assert isinstance(tkr.ones(1), _core.graph.TensorBase)
+
+
+# -- Function.apply: the compiled twin records what the reference records --------------
+
+def _record(apply, cls, *inputs, **options):
+    out = apply.__get__(None, cls)(*inputs, **options)
+    fn = out.grad_fn
+    if fn is None:
+        return out, None
+    return out, dict(needs=fn.needs_input_grad, parents=fn.parents, meta=fn.input_meta,
+                     saved_src=fn._saved_src, held=[id(t) for t in (fn._saved_inputs or [])],
+                     output_saved=fn._output is not None, saved_at=fn._saved_at,
+                     saved=None if fn.saved is None else len(fn.saved))
+
+
+APPLY_CASES = {
+    "mul, both need grad": lambda a, b, c: (Mul, (a, b), {}),
+    "mul by a number": lambda a, b, c: (Mul, (a, 2.0), {}),
+    "add, one constant": lambda a, b, c: (Add, (a, c), {}),
+    "sum with options": lambda a, b, c: (Sum, (a,), dict(axes=(1,), keepdim=True)),
+    "linear, absent bias": lambda a, b, c: (Linear, (a, b, None), {}),
+    "relu saves its output": lambda a, b, c: (type(tkr.relu(a).grad_fn), (a,), {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(APPLY_CASES))
+@pytest.mark.parametrize("grad_on", [True, False])
+def test_apply_twins_record_the_same_node(case, grad_on):
+    compiled_core()
+    rng = np.random.default_rng(0)
+    a = tkr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = tkr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    c = tkr.tensor(rng.standard_normal((3, 4)))
+    cls, inputs, options = APPLY_CASES[case](a, b, c)
+    with tkr.set_grad_enabled(grad_on):
+        ours, node = _record(F.Function.__dict__["apply"], cls, *inputs, **options)
+        ref, ref_node = _record(F.Function.__dict__["python_apply"], cls, *inputs, **options)
+    assert type(ours) is type(ref) is tkr.Tensor
+    np.testing.assert_array_equal(ours.data, ref.data)
+    assert ours.requires_grad == ref.requires_grad == grad_on
+    assert node == ref_node     # same parents, needs, shapes, saved sources and held inputs
+
+
+def test_apply_twins_raise_the_same_errors():
+    compiled_core()
+    a = tkr.ones(2, requires_grad=True)
+    with pytest.raises(ValueError) as ours:
+        F.Function.__dict__["apply"].__get__(None, Mul)(a, tkr.ones(3))
+    with pytest.raises(ValueError) as ref:
+        F.Function.__dict__["python_apply"].__get__(None, Mul)(a, tkr.ones(3))
+    assert str(ours.value) == str(ref.value)
+    argmax = tkr.argmax(a * 2)                  # integer results carry no gradient
+    assert argmax.grad_fn is None and not argmax.requires_grad
+
+
+# -- the backward walk: compiled (loss.backward()) against the reference walk ----------
+
+def _grads_both_ways(build):
+    """Gradients of build()'s loss from the compiled walk and from the
+    reference walk (_run_backward), each on a fresh graph."""
+    compiled_core()
+    result = []
+    for walk in ("compiled", "reference"):
+        leaves, loss, keep = build()
+        if walk == "compiled":
+            loss.backward()
+        else:
+            F._run_backward((loss,), (F._root_grad(loss, None, False),), False, False)
+        result.append([None if t.grad is None else t.grad.data.copy() for t in leaves + keep])
+    return result
+
+
+OPS = ["add", "mul", "sub", "relu", "exp", "sum0", "mean1", "bcast", "reshape", "matmul",
+       "reuse", "cast", "max"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 99), st.integers(0, 99)),
+                        min_size=1, max_size=12),
+       seed=st.integers(0, 2**32 - 1), retain=st.booleans())
+def test_walk_twins_give_identical_gradients(program, seed, retain):
+    """Random programs over a pool of tensors: branches, shared inputs,
+    broadcasting, views, dtype casts, integer results, retain_grad."""
+    def build():
+        rng = np.random.default_rng(seed)
+        leaves = [tkr.tensor(rng.standard_normal((3, 4)).astype(np.float32), requires_grad=True)
+                  for _ in range(3)]
+        leaves.append(tkr.tensor(rng.standard_normal((4,)).astype(np.float32),
+                                 requires_grad=True))
+        pool = list(leaves[:3]) + [tkr.tensor(rng.standard_normal((3, 4)).astype(np.float32))]
+        keep = []
+        for op, i, j in program:
+            x, y = pool[i % len(pool)], pool[j % len(pool)]
+            z = {"add": lambda: x + y, "mul": lambda: x * y, "sub": lambda: x - y,
+                 "relu": lambda: tkr.relu(x), "exp": lambda: (x * 0.1).exp(),
+                 "sum0": lambda: x.sum(0, keepdim=True) + y,
+                 "mean1": lambda: x.mean(1, keepdim=True) * y,
+                 "bcast": lambda: x + leaves[3], "reshape": lambda: x.reshape(4, 3).t() * 1.5,
+                 "matmul": lambda: (x @ y.t()) @ x * 0.1, "reuse": lambda: x * x + x,
+                 "cast": lambda: x.double().float() * y,
+                 "max": lambda: x.amax(1, keepdim=True) + y * tkr.argmax(y).float()}[op]()
+            if retain and z.grad_fn is not None and len(keep) < 2:
+                z.retain_grad()
+                keep.append(z)
+            pool.append(z)
+        loss = sum((t * (k + 1)).sum() for k, t in enumerate(pool[4:])) + pool[0].sum()
+        return leaves, loss, keep
+    compiled, reference = _grads_both_ways(build)
+    for g, r in zip(compiled, reference):
+        assert (g is None) == (r is None)
+        if g is not None:
+            assert g.dtype == r.dtype
+            np.testing.assert_array_equal(g, r)
+
+
+def test_walk_accumulates_into_existing_grads_and_copies_shared_ones():
+    compiled_core()
+    a, c = tkr.ones(3, requires_grad=True), tkr.ones(3, requires_grad=True)
+    (a + c).sum().backward()                    # both leaves get the same incoming array
+    assert a.grad.data is not c.grad.data       # copied: an in-place change of one is not the other
+    a.grad.data[0] = 5
+    assert c.grad.data[0] == 1
+    (a * 2).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [7, 3, 3])
+
+
+def test_walk_errors_match_the_reference():
+    compiled_core()
+    x = tkr.ones(3, requires_grad=True)
+    loss = (x * x).sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    c = tkr.tensor([1.0, 2.0, 3.0])             # needs no grad: in-place allowed
+    loss = (x * c).sum()
+    c.mul_(10)                                  # changed after Mul saved it
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*version 1"):
+        loss.backward()
+
+
+def test_walk_frees_saved_values_as_it_goes():
+    """Each node lets go of what it saved once it has run (no retain_graph)."""
+    compiled_core()
+    x = tkr.ones(4, requires_grad=True)
+    h = x * 2
+    loss = (h * h).sum()
+    node = loss.grad_fn.parents[0]              # the Mul that saved h twice
+    assert node.saved is not None and node._saved_inputs
+    loss.backward()
+    assert node._saved_inputs is None and node._saved_src is None
+    with pytest.raises(RuntimeError, match="second time"):
+        node.saved_tensors
+
+
+def test_long_chains_need_no_recursion():
+    x = tkr.ones(2, requires_grad=True)
+    y = x
+    for _ in range(sys.getrecursionlimit() * 3):
+        y = y * 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [1, 1])
