@@ -26,7 +26,7 @@ cnp.import_array()
 # that a few large tensors still split evenly over the threads.
 cdef Py_ssize_t CHUNK = 1 << 15
 # Below this many elements in a call, one thread does it all.
-cdef Py_ssize_t MIN_PARALLEL = 1 << 16
+cdef Py_ssize_t MIN_PARALLEL = 1 << 15
 
 
 # ---------------------------------------------------------------- validation
@@ -254,7 +254,7 @@ cdef void _sgd_piece(floating* p, const floating* g, floating* buf, Py_ssize_t n
 cdef void _sgd_all(floating tag, const Work* w,
                    const unsigned char* first, SGDOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+    for c in prange(w.n_pieces, schedule="dynamic", chunksize=1, use_threads_if=threads):
         _sgd_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
                    _at(tag, w, 2, c), _length(w, c), o, first[_param_of(w, c)])
 
@@ -308,7 +308,7 @@ cdef void _adagrad_piece(floating* p, const floating* g, floating* state_sum,   
 cdef void _adagrad_all(floating tag, const Work* w,
                        const double[::1] clr, AdagradOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+    for c in prange(w.n_pieces, schedule="dynamic", chunksize=1, use_threads_if=threads):
         _adagrad_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
                        _at(tag, w, 2, c), _length(w, c), o, clr[_param_of(w, c)])
 
@@ -387,7 +387,7 @@ cdef void _rmsprop_piece(floating* p, const floating* g, floating* square_avg,
 cdef void _rmsprop_all(floating tag, const Work* w,
                        RMSpropOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+    for c in prange(w.n_pieces, schedule="dynamic", chunksize=1, use_threads_if=threads):
         _rmsprop_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
                        _at(tag, w, 2, c), _at(tag, w, 3, c),
                        _at(tag, w, 4, c), _length(w, c), o)
@@ -444,7 +444,7 @@ cdef void _adadelta_piece(floating* p, const floating* g,           # IN/OUT, IN
 cdef void _adadelta_all(floating tag, const Work* w,
                         AdadeltaOpts o, bint threads) noexcept nogil:
     cdef Py_ssize_t c
-    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+    for c in prange(w.n_pieces, schedule="dynamic", chunksize=1, use_threads_if=threads):
         _adadelta_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
                         _at(tag, w, 2, c), _at(tag, w, 3, c),
                         _length(w, c), o)
@@ -519,7 +519,7 @@ cdef void _adam_all(floating tag, const Work* w,
                     const double[::1] step_size, const double[::1] bc2_sqrt, AdamOpts o,
                     bint threads) noexcept nogil:
     cdef Py_ssize_t c, t
-    for c in prange(w.n_pieces, schedule="static", use_threads_if=threads):
+    for c in prange(w.n_pieces, schedule="dynamic", chunksize=1, use_threads_if=threads):
         t = _param_of(w, c)
         _adam_piece(_at(tag, w, 0, c), _at(tag, w, 1, c),
                     _at(tag, w, 2, c), _at(tag, w, 3, c),
