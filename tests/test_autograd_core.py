@@ -193,3 +193,26 @@ def test_long_chains_need_no_recursion():
         y = y * 1.0
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [1, 1])
+
+
+def test_a_missing_compiled_core_is_reported_or_refused():
+    import os
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = ("import sys; sys.modules['tinygrad_kr._C.graph'] = None  # as if never built\n"
+              "import warnings; warnings.simplefilter('ignore')\n"
+              "import tinygrad_kr as t\n"
+              "x = t.ones(2, requires_grad=True); (x * x).sum().backward()\n"
+              "print(t.config.config()['autograd_core'], x.grad.tolist())\n"
+              "t.show_config()\n")
+    env = {k: v for k, v in os.environ.items() if k != "TKR_KERNELS"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=root, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("python [2.0, 2.0]")
+    assert "not compiled: graph" in out.stdout
+    if not all(kernels.compiled(name) for name in kernels.names()):
+        return      # TKR_KERNELS=compiled would refuse for a missing kernel first
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=root, env=dict(env, TKR_KERNELS="compiled"), timeout=120)
+    assert out.returncode != 0 and "the graph core was not compiled" in out.stderr
