@@ -216,3 +216,29 @@ def test_a_missing_compiled_core_is_reported_or_refused():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=root, env=dict(env, TKR_KERNELS="compiled"), timeout=120)
     assert out.returncode != 0 and "the graph core was not compiled" in out.stderr
+
+
+def test_pickles_load_under_either_core():
+    """A pickle names neither core: one written under the compiled core loads
+    under the Python one (TKR_KERNELS=numpy) and back."""
+    import importlib.util
+    import os
+    import pickle
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TKR_KERNELS"}
+    script = ("import pickle, sys, tinygrad_kr as t\n"
+              "x, m = pickle.loads(sys.stdin.buffer.read())\n"
+              "m(x).sum().backward()\n"
+              "sys.stdout.buffer.write(pickle.dumps((x, m, t.config.config()['autograd_core'])))\n")
+    model = tkr.nn.Linear(3, 2)
+    data = pickle.dumps((tkr.ones(1, 3, requires_grad=True), model))
+    for mode in ("numpy", "auto"):
+        out = subprocess.run([sys.executable, "-c", script], input=data, capture_output=True,
+                             cwd=root, env=dict(env, TKR_KERNELS=mode), timeout=120)
+        assert out.returncode == 0, out.stderr.decode()
+        x, m, core = pickle.loads(out.stdout)
+        built = importlib.util.find_spec("tinygrad_kr._C.graph") is not None
+        assert core == ("compiled" if mode == "auto" and built else "python")
+        np.testing.assert_array_equal(m.weight.data, model.weight.data)
+        data = pickle.dumps((x, m))

@@ -131,3 +131,30 @@ def test_torch_style_module_functions():
     assert x.var().item() == pytest.approx(np.var(x.data, ddof=1), rel=1e-6)
     assert x.std(unbiased=False).item() == pytest.approx(np.std(x.data), rel=1e-6)
     assert (x.softmax(1).sum(1) - 1).abs().max().item() < 1e-6
+
+
+def test_pickle_and_deepcopy_follow_pytorch():
+    import copy
+    import pickle
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    x.grad = tkr.tensor([0.5, 0.5])
+    y = pickle.loads(pickle.dumps(x))
+    assert y.requires_grad and y.is_leaf and y.grad is None        # PyTorch keeps no .grad
+    np.testing.assert_array_equal(y.data, x.data)
+    z = copy.deepcopy(x)                                            # deepcopy keeps it
+    assert z.grad is not x.grad and z.grad.tolist() == [0.5, 0.5]
+    assert z.data is not x.data and z.requires_grad
+    h = pickle.loads(pickle.dumps(x * 2))                           # a non-leaf: becomes a leaf
+    assert h.is_leaf and h.requires_grad and h.tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match="graph leaves"):
+        copy.deepcopy(x * 2)
+    # a module: shared parameters stay shared, Parameters drop .grad, types survive
+    lin = tkr.nn.Linear(2, 2)
+    model = tkr.nn.Sequential(lin, tkr.nn.ReLU(), lin)
+    lin.weight.grad = tkr.ones(2, 2)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone[0].weight is clone[2].weight and clone[0].weight is not lin.weight
+        assert type(clone[0].weight) is tkr.nn.Parameter and clone[0].weight.grad is None
+        np.testing.assert_array_equal(clone[0].weight.data, lin.weight.data)
+        clone(tkr.ones(1, 2)).sum().backward()
+        assert clone[0].weight.grad is not None and lin.weight.grad.tolist() == [[1, 1], [1, 1]]

@@ -129,6 +129,25 @@ class Tensor(TensorFields):
         """A new leaf sharing this tensor's data, cut from the graph."""
         return Tensor._make(self.data, None)
 
+    # -- copying and pickling: as PyTorch, and naming neither graph core, so
+    # that what one build writes another reads ------------------------------
+    def __reduce_ex__(self, protocol):
+        """Pickle the data and requires_grad (PyTorch keeps neither .grad nor the graph)."""
+        return (_rebuild_tensor, (type(self), self.data, self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) "
+                               "support the deepcopy protocol at the moment")
+        if id(self) in memo:
+            return memo[id(self)]
+        import copy
+        new = memo[id(self)] = _rebuild_tensor(type(self), copy.deepcopy(self.data, memo),
+                                               self.requires_grad)
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        return new
+
     def detach_(self):
         self.grad_fn = None
         self._requires_grad = False
@@ -561,6 +580,14 @@ class Size(tuple):
 
     def __repr__(self):
         return f"tinygrad_kr.Size({list(self)})"
+
+
+def _rebuild_tensor(cls, data, requires_grad):
+    """A leaf ``cls`` holding ``data`` as is (unpickling, deepcopy)."""
+    t = TensorFields.__new__(cls)
+    t.data, t.grad, t.grad_fn, t._version = data, None, None, 0
+    t._requires_grad = bool(requires_grad)
+    return t
 
 
 def _host(a):

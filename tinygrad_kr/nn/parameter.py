@@ -22,6 +22,13 @@ class Parameter(Tensor):
             data = np.empty(0, dtype=get_default_dtype())
         super().__init__(data, requires_grad=requires_grad)
 
+    def __deepcopy__(self, memo):
+        # as PyTorch: the data and requires_grad, not .grad
+        if id(self) in memo:
+            return memo[id(self)]
+        result = memo[id(self)] = type(self)(self.data.copy(), self.requires_grad)
+        return result
+
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
 
