@@ -64,8 +64,9 @@ class Function(FunctionFields):
     ``backward(self, xp, gy) -> gradient per input``.
     """
 
-    # fields (_core.py): parents, needs_input_grad, input_meta, saved,
-    # _saved_at, _retained; anything else an op keeps goes in its __dict__
+    # fields (_core.py): parents, needs_input_grad, input_meta, saved and the
+    # bookkeeping of what was saved, _retained; anything else an op keeps
+    # (self.shape, ...) goes in its __dict__
     __slots__ = ()
 
     #: False when backward calls kernels on raw arrays, so it cannot itself be
