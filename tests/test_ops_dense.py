@@ -71,9 +71,10 @@ def test_linear_gradcheck(x_shape, out, with_bias):
     assert gradcheck(lambda *a: F.linear(*a), inputs)
 
 
-def test_linear_is_twice_differentiable():
-    rng = _rng("gradgrad")
-    x, w, b = (_leaf(rng.standard_normal(s)) for s in ((3, 4), (2, 4), (2,)))
+@pytest.mark.parametrize("x_shape", [(3, 4), (2, 3, 4)])     # flat, and through the reshapes
+def test_linear_is_twice_differentiable(x_shape):
+    rng = _rng("gradgrad", x_shape)
+    x, w, b = (_leaf(rng.standard_normal(s)) for s in (x_shape, (2, 4), (2,)))
     assert gradgradcheck(lambda x, w, b: F.linear(x, w, b) ** 2, (x, w, b))
 
 

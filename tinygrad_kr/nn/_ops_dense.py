@@ -48,18 +48,21 @@ class Linear(Function):
     """
 
     def forward(self, x, weight, bias):
-        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
-        if bias is not None and bias.shape != (weight.shape[0],):
-            bias = get_array_module(x).broadcast_to(bias, (weight.shape[0],))
+        flat = x.ndim == 2      # (batch, in): the usual case, no reshapes
+        x2 = x if flat else x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+        if bias is not None and bias.shape != weight.shape[:1]:
+            bias = get_array_module(x).broadcast_to(bias, weight.shape[:1])
         y = kernels.gemm(x2, weight, False, True, bias)
         self.save_for_backward(x, weight)
-        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+        return y if flat else y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, xp, gy):
         x, weight = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
         m = math.prod(x.shape[:-1])
-        if gy.__class__ is np.ndarray:      # methods: np.reshape's dispatch costs more
+        if x.ndim == 2:
+            gy2, x2 = gy, x
+        elif gy.__class__ is np.ndarray:    # methods: np.reshape's dispatch costs more
             gy2, x2 = gy.reshape(m, weight.shape[0]), x.reshape(m, x.shape[-1])
         else:
             gy2 = xp.reshape(gy, (m, weight.shape[0]))
