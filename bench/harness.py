@@ -346,6 +346,7 @@ def environment(args, threads):
                "openmp": cfg.get("openmp"), "num_threads": cfg.get("num_threads"),
                "blas": cfg.get("blas"), "kernel_mode": cfg.get("kernel_mode"),
                "kernels_compiled": f"{cfg.get('compiled_count')}/{cfg.get('kernel_count')}",
+               "autograd_core": cfg.get("autograd_core"),
                "kernels_numpy": sorted(k for k, v in cfg.get("kernels", {}).items()
                                        if v != "compiled"),
                "build_errors": cfg.get("build_errors")}
@@ -524,6 +525,7 @@ def format_header(env):
     else:
         lines.append(f"tinygrad_kr {k['version']}: compiled extension {k['compiled_extension']}, "
                      f"OpenMP {k['openmp']}, kernels compiled {k['kernels_compiled']}, "
+                     f"autograd core {k.get('autograd_core')}, "
                      f"BLAS {k['blas']}, mode {k['kernel_mode']}")
         if k.get("kernels_numpy"):
             lines.append("  on the NumPy twins: " + ", ".join(k["kernels_numpy"]))
