@@ -17,7 +17,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
-from _gemm cimport GemmPlan, gemm_plan, gemm_rowmajor, gemm_split, gemm_threads, plan_bound
+from _gemm cimport (GemmPlan, gemm_plan, gemm_rowmajor, gemm_split, gemm_threads, nt_via_copy,
+                   plan_bound, transpose_f32)
 
 cnp.import_array()
 
@@ -201,8 +202,30 @@ def gemm(a, b, bint trans_a=False, bint trans_b=False, bias=None):
         bias_c = np.ascontiguousarray(bias)
         for i in range(m):     # C starts as the bias in every row; BLAS adds the product
             memcpy(c_data + i * row_bytes, cnp.PyArray_DATA(bias_c), row_bytes)
+    if trans_b and not trans_a and _transpose_first(B, m, n, ka):
+        B, trans_b = _transposed_f32(B), False      # x @ W^T as x @ (W^T copied)
     _matmul(A, B, trans_a, trans_b, 1, c, bias is not None)
     return c
+
+
+cdef bint _transpose_first(cnp.ndarray b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
+    """a @ b^T with a C-contiguous float32 b (a Linear layer's weight) where
+    the small kernels take a @ (b^T copied) but not b transposed (_gemm.pxd)."""
+    return SMALL_KERNELS and cnp.PyArray_TYPE(b) == cnp.NPY_FLOAT32 \
+        and cnp.PyArray_IS_C_CONTIGUOUS(b) and nt_via_copy(m, n, k)
+
+
+cdef cnp.ndarray _transposed_f32(cnp.ndarray b):
+    """A C-contiguous copy of b.T for a C-contiguous float32 b."""
+    cdef Py_ssize_t rows = b.shape[0], cols = b.shape[1]
+    cdef cnp.npy_intp dims[2]
+    dims[0], dims[1] = cols, rows
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32, 0)
+    cdef const float* src = <const float*> cnp.PyArray_DATA(b)
+    cdef float* dst = <float*> cnp.PyArray_DATA(out)
+    with nogil:
+        transpose_f32(src, rows, cols, cols, dst)
+    return out
 
 
 def batched_matmul(a, b, trans_a=False, trans_b=False):
@@ -301,3 +324,8 @@ def bias_grad(gy):
                 _bias_grad(<const double*> cnp.PyArray_DATA(g), <double*> cnp.PyArray_DATA(out),
                            n, c, s)
     return out if kind == cnp.NPY_FLOAT64 else out.astype(np.float32)
+
+
+def _transposed(b):
+    """Test hook: the C-contiguous copy of b.T that a @ b^T may run on."""
+    return _transposed_f32(np.ascontiguousarray(b, dtype=np.float32))

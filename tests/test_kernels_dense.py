@@ -335,6 +335,35 @@ def test_small_blocks_give_the_unblocked_product(small_blocks, m, n, k, trans_a,
                      terms=k)
 
 
+# x @ W^T with fewer than 128 inputs: run on a transposed copy of W (csrc/_gemm.pxd,
+# nt_via_copy): MLP and LeNet hidden layers, a ragged one, the 16-row edge
+NT_COPY_SHAPES = [(128, 100, 100), (128, 10, 100), (64, 84, 120), (16, 33, 127), (300, 7, 1)]
+
+
+@pytest.mark.parametrize("m,n,k", NT_COPY_SHAPES)
+def test_weight_transposed_products_run_on_a_transposed_copy(small_blocks, m, n, k, threads):
+    rng = _rng("nt-copy", m, n, k)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    wt = small_blocks._transposed(w)
+    assert wt.flags.c_contiguous and np.array_equal(wt, w.T)
+    want = kernels.reference("gemm")(a, w, False, True, bias)
+    for t in (1, 3):
+        threads(t)
+        got = small_blocks.gemm(a, w, False, True, bias)
+        assert_close(got, want, np.float32, terms=k)
+        # the copy is what ran: the very same product as on W^T made by hand
+        assert np.array_equal(got, small_blocks.gemm(a, wt, False, False, bias))
+        # a strided W is used as it is (no copy), still right
+        assert_close(small_blocks.gemm(a, np.asfortranarray(w), False, True, bias), want,
+                     np.float32, terms=k)
+    # not for float64, nor below 16 rows, nor from 128 inputs on (the kernels take those)
+    for args in ((a.astype(np.float64), w.astype(np.float64)), (a[:15], w)):
+        assert_close(small_blocks.gemm(*args, False, True),
+                     kernels.reference("gemm")(*args, False, True), args[0].dtype.type, terms=k)
+
+
 def test_scipy_blas_stays_on_one_thread_when_the_kernels_split():
     """The kernels own the threads: SciPy's OpenBLAS is pinned to 1, also
     after set_num_threads (which raises it through threadpoolctl)."""
