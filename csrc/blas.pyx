@@ -210,9 +210,13 @@ def gemm(a, b, bint trans_a=False, bint trans_b=False, bias=None):
 
 cdef bint _transpose_first(cnp.ndarray b, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k):
     """a @ b^T with a C-contiguous float32 b (a Linear layer's weight) where
-    the small kernels take a @ (b^T copied) but not b transposed (_gemm.pxd)."""
+    the small kernels take a @ (b^T copied) but not b transposed (_gemm.pxd),
+    on one thread only: a copy this thread just wrote, read by the other
+    cores, made a split product 1.6-2x slower (2 threads, 256x84x120: 39 ->
+    49 us instead of 25)."""
     return SMALL_KERNELS and cnp.PyArray_TYPE(b) == cnp.NPY_FLOAT32 \
-        and cnp.PyArray_IS_C_CONTIGUOUS(b) and nt_via_copy(m, n, k)
+        and cnp.PyArray_IS_C_CONTIGUOUS(b) and nt_via_copy(m, n, k) \
+        and gemm_threads(OWN_THREADS, m, n, k) == 1
 
 
 cdef cnp.ndarray _transposed_f32(cnp.ndarray b):
