@@ -68,7 +68,7 @@ def test_apply_twins_record_the_same_node(case, grad_on):
     cls, inputs, options = APPLY_CASES[case](a, b, c)
     with tkr.set_grad_enabled(grad_on):
         ours, node = _record(F.Function.__dict__["apply"], cls, *inputs, **options)
-        ref, ref_node = _record(F.Function.__dict__["python_apply"], cls, *inputs, **options)
+        ref, ref_node = _record(F.Function.__dict__["_python_apply"], cls, *inputs, **options)
     assert type(ours) is type(ref) is tkr.Tensor
     np.testing.assert_array_equal(ours.data, ref.data)
     assert ours.requires_grad == ref.requires_grad == grad_on
@@ -81,7 +81,7 @@ def test_apply_twins_raise_the_same_errors():
     with pytest.raises(ValueError) as ours:
         F.Function.__dict__["apply"].__get__(None, Mul)(a, tkr.ones(3))
     with pytest.raises(ValueError) as ref:
-        F.Function.__dict__["python_apply"].__get__(None, Mul)(a, tkr.ones(3))
+        F.Function.__dict__["_python_apply"].__get__(None, Mul)(a, tkr.ones(3))
     assert str(ours.value) == str(ref.value)
     argmax = tkr.argmax(a * 2)                  # integer results carry no gradient
     assert argmax.grad_fn is None and not argmax.requires_grad

@@ -469,6 +469,6 @@ if graph is not None:
     # _run_backward: same steps, fields as C struct members (csrc/graph.pyx).
     import sys
     graph.bind(sys.modules[__name__])
-    Function.python_apply = Function.__dict__["apply"]     # the reference (twin tests)
+    Function._python_apply = Function.__dict__["apply"]     # the reference (twin tests)
     Function.apply = classmethod(graph.apply)
     Tensor._make = staticmethod(graph.make)
