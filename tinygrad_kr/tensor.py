@@ -5,6 +5,8 @@ Function that made it (None for leaves), ``grad`` the accumulated gradient.
 Arithmetic and methods are one-line calls into ``tinygrad_kr.ops``, where each
 op's forward and backward live.
 """
+import copy
+
 import numpy as np
 
 from .autograd._core import TensorFields
@@ -141,7 +143,6 @@ class Tensor(TensorFields):
                                "support the deepcopy protocol at the moment")
         if id(self) in memo:
             return memo[id(self)]
-        import copy
         new = memo[id(self)] = _rebuild_tensor(type(self), copy.deepcopy(self.data, memo),
                                                self.requires_grad)
         if self.grad is not None:
