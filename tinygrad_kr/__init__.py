@@ -19,7 +19,7 @@ from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, device
 from .config import get_num_threads, set_num_threads, show_config
-from . import autograd, backend, cuda  # noqa: E402
+from . import autograd, backend, cuda, return_types  # noqa: E402
 
 multiply, divide, subtract, negative, absolute = mul, div, sub, neg, abs
 __version__ = "0.1.0"

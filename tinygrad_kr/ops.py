@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import kernels
+from . import kernels, return_types
 from .autograd.function import Function, device_mismatch
 from .backend import get_array_module
 from .tensor import Tensor, _as_tensor
@@ -851,36 +851,6 @@ def amin(input, dim=(), keepdim=False):
                       keepdim=keepdim, minimum=True)
 
 
-class ValuesIndices(tuple):
-    """(values, indices) from max/min/topk, as PyTorch's torch.return_types:
-    unpacks as a pair, has ``.values`` / ``.indices``, prints like PyTorch.
-    One subclass per op, named after it (see ``values_indices``)."""
-
-    __slots__ = ()
-    op = None
-
-    @property
-    def values(self):
-        return self[0]
-
-    @property
-    def indices(self):
-        return self[1]
-
-    def __repr__(self):
-        return f"tinygrad_kr.return_types.{self.op}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-
-_RETURN_TYPES = {op: type(op, (ValuesIndices,), {"__slots__": (), "op": op,
-                                                  "__module__": "tinygrad_kr.return_types"})
-                 for op in ("max", "min", "topk")}
-
-
-def values_indices(op, values, indices):
-    """The result of ``op`` ('max', 'min', 'topk') as its return type."""
-    return _RETURN_TYPES[op]((values, indices))
-
-
 def _max_or_min(input, dim, keepdim, minimum, other):
     if isinstance(dim, Tensor) or other is not None:  # torch.max(a, b) is maximum
         b = dim if other is None else other
@@ -899,8 +869,8 @@ def _max_or_min(input, dim, keepdim, minimum, other):
                                                axis=d, keepdims=keepdim)
     if not input.ndim:
         values, arg = values.reshape(()), arg.reshape(())
-    return values_indices("min" if minimum else "max", values,
-                          Tensor(arg.astype(np.int64, copy=False)))
+    result = return_types.min if minimum else return_types.max
+    return result((values, Tensor(arg.astype(np.int64, copy=False))))
 
 
 minimum_ = minimum

@@ -540,8 +540,8 @@ class Tensor(TensorFields):
     def topk(self, k, dim=-1, largest=True, sorted=True):
         idx = self.argsort(dim, descending=largest).data
         idx = get_array_module(idx).take(idx, np.arange(k), axis=dim)
-        from .ops import values_indices
-        return values_indices("topk", gather(self, dim, Tensor(idx)), Tensor(idx))
+        from .return_types import topk
+        return topk((gather(self, dim, Tensor(idx)), Tensor(idx)))
 
     def masked_fill(self, mask, value):
         return where(_as_tensor(mask, None).bool() if not isinstance(mask, Tensor) else mask,
