@@ -65,6 +65,9 @@ template <class V> V atomicAdd(V* at, V v) {
     *at += v;
     return old;
 }
+// A block of the stand-in is its one warp.
+#define __syncthreads() warp_barrier->arrive_and_wait()
+#define __shared__ static
 static double __longlong_as_double(long long bits) {
     double d;
     std::memcpy(&d, &bits, sizeof d);
@@ -237,3 +240,91 @@ class CpuCupy:
     @staticmethod
     def asnumpy(a):
         return np.asarray(a)
+
+
+def _column_major(address, rows, cols, ld, dtype, buffers=None):
+    """The column-major (rows, cols) matrix with leading dimension ld at a host
+    address; with ``buffers`` ({start: end} of the arrays handed to cuBLAS), an
+    extent outside every one of them fails here rather than reading stray memory."""
+    dtype = np.dtype(dtype)
+    count = ld * (cols - 1) + rows if rows and cols else 0
+    if buffers is not None and count:
+        end = address + count * dtype.itemsize
+        assert any(start <= address and end <= stop for start, stop in buffers.items()), \
+            f"cuBLAS would read or write outside its arrays ({count} elements at {address:#x})"
+    flat = np.ctypeslib.as_array((ctypes.c_byte * (count * dtype.itemsize)).from_address(address))
+    return np.lib.stride_tricks.as_strided(flat.view(dtype), (rows, cols),
+                                           (dtype.itemsize, ld * dtype.itemsize))
+
+
+class CpuCublas:
+    """The cuBLAS calls of tinygrad_kr/kernels/_cublas.py on host memory, by the
+    BLAS reference definitions (column-major, op flags, leading dimensions,
+    host-side alpha and beta; beta = 0 never reads C), so that the row-major
+    mapping of those wrappers is checked without a GPU."""
+    CUBLAS_POINTER_MODE_HOST = 0
+    mode = 0
+    calls = []    # (function name, dimensions) of every call, for tests
+    buffers = {}  # start -> end address of every array whose address was taken
+
+    @classmethod
+    def address(cls, a):
+        """a's address, remembering the memory a may span (the stand-in of ``a.data.ptr``)."""
+        start = a.ctypes.data
+        cls.buffers[start] = start + a.nbytes if a.flags.forc else None
+        if cls.buffers[start] is None:      # a strided view: its base's whole buffer
+            base = a if a.base is None else a.base
+            cls.buffers[start] = base.ctypes.data + base.nbytes
+        return start
+
+    @classmethod
+    def getPointerMode(cls, handle):
+        return cls.mode
+
+    @classmethod
+    def setPointerMode(cls, handle, mode):
+        cls.mode = mode
+
+    @staticmethod
+    def _scalar(address, dtype):
+        return _column_major(address, 1, 1, 1, dtype)[0, 0]
+
+    @classmethod
+    def _gemm(cls, dtype, h, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+        assert cls.mode == cls.CUBLAS_POINTER_MODE_HOST
+        assert lda >= max(1, k if transa else m) and ldb >= max(1, n if transb else k)
+        assert ldc >= max(1, m)
+        a = _column_major(A, *((k, m) if transa else (m, k)), lda, dtype, cls.buffers)
+        b = _column_major(B, *((n, k) if transb else (k, n)), ldb, dtype, cls.buffers)
+        c = _column_major(C, m, n, ldc, dtype, cls.buffers)
+        product = (a.T if transa else a) @ (b.T if transb else b)
+        alpha, beta = cls._scalar(alpha, dtype), cls._scalar(beta, dtype)
+        c[...] = alpha * product + (beta * c if beta else 0)
+        cls.calls.append(("gemm", (m, n, k)))
+
+    @classmethod
+    def _gemv(cls, dtype, h, trans, m, n, alpha, A, lda, x, incx, beta, y, incy):
+        assert cls.mode == cls.CUBLAS_POINTER_MODE_HOST and lda >= max(1, m)
+        assert incx == 1 and incy == 1
+        a = _column_major(A, m, n, lda, dtype, cls.buffers)
+        xs = _column_major(x, m if trans else n, 1, 1, dtype, cls.buffers)[:, 0]
+        ys = _column_major(y, n if trans else m, 1, 1, dtype, cls.buffers)[:, 0]
+        alpha, beta = cls._scalar(alpha, dtype), cls._scalar(beta, dtype)
+        ys[...] = alpha * ((a.T if trans else a) @ xs) + (beta * ys if beta else 0)
+        cls.calls.append(("gemv", (m, n)))
+
+    @classmethod
+    def sgemm(cls, *args):
+        cls._gemm(np.float32, *args)
+
+    @classmethod
+    def dgemm(cls, *args):
+        cls._gemm(np.float64, *args)
+
+    @classmethod
+    def sgemv(cls, *args):
+        cls._gemv(np.float32, *args)
+
+    @classmethod
+    def dgemv(cls, *args):
+        cls._gemv(np.float64, *args)

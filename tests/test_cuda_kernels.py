@@ -23,7 +23,7 @@ import pytest
 
 import tinygrad_kr as tkr
 from tinygrad_kr import kernels
-from tinygrad_kr.kernels import _gpu
+from tinygrad_kr.kernels import _cublas, _gpu
 
 import cuda_on_cpu
 
@@ -227,13 +227,40 @@ def _optim(name, **options):
     return make
 
 
+def _gemm(m, n, k, trans_a=False, trans_b=False, bias=False, layout="C"):
+    """op(a) (m, k) @ op(b) (k, n); layout "F" stores both operands
+    column-major, "strided" as every other column of a wider array."""
+    def make(rng, dtype):
+        def operand(rows, cols, trans):
+            x = _randn(rng, (cols, rows) if trans else (rows, cols), dtype)
+            if layout == "F":
+                return np.asfortranarray(x)
+            if layout == "strided":
+                wide = np.repeat(x, 2, axis=1)
+                return wide[:, ::2]
+            return x
+        a, b = operand(m, k, trans_a), operand(k, n, trans_b)
+        return (a, b, trans_a, trans_b, _randn(rng, (n,), dtype) if bias else None), {}
+    return make
+
+
 CASES = {
+    "gemm-nn": _gemm(5, 7, 3),
+    "gemm-nt-bias": _gemm(6, 4, 9, trans_b=True, bias=True),    # Linear's forward
+    "gemm-tn": _gemm(8, 3, 5, trans_a=True),                    # Linear's weight gradient
+    "gemm-tt-fortran": _gemm(4, 6, 5, trans_a=True, trans_b=True, layout="F"),
+    "gemm-nn-fortran-bias": _gemm(3, 5, 7, bias=True, layout="F"),
+    "gemm-nt-strided": _gemm(4, 5, 6, trans_b=True, layout="strided"),
+    "gemm-vectors": _gemm(1, 1, 8),
+    "gemm-outer": _gemm(4, 3, 1, bias=True),
+    "gemm-empty-k": _gemm(3, 4, 0, bias=True),
+    "gemm-empty-m": _gemm(0, 4, 3),
     "bias_grad-linear": lambda rng, dtype: ((_randn(rng, (7, 5), dtype),), {}),
     "bias_grad-conv": lambda rng, dtype: ((_randn(rng, (3, 4, 5, 6), dtype),), {}),
     "bias_grad-1d-transposed": lambda rng, dtype: ((_randn(rng, (6, 3, 4), dtype).transpose(2, 1, 0),), {}),
     "bias_grad-empty": lambda rng, dtype: ((np.zeros((0, 3, 2), dtype),), {}),
-    # 4800 values a channel: split over three blocks (PER_BLOCK = 2048)
-    "bias_grad-parts": lambda rng, dtype: ((_randn(rng, (3, 2, 40, 40), dtype),), {}),
+    "bias_grad-one-position": lambda rng, dtype: ((_randn(rng, (4, 3, 1, 1), dtype),), {}),
+    "bias_grad-large": lambda rng, dtype: ((_randn(rng, (3, 2, 40, 40), dtype),), {}),
     **{f"{n}": _elementwise(n) for n in ["relu_forward", "relu_backward", "leaky_relu_forward",
                                          "leaky_relu_backward"]},
     "relu_forward-transposed": lambda rng, dtype: ((_randn(rng, (3, 4, 5), dtype).T,), {}),
@@ -340,8 +367,12 @@ def cpu_cupy(monkeypatch):
     if cuda_on_cpu.CXX is None:
         pytest.skip("no C++ compiler to run the CUDA C on the host")
     fake = cuda_on_cpu.CpuCupy()
-    for mod in [_gpu, *MODULES.values()]:
+    for mod in [_gpu, _cublas, *MODULES.values()]:
         monkeypatch.setattr(mod, "cupy_module", lambda: fake)
+    monkeypatch.setattr(_cublas, "library", lambda: cuda_on_cpu.CpuCublas)
+    monkeypatch.setattr(_cublas, "handle", lambda: 0)
+    monkeypatch.setattr(_cublas, "address", cuda_on_cpu.CpuCublas.address)
+    cuda_on_cpu.CpuCublas.calls, cuda_on_cpu.CpuCublas.buffers = [], {}
     for k in _gpu.DECLARED:   # kernels built for the stand-in must not outlive the test
         if isinstance(k, _gpu.RawKernel):
             monkeypatch.setattr(k, "_kernels", {})
@@ -816,3 +847,84 @@ def test_training_on_gpu_matches_cpu(optimizer):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-8)
     for g, c in zip(gpu_params, cpu_params):
         np.testing.assert_allclose(g, c, rtol=1e-7, atol=1e-9)
+
+
+# ------------------------------------------- direct cuBLAS calls (kernels/_cublas.py)
+
+def test_gemm_rejects_what_the_compiled_kernel_rejects(cpu_cupy):
+    gemm = MODULES["blas"].gemm.__wrapped__
+    a, b = np.zeros((2, 3)), np.zeros((4, 5))
+    with pytest.raises(ValueError, match=r"inner dimensions differ: a \(2, 3\) @ b \(4, 5\)"):
+        gemm(a, b)
+    with pytest.raises(ValueError, match=r"bias must have shape \(5,\)"):
+        gemm(np.zeros((2, 4)), b, bias=np.zeros(4))
+    with pytest.raises(TypeError, match="bias must be a float64 array"):
+        gemm(np.zeros((2, 4)), b, bias=np.zeros(5, np.float32))
+    assert cuda_on_cpu.CpuCublas.calls == []
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cublas_gemm_accumulates_in_place(cpu_cupy, dtype):
+    rng = np.random.default_rng(3)
+    a, b = _randn(rng, (3, 4), dtype), _randn(rng, (5, 4), dtype)
+    out = _randn(rng, (3, 5), dtype)
+    want = out + a @ b.T
+    got = _cublas.gemm(a, b, trans_b=True, out=out, accumulate=True)
+    assert got is out
+    np.testing.assert_allclose(out, want, **TOL[np.dtype(dtype)])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(5, 3), (1, 4), (4, 1), (0, 3), (3, 0)])
+@pytest.mark.parametrize("trans", [False, True])
+def test_cublas_gemv(cpu_cupy, dtype, shape, trans):
+    rng = np.random.default_rng(4)
+    a = _randn(rng, shape, dtype)
+    x = _randn(rng, shape[0] if trans else shape[1], dtype)
+    got = _cublas.gemv(a, x, trans=trans)
+    want = (a.T if trans else a) @ x
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, **TOL[np.dtype(dtype)])
+
+
+def test_bias_grad_and_linear_are_cublas_calls(cpu_cupy):
+    """bias_grad: one GEMV for (N, C), two for (N, C, H, W); gemm one GEMM."""
+    blas, calls = MODULES["blas"], cuda_on_cpu.CpuCublas.calls
+    rng = np.random.default_rng(5)
+    blas.bias_grad.__wrapped__(_randn(rng, (6, 4), np.float32))
+    assert [c[0] for c in calls] == ["gemv"]
+    calls.clear()
+    blas.bias_grad.__wrapped__(_randn(rng, (6, 4, 3, 2), np.float32))
+    assert [c[0] for c in calls] == ["gemv", "gemv"]
+    calls.clear()
+    blas.gemm.__wrapped__(_randn(rng, (6, 4), np.float32), _randn(rng, (3, 4), np.float32),
+                          False, True, _randn(rng, (3,), np.float32))
+    assert calls == [("gemm", (3, 6, 4))]     # column-major C^T: (n, m, k)
+
+
+@pytest.mark.parametrize("one_block", [True, False])
+@pytest.mark.parametrize("case", ["2d", "2d-weight-ignore-smooth-sum", "4d-weight-ignore-fortran",
+                                  "2d-all-ignored"])
+def test_cross_entropy_forward_in_one_block_or_over_the_grid(cpu_cupy, monkeypatch, one_block,
+                                                             case):
+    """A small reduced loss is finished inside the forward kernel (one launch, one
+    host read, bad labels counted there); larger ones use the grid and reductions."""
+    loss_module = MODULES["loss"]
+    monkeypatch.setattr(loss_module, "ONE_BLOCK_ELEMENTS", 1 << 16 if one_block else 0)
+    forward = loss_module.cross_entropy_forward.__wrapped__
+    for dtype in DTYPES:
+        args, kwargs = CE_CASES[case](np.random.default_rng(6), dtype)
+        cuda_on_cpu.RawKernel.launches = []
+        with np.errstate(divide="ignore", invalid="ignore"):
+            got = forward(*copy.deepcopy(args), **kwargs)
+            want = kernels.reference("cross_entropy_forward")(*args, **kwargs)
+        _assert_matches(got, want, dtype)
+        assert [name for name, _ in cuda_on_cpu.RawKernel.launches] == ["tkr_ce_forward"]
+        assert cuda_on_cpu.RawKernel.launches[0][1][11] == int(one_block)   # the finish flag
+        logits, target, weight = args
+        target.reshape(-1)[-1] = logits.shape[1] + 2          # a bad label, counted by the kernel
+        with pytest.raises(IndexError) as want_error:
+            kernels.reference("cross_entropy_forward")(*args, **kwargs)
+        with pytest.raises(IndexError) as got_error:
+            forward(*args, **kwargs)
+        assert str(got_error.value) == str(want_error.value)

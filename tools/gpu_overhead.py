@@ -29,8 +29,19 @@ host = np.arange(64, dtype=np.int64)
 dev = cp.empty(64, cp.int64)
 relu = cp.ElementwiseKernel("T x", "T y", "y = x > 0 ? x : (T)0", "bench_relu")
 
-from tinygrad_kr.kernels import cuda_blas, cuda_conv  # noqa: E402
+from tinygrad_kr.kernels import _cublas, cuda_blas, cuda_conv, cuda_loss  # noqa: E402
+x128, w100 = cp.ones((128, 100), cp.float32), cp.ones((100, 100), cp.float32)
+logits, labels = cp.zeros((256, 10), cp.float32), cp.zeros(256, cp.int64)
+loss, lse, total = cuda_loss.cross_entropy_forward(logits, labels)
 rows = {
+    "cupy.matmul (128x100 @ 100x100^T)": lambda: cp.matmul(x128, w100.T),
+    "tkr _cublas.gemm (128x100 @ 100x100^T)": lambda: _cublas.gemm(x128, w100, trans_b=True),
+    "tkr gemm kernel, with bias": lambda: cuda_blas.gemm(x128, w100, False, True, v[:100]),
+    "tkr bias_grad (256, 6, 28, 28)": lambda: cuda_blas.bias_grad(cp.empty((256, 6, 28, 28),
+                                                                          cp.float32)),
+    "tkr cross_entropy_forward (256x10)": lambda: cuda_loss.cross_entropy_forward(logits, labels),
+    "tkr cross_entropy_backward (256x10)": lambda: cuda_loss.cross_entropy_backward(
+        logits, labels, lse, loss, total),
     "cupy.matmul 2-D (6x25 @ 25x1000)": lambda: cp.matmul(a, b),
     "cupy.matmul, transposed operand": lambda: cp.matmul(a, bt),
     "cupy ElementwiseKernel (1000)": lambda: relu(v),

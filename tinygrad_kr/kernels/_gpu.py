@@ -101,6 +101,13 @@ class _Param:
         return np.dtype(t if self.ctype == "T" else _C_TYPES[self.ctype])
 
 
+def _c_contiguous(a):
+    """a's C-contiguity: CuPy's own flag (``a.flags`` builds an object per call), or
+    the flags of any other array (NumPy's, on the CPU stand-in of the tests)."""
+    flag = getattr(a, "_c_contiguous", None)
+    return a.flags.c_contiguous if flag is None else flag
+
+
 class RawKernel:
     """A ``cupy.RawKernel`` of ``code`` (CUDA C over ``T``), one binary per dtype."""
 
@@ -136,10 +143,11 @@ class RawKernel:
         if t not in _C_NAMES:
             raise TypeError(f"{self.name}: T must be float32 or float64, got {t}")
         packed = []
-        # This runs for every launch (a dozen per layer and step): no per-call dtype building.
+        # This runs for every launch (a dozen per layer and step) and bounds a small
+        # step's speed: no per-call dtype building, CuPy's contiguity flag read directly.
         for a, (pointer, dtype, scalar), p in zip(args, self._spec(t), self.params):
             if pointer:
-                if getattr(a, "dtype", None) != dtype or not a.flags.c_contiguous:
+                if getattr(a, "dtype", None) != dtype or not _c_contiguous(a):
                     raise TypeError(f"{self.name}: {p.name} must be a C-contiguous "
                                     f"{dtype} array, got {getattr(a, 'dtype', type(a))}")
                 packed.append(a)

@@ -1,60 +1,60 @@
 """GPU versions of the BLAS-group kernels (twins: ref_blas.py).
 
-gemm and batched_matmul need none: their twins run on CuPy arrays as they
-are, and ``cupy.matmul`` is cuBLAS.
+``gemm`` is one cuBLAS call (kernels/_cublas.py), made directly: ``cupy.matmul``
+costs twice the host time, and a GPU training step of this size is bound by
+host time.  The bias, when given, is broadcast into C first and the product
+added to it (beta = 1), as the compiled CPU kernel does.
 
-``bias_grad`` is one RawKernel.  CuPy's general reduction over the axes
-(0, 2, 3) runs one block per output (a channel of a LeNet layer is 200k
-values: 50 us on an H100) and two GEMVs against ones cost two cuBLAS calls of
-host time each; here every channel is split over enough blocks to fill the
-GPU, each warp sums its share in float64 and adds it to the channel's total
-with one atomic add.  The float64 totals are then rounded to gy's dtype, so
-the order in which the warps land changes nothing for float32 and at most the
-last bit of a float64 result.
+``bias_grad`` is one or two cuBLAS GEMVs against a vector of ones: gy (N, C)
+summed over its rows, gy (N, C, S...) first over each image's S positions,
+then over the N images.  Nothing to zero, no cast pass, no atomics: the sums
+are cuBLAS's, in gy's dtype (as PyTorch's), and the same on every run.
+
+batched_matmul needs no GPU version: its twin runs on CuPy arrays as it is.
 """
+import numpy as np
+
 from ..backend import cupy_module
-from ._gpu import BLOCK, on_device, raw
+from . import _cublas
+from ._gpu import on_device, ones
 from .ref_blas import bias_grad as _bias_grad_twin
+from .ref_blas import gemm as _gemm_twin
 
-__all__ = ["bias_grad"]
+__all__ = ["gemm", "bias_grad"]
 
-PER_BLOCK = 8 * BLOCK   # values of one channel that one block sums (8 per thread)
+_FLOATS = (np.float32, np.float64)
 
-_bias_grad = raw(r"""
-// Warp sum (every lane gets the total).
-__device__ __forceinline__ double tkr_warp_sum(double v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
 
-// total[c] += the values of channel c of g (N, C, S) in part p of its N*S values, for
-// the blocks b = p*C + c; total starts at 0.
-extern "C" __global__ void tkr_bias_grad(const T* g, double* total, long long C, long long S,
-                                         long long NS, long long parts) {
-    const long long part_len = (NS + parts - 1) / parts;
-    for (long long b = blockIdx.x; b < C * parts; b += gridDim.x) {   // the same for a whole warp
-        const long long c = b % C, p = b / C;
-        const long long t1 = min(NS, (p + 1) * part_len);
-        double sum = 0;
-        for (long long t = p * part_len + threadIdx.x; t < t1; t += blockDim.x) {
-            const long long n = t / S;
-            sum += (double)g[(n * C + c) * S + (t - n * S)];
-        }
-        sum = tkr_warp_sum(sum);
-        if ((threadIdx.x & 31) == 0) atomicAdd(&total[c], sum);
-    }
-}
-""", "tkr_bias_grad")
+@on_device
+def gemm(a, b, trans_a=False, trans_b=False, bias=None):
+    if getattr(a, "ndim", 0) != 2 or getattr(b, "ndim", 0) != 2 or a.dtype != b.dtype \
+            or a.dtype not in _FLOATS:
+        return _gemm_twin(a, b, trans_a, trans_b, bias)    # CuPy's own errors and rules
+    m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+    if ka != kb:
+        raise ValueError(f"gemm: inner dimensions differ: a {a.shape}"
+                         f"{' transposed' if trans_a else ''} @ b {b.shape}"
+                         f"{' transposed' if trans_b else ''} ({ka} != {kb})")
+    out = cupy_module().empty((m, n), dtype=a.dtype)
+    if bias is not None:
+        if getattr(bias, "dtype", None) != a.dtype:
+            raise TypeError(f"gemm: bias must be a {a.dtype} array, got "
+                            f"{getattr(bias, 'dtype', type(bias).__name__)}")
+        if bias.shape != (n,):
+            raise ValueError(f"gemm: bias must have shape ({n},) for an output of shape "
+                             f"({m}, {n}), got {bias.shape}")
+        out[...] = bias       # C starts as the bias in every row; cuBLAS adds the product
+    return _cublas.gemm(a, b, trans_a, trans_b, out, accumulate=bias is not None)
 
 
 @on_device
 def bias_grad(gy):
-    if getattr(gy, "ndim", 0) < 2 or gy.dtype.kind != "f" or gy.size == 0:
+    if getattr(gy, "ndim", 0) < 2 or gy.dtype not in _FLOATS or gy.size == 0:
         return _bias_grad_twin(gy)     # its errors, and the empty cases
-    cp = cupy_module()
     n, c = gy.shape[:2]
     s = gy.size // (n * c)
-    parts = -(-(n * s) // PER_BLOCK)
-    total = cp.zeros(c, dtype=cp.float64)
-    _bias_grad(c * parts * BLOCK, cp.ascontiguousarray(gy), total, c, s, n * s, parts)
-    return total.astype(gy.dtype, copy=False)
+    g = cupy_module().ascontiguousarray(gy)
+    if s > 1:   # each (image, channel) summed over its positions: (N*C, S) @ ones(S)
+        g = _cublas.gemv(g.reshape(n * c, s), ones(s, g.dtype, g.device))
+    return _cublas.gemv(g.reshape(n, c), ones(n, g.dtype, g.device), trans=True)

@@ -1,7 +1,7 @@
 """GPU versions of the 2-D convolution kernels (twins: ref_conv.py).
 
 im2col and col2im are RawKernels, the contractions single 2-D cuBLAS GEMMs
-through ``cupy.matmul``.  The column matrix of a batch of images takes the
+(kernels/_cublas.py; the weight gradient of a chunked batch accumulates in place).  The column matrix of a batch of images takes the
 batch into its columns ("CNHW" order, as Caffe and Chainer lay it out on GPUs):
 
     col[(c*kh + i)*kw + j, (n*OH + oh)*OW + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw]
@@ -18,6 +18,7 @@ division is emulated on GPUs and dominated these kernels).  The batch goes
 through in chunks that keep the column buffer under ``COL_BYTES``.
 """
 from ..backend import cupy_module
+from . import _cublas
 from ._gpu import check_float, on_device, raw
 from .ref_conv import _check, _check_gy
 
@@ -186,7 +187,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
     bias = w_rows if b is None else cp.ascontiguousarray(b)   # (never read without a bias)
     y = cp.empty((N, O, OH * OW), dtype=x.dtype)
     for n0, n1 in _chunks(N, geo, x.itemsize):
-        yt = cp.matmul(w_rows, _im2col(x[n0:n1], geo))        # (O, nb*OH*OW)
+        yt = _cublas.gemm(w_rows, _im2col(x[n0:n1], geo))     # (O, nb*OH*OW)
         out = y[n0:n1]
         _to_nchw_kernel(out.size, yt, bias, out, out.size, O, n1 - n0, OH * OW, int(b is not None))
     return y.reshape(N, O, OH, OW)
@@ -200,10 +201,10 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
     x_shape = tuple(int(s) for s in x_shape)
     geo = _geometry(x_shape, w.shape, stride, padding, dilation, fn)
     gy = _gy_rows(gy, x_shape, w.shape, geo, fn)
-    w_cols = cp.ascontiguousarray(w).reshape(w.shape[0], -1).T     # (C*kh*kw, O), a view
+    w_rows = cp.ascontiguousarray(w).reshape(w.shape[0], -1)       # (O, C*kh*kw)
     gx = cp.empty(x_shape, dtype=gy.dtype)
     for n0, n1 in _chunks(x_shape[0], geo, gy.itemsize):
-        _col2im(cp.matmul(w_cols, _to_cnhw(gy[n0:n1])), gx[n0:n1], geo)
+        _col2im(_cublas.gemm(w_rows, _to_cnhw(gy[n0:n1]), trans_a=True), gx[n0:n1], geo)
     return gx
 
 
@@ -216,14 +217,11 @@ def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
     geo = _geometry(x.shape, w_shape, stride, padding, dilation, fn)
     gy = _gy_rows(gy, x.shape, w_shape, geo, fn)
     x = cp.ascontiguousarray(x)
-    gw = None
+    gw = cp.empty((w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]), dtype=gy.dtype)
+    if x.shape[0] == 0:     # an empty batch
+        gw.fill(0)
     for n0, n1 in _chunks(x.shape[0], geo, x.itemsize):
-        # (O, nb*OH*OW) @ (nb*OH*OW, C*kh*kw): col^T is a view, cuBLAS transposes it
-        part = cp.matmul(_to_cnhw(gy[n0:n1]), _im2col(x[n0:n1], geo).T)
-        if gw is None:
-            gw = part
-        else:
-            gw += part
-    if gw is None:     # an empty batch
-        gw = cp.zeros((w_shape[0], w_shape[1] * w_shape[2] * w_shape[3]), dtype=gy.dtype)
+        # (O, nb*OH*OW) @ (C*kh*kw, nb*OH*OW)^T, summed over the chunks in place
+        _cublas.gemm(_to_cnhw(gy[n0:n1]), _im2col(x[n0:n1], geo), trans_b=True, out=gw,
+                     accumulate=n0 > 0)
     return gw.reshape(w_shape)

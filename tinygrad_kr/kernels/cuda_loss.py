@@ -17,10 +17,17 @@ import numpy as np
 
 from ..backend import cupy_module
 from . import ref_loss
-from ._gpu import elementwise, on_device, ones, raw, reduction
-from .ref_loss import _check_ce, _row_scale
+from ._gpu import BLOCK, elementwise, on_device, ones, raw, reduction
+from .ref_loss import _check_ce
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+
+# A reduced loss over at most this many logits (a classification batch) is computed
+# and finished by one block of the forward kernel: the bad-label count, the weight
+# sum and the loss come back in one host read (the separate count, sums and cast
+# were six launches and two syncs).  Larger inputs use every block and CuPy's
+# reductions (one block over millions of logits would cost GPU time).
+ONE_BLOCK_ELEMENTS = 1 << 16
 
 # The label check in one pass (the twin's expression is five launches and a
 # host sync each time): how many labels are neither a class nor ignore_index.
@@ -49,7 +56,8 @@ __device__ __forceinline__ double warp_sum(double v) {
 
 extern "C" __global__ void tkr_ce_forward(const T* x, const long long* y, const T* w,
         double* lse, T* loss, double* w_label, long long M, long long C, long long S,
-        long long ignore_index, double smoothing) {
+        long long ignore_index, double smoothing, int finish, int mean, T* total_loss,
+        double* stats) {
     const int lane = threadIdx.x & 31;
     // One warp per row; the whole warp takes the same branches (rows are per warp).
     GRID_STRIDE_LOOP(t, M * 32) {
@@ -75,7 +83,7 @@ extern "C" __global__ void tkr_ce_forward(const T* x, const long long* y, const 
             const double row_lse = m + log(s);
             const long long label = y[r];
             lse[r] = row_lse;
-            if (label == ignore_index) {
+            if (label == ignore_index || label < 0 || label >= C) {   // bad labels: counted below
                 loss[r] = 0;
                 w_label[r] = 0;
             } else {
@@ -87,21 +95,54 @@ extern "C" __global__ void tkr_ce_forward(const T* x, const long long* y, const 
             }
         }
     }
+    if (!finish) return;
+    // Launched as one block: reduce here, so that the host reads one small array (one sync)
+    // instead of counting bad labels, summing weights and summing losses apart.
+    // stats = {sum of the label weights, number of bad labels}; total_loss = sum or mean.
+    __syncthreads();
+    double loss_sum = 0, weight_sum = 0, bad = 0;
+    for (long long r = threadIdx.x; r < M; r += blockDim.x) {
+        loss_sum += (double)loss[r];
+        weight_sum += w_label[r];
+        const long long label = y[r];
+        bad += (label != ignore_index && (label < 0 || label >= C)) ? 1 : 0;
+    }
+    __shared__ double warp_totals[3][32];
+    loss_sum = warp_sum(loss_sum);
+    weight_sum = warp_sum(weight_sum);
+    bad = warp_sum(bad);
+    if (lane == 0) {
+        warp_totals[0][threadIdx.x >> 5] = loss_sum;
+        warp_totals[1][threadIdx.x >> 5] = weight_sum;
+        warp_totals[2][threadIdx.x >> 5] = bad;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int k = 1; k < (int)(blockDim.x >> 5); ++k) {   // in warp order: deterministic
+            loss_sum += warp_totals[0][k];
+            weight_sum += warp_totals[1][k];
+            bad += warp_totals[2][k];
+        }
+        stats[0] = weight_sum;
+        stats[1] = bad;
+        total_loss[0] = (T)(mean ? loss_sum / weight_sum : loss_sum);
+    }
 }
 """, "tkr_ce_forward")
 
 # gx = g * (p * (hard + soft * sum(w)) - soft * w[c]) - [c == y] g * hard, with
 # p = softmax, hard = (1-eps) w[y], soft = eps/C; an ignored row has g = 0 (and
-# label 0), exactly as in the twin.
+# label 0), exactly as in the twin.  The row's g is gloss[r] ('none') or gloss[0]
+# divided by the mean's total weight, read on the GPU: a host read would be a sync.
 _backward = elementwise(
-    "raw T x, raw int64 y, raw float64 lse, raw float64 g, raw T w, float64 w_total, "
-    "int64 C, int64 S, int64 ignore_index, float64 smoothing",
+    "raw T x, raw int64 y, raw float64 lse, raw G gloss, int64 per_row, float64 divisor, "
+    "raw T w, float64 w_total, int64 C, int64 S, int64 ignore_index, float64 smoothing",
     "T gx",
     """
     const long long c = (i / S) % C, r = (i / (C * S)) * S + i % S;
     const bool ignored = y[r] == ignore_index;
     const long long label = ignored ? 0 : y[r];
-    const double gr = ignored ? 0.0 : g[r];
+    const double gr = ignored ? 0.0 : (double)gloss[per_row ? r : 0] / divisor;
     const double hard = (1 - smoothing) * (double)w[label], soft = smoothing / C;
     const double p = exp((double)x[i] - lse[r]);
     double d = gr * (p * (hard + soft * w_total) - soft * (double)w[c]);
@@ -125,22 +166,44 @@ def _weights(weight, logits, n_classes):
     return cp.ascontiguousarray(weight)
 
 
+def _one_block(n_rows, n_classes, reduction):
+    return reduction != "none" and n_rows * n_classes <= ONE_BLOCK_ELEMENTS
+
+
+def _count_bad_labels_unless_one_block(target, n_classes, ignore_index):
+    if _one_block(target.size, n_classes, "mean"):
+        return 0     # "none yet": the one-block forward counts them in its own pass
+    return _count_bad_labels(target, n_classes, ignore_index)
+
+
 @on_device
 def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduction="mean",
                           label_smoothing=0.0):
     cp = cupy_module()
-    target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
-                                   label_smoothing, _count_bad_labels)
+    target, is_prob, _ = _check_ce(
+        logits, target, weight, ignore_index, reduction, label_smoothing,
+        _count_bad_labels if reduction == "none" else _count_bad_labels_unless_one_block)
     if is_prob:
         return ref_loss.cross_entropy_forward(logits, target, weight, ignore_index, reduction,
                                               label_smoothing)
     M, C, S = _geometry(logits)
+    one_block = _one_block(M, C, reduction)
     x = cp.ascontiguousarray(logits)
+    y = cp.ascontiguousarray(target)
     lse = cp.empty(M, dtype=np.float64)
     row_loss = cp.empty(M, dtype=logits.dtype)
     w_label = cp.empty(M, dtype=np.float64)
-    _forward_rows(M * 32, x, cp.ascontiguousarray(target), _weights(weight, logits, C),
-                  lse, row_loss, w_label, M, C, S, ignore_index, float(label_smoothing))
+    args = (x, y, _weights(weight, logits, C), lse, row_loss, w_label, M, C, S, ignore_index,
+            float(label_smoothing))
+    if one_block:
+        loss = cp.empty((), dtype=logits.dtype)
+        stats = cp.empty(2, dtype=np.float64)
+        _forward_rows(BLOCK, *args, 1, int(reduction == "mean"), loss, stats)
+        total_weight, bad = (float(v) for v in cp.asnumpy(stats))     # the one host sync
+        if bad:     # the twins' check names the first bad label
+            ref_loss._check_class_target(logits, target, ignore_index, C, "cross_entropy")
+        return loss, lse, total_weight
+    _forward_rows(M * 32, *args, 0, 0, row_loss, w_label)
     total_weight = float(w_label.sum())
     if reduction == "none":
         loss = row_loss.reshape(target.shape)
@@ -163,10 +226,15 @@ def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None
                                                ignore_index, reduction, label_smoothing)
     M, C, S = _geometry(logits)
     w = _weights(weight, logits, C)
-    g = _row_scale(cp, gloss, reduction, total_weight, M)
+    per_row = reduction == "none"
+    g = cp.ascontiguousarray(cp.asarray(gloss)).reshape(-1)
+    if g.size != (M if per_row else 1):
+        raise ValueError(f"cross_entropy_backward: gloss has {g.size} values, expected "
+                         f"{M if per_row else 1} for reduction={reduction!r}")
+    divisor = float(total_weight) if reduction == "mean" else 1.0
     gx = cp.empty(logits.shape, dtype=logits.dtype)
     # unweighted: the weights' sum is C, known here (a sum on the GPU would sync to read it)
     w_sum = float(C) if weight is None else float(w.sum(dtype=np.float64))
-    _backward(logits, target.reshape(-1), lse, g, w, w_sum, C, S,
+    _backward(logits, target.reshape(-1), lse, g, int(per_row), divisor, w, w_sum, C, S,
               ignore_index, float(label_smoothing), gx)
     return gx
