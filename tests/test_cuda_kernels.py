@@ -705,6 +705,32 @@ def test_kernels_run_on_the_device_of_their_first_array():
     assert entered == [Array.device, "exit"]
 
 
+def test_kernels_on_the_current_device_skip_the_device_switch(monkeypatch):
+    entered = []
+
+    class Device:
+        def __enter__(self):
+            entered.append("enter")
+
+        def __exit__(self, *exc):
+            entered.append("exit")
+
+    class Memory:
+        device_id = 1
+
+    class Array:
+        device, data = Device(), Memory()
+
+    @_gpu.on_device
+    def kernel(x):
+        return "ran"
+
+    monkeypatch.setattr(_gpu, "current_device", lambda: 1)
+    assert kernel(Array()) == "ran" and entered == []
+    monkeypatch.setattr(_gpu, "current_device", lambda: 0)     # held by another GPU
+    assert kernel(Array()) == "ran" and entered == ["enter", "exit"]
+
+
 def _compile_all_with_nvrtc():
     """Compile every declared kernel's CUDA source, as CuPy generates it, with
     NVRTC (no GPU needed).  Skips where CuPy, NVRTC or the CuPy internals that
