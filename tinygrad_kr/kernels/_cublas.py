@@ -1,11 +1,13 @@
 """Direct cuBLAS calls on row-major (C-order) CuPy matrices, for the GPU kernels.
 
 ``cupy.matmul`` is general (broadcasting, batches, any strides, dtype
-promotion), and that generality is host time: ~30 us a call on the lent
-H200's host, where ``torch.mm`` takes 18 us and the cuBLAS call itself a few.
-A LeNet-5 training step makes 14 GEMMs and 8 GEMVs on 2-D operands that are
-contiguous one way or the other, and the step is bound by host time, so these
-wrappers make exactly the one cuBLAS call and nothing else.
+promotion); the kernels here need one thing: op(A) @ op(B) or op(A) @ x on
+2-D operands that are contiguous one way or the other, into a given output
+(the chunked convolution weight gradient accumulates in place, beta = 1).
+Measured on an H200's host: a 128x100x100 product 21.4 us this way, 24.3 us
+through ``cupy.matmul``; most of either is cuBLAS's own host time per call
+(~15-45 us inside a training step), so the number of cuBLAS calls is what
+matters, not this wrapper.
 
 Row-major to cuBLAS's column-major: a C-contiguous (r, c) matrix X is the
 column-major (c, r) matrix X^T with leading dimension c, so C = op(A) op(B)

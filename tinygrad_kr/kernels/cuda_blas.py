@@ -1,9 +1,8 @@
 """GPU versions of the BLAS-group kernels (twins: ref_blas.py).
 
-``gemm`` is one cuBLAS call (kernels/_cublas.py), made directly: ``cupy.matmul``
-costs twice the host time, and a GPU training step of this size is bound by
-host time.  The bias, when given, is broadcast into C first and the product
-added to it (beta = 1), as the compiled CPU kernel does.
+``gemm`` is one cuBLAS call (kernels/_cublas.py), with the compiled CPU
+kernel's checks and messages.  The bias, when given, is broadcast into C
+first and the product added to it (beta = 1), as the compiled kernel does.
 
 ``bias_grad`` is one or two cuBLAS GEMVs against a vector of ones: gy (N, C)
 summed over its rows, gy (N, C, S...) first over each image's S positions,
