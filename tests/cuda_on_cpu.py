@@ -313,18 +313,8 @@ class CpuCublas:
         ys[...] = alpha * ((a.T if trans else a) @ xs) + (beta * ys if beta else 0)
         cls.calls.append(("gemv", (m, n)))
 
-    @classmethod
-    def sgemm(cls, *args):
-        cls._gemm(np.float32, *args)
-
-    @classmethod
-    def dgemm(cls, *args):
-        cls._gemm(np.float64, *args)
-
-    @classmethod
-    def sgemv(cls, *args):
-        cls._gemv(np.float32, *args)
-
-    @classmethod
-    def dgemv(cls, *args):
-        cls._gemv(np.float64, *args)
+    # cuBLAS's typed entry points: s = float32, d = float64
+    sgemm = classmethod(lambda cls, *args: cls._gemm(np.float32, *args))
+    dgemm = classmethod(lambda cls, *args: cls._gemm(np.float64, *args))
+    sgemv = classmethod(lambda cls, *args: cls._gemv(np.float32, *args))
+    dgemv = classmethod(lambda cls, *args: cls._gemv(np.float64, *args))
