@@ -41,14 +41,19 @@ cdef inline tuple int_pair(value, str what, str fn):
 
 
 cdef inline cnp.ndarray float_array(a, str name, str fn, like=None):
-    """a as a C-contiguous float32/float64 ndarray, of ``like``'s dtype if given."""
+    """a as a C-contiguous float32/float64 ndarray in native byte order, of
+    ``like``'s dtype if given (``like`` already passed through here)."""
     if not isinstance(a, cnp.ndarray):
         raise TypeError(f"{fn}: {name} must be a numpy array, got {type(a).__name__}")
     cdef int kind = cnp.PyArray_TYPE(a)
     if kind != cnp.NPY_FLOAT32 and kind != cnp.NPY_FLOAT64:
         raise TypeError(f"{fn}: only float32 and float64 are supported, got {name} {a.dtype}")
-    if like is not None and a.dtype != like.dtype:
+    if like is not None and kind != cnp.PyArray_TYPE(<cnp.ndarray> like):
         raise TypeError(f"{fn}: {name} has dtype {a.dtype}, expected {like.dtype}")
+    if not cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray> a):
+        # the type number ignores byte order: a '>f4' array would be read as
+        # garbage, and taken for float64 by a dtype == float32 test
+        return a.astype(a.dtype.newbyteorder("="), order="C")
     return cnp.PyArray_GETCONTIGUOUS(a)
 
 

@@ -312,6 +312,8 @@ def bias_grad(gy):
     cdef int kind = cnp.PyArray_TYPE(g)
     if kind != cnp.NPY_FLOAT32 and kind != cnp.NPY_FLOAT64:
         raise TypeError(f"bias_grad: gy must be float32 or float64, got {gy.dtype}")
+    if not cnp.PyArray_ISNOTSWAPPED(g):     # same type number, bytes in the other order
+        g = g.astype(g.dtype.newbyteorder("="), order="C")
     g = cnp.PyArray_GETCONTIGUOUS(g)
     cdef Py_ssize_t n = g.shape[0], c = g.shape[1]
     cdef Py_ssize_t s = cnp.PyArray_SIZE(g) // (n * c) if n * c else 0

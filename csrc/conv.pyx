@@ -57,6 +57,7 @@ cdef extern from *:
 
 
 cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
+MAX_PLANE = 1 << 62                             # padded H * W: loop indices stay in Py_ssize_t
 cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 20    # im2col buffer per chunk (1 MiB: stays in cache)
 cdef Py_ssize_t MIN_BLOCK = 128               # narrower GEMM blocks are not worth it
 cdef bint OWN_THREADS = False                  # set by kernels/_blas_threads.py
@@ -89,31 +90,41 @@ cdef struct Geometry:
 cdef Geometry _geometry(tuple x_shape, tuple w_shape, stride, padding, dilation, str fn) except *:
     """Validate a conv geometry (same rules as ref_conv._check)."""
     cdef Geometry g
+    cdef object sh, sw, ph, pw, dh, dw, spare_h, spare_w, OH, OW, C, kh, kw
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(f"{fn}: expected x (N, C, H, W) and w (O, C, kh, kw), "
                          f"got shapes {x_shape} and {w_shape}")
     if x_shape[1] != w_shape[1]:
         raise ValueError(f"{fn}: x has {x_shape[1]} channels but w {w_shape} expects {w_shape[1]}")
+    if min(x_shape) < 0 or min(w_shape) < 0:
+        raise ValueError(f"{fn}: negative dimension in x {x_shape} or w {w_shape}")
     g.N, g.C, g.H, g.W = x_shape
     g.O, _, g.kh, g.kw = w_shape
-    g.sh, g.sw = int_pair(stride, "stride", fn)
-    g.ph, g.pw = int_pair(padding, "padding", fn)
-    g.dh, g.dw = int_pair(dilation, "dilation", fn)
-    if min(g.sh, g.sw) < 1 or min(g.dh, g.dw) < 1 or min(g.ph, g.pw) < 0:
+    # The geometry is checked in Python integers: on absurd values (dilation
+    # 2**62) C arithmetic would overflow into a valid-looking geometry.
+    sh, sw = int_pair(stride, "stride", fn)
+    ph, pw = int_pair(padding, "padding", fn)
+    dh, dw = int_pair(dilation, "dilation", fn)
+    if min(sh, sw) < 1 or min(dh, dw) < 1 or min(ph, pw) < 0:
         raise ValueError(f"{fn}: need stride >= 1, dilation >= 1, padding >= 0, got "
                          f"stride={tuple(stride)} padding={tuple(padding)} "
                          f"dilation={tuple(dilation)}")
-    # spare = padded size - kernel extent; negative means no output (and C
-    # division would round it toward 0, so test it before dividing)
-    cdef Py_ssize_t spare_h = g.H + 2 * g.ph - g.dh * (g.kh - 1) - 1
-    cdef Py_ssize_t spare_w = g.W + 2 * g.pw - g.dw * (g.kw - 1) - 1
+    # spare = padded size - kernel extent; negative means no output
+    spare_h = g.H + 2 * ph - dh * (g.kh - 1) - 1
+    spare_w = g.W + 2 * pw - dw * (g.kw - 1) - 1
     if spare_h < 0 or spare_w < 0:
         raise ValueError(f"{fn}: kernel {w_shape[2:]} (dilation {tuple(dilation)}) is larger "
                          f"than the padded input {x_shape[2:]} + 2*{tuple(padding)}")
-    g.OH = spare_h // g.sh + 1
-    g.OW = spare_w // g.sw + 1
-    if g.C * g.kh * g.kw > INT_MAX or g.OH * g.OW > INT_MAX or g.O > INT_MAX:
+    OH, OW = spare_h // sh + 1, spare_w // sw + 1
+    C, kh, kw = g.C, g.kh, g.kw          # Python ints: the products below cannot wrap
+    if (C * kh * kw > INT_MAX or OH * OW > INT_MAX or g.O > INT_MAX
+            or (g.H + 2 * ph) * (g.W + 2 * pw) > MAX_PLANE):
         raise ValueError(f"{fn}: problem too large for 32-bit BLAS dims")
+    g.OH, g.OW = OH, OW
+    # Now every index the loops form is below MAX_PLANE.  A stride beyond the
+    # padded input leaves one output, for which it does not matter.
+    g.sh, g.sw = min(sh, spare_h + 1), min(sw, spare_w + 1)
+    g.ph, g.pw, g.dh, g.dw = ph, pw, dh, dw
     return g
 
 

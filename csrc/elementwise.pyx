@@ -29,7 +29,11 @@ cdef inline bint _is_float(cnp.ndarray x):
 
 
 cdef cnp.ndarray _contiguous(cnp.ndarray x):
-    return x if cnp.PyArray_IS_C_CONTIGUOUS(x) else np.ascontiguousarray(x)
+    """x C-contiguous and in native byte order (the type number ignores byte
+    order: a '>f4' array would be read as garbage)."""
+    if cnp.PyArray_IS_C_CONTIGUOUS(x) and cnp.PyArray_ISNOTSWAPPED(x):
+        return x
+    return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
 
 
 cdef cnp.ndarray _empty_like(cnp.ndarray x):
@@ -221,9 +225,12 @@ def dropout_forward(cnp.ndarray x not None, double p, rng, Py_ssize_t block=1):
     cdef Py_ssize_t n_blocks = _ref.check_dropout_args(x, p, block)
     if p >= 1:
         return np.zeros_like(x), np.zeros(n_blocks, dtype=np.uint8)
+    keep_from = _ref.dropout_keep_threshold(p)
+    if keep_from > 0xFFFFFFFF:   # p within 2^-33 of 1: no uint32 draw is kept
+        return _ref.dropout_forward(x, p, rng, block)
     x = _contiguous(x)
     cdef cnp.ndarray bits = _contiguous(_ref.dropout_random_bits(rng, n_blocks))
-    cdef uint32_t threshold = _ref.dropout_keep_threshold(p)
+    cdef uint32_t threshold = keep_from
     cdef cnp.ndarray y = _empty_like(x)
     cdef cnp.ndarray mask = np.empty(n_blocks, dtype=np.uint8)
     cdef double scale = _ref.dropout_scale(p, x.dtype)

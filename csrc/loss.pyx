@@ -62,7 +62,9 @@ cdef cnp.ndarray _check_input(cnp.ndarray x, str fn, Layout* lay):
     """Check logits/log-probabilities; fill ``lay``; return x C-contiguous."""
     cdef int typenum = cnp.PyArray_TYPE(x)
     cdef int nd = cnp.PyArray_NDIM(x), d
-    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+    # (a byte-swapped array has the same type number: it must not pass as native)
+    if (typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64) \
+            or not cnp.PyArray_ISNOTSWAPPED(x):
         raise TypeError(f"{fn}: input must be float32 or float64, got {x.dtype}")
     if nd == 0:
         raise ValueError(f"{fn}: input must have a class dimension, got a 0-d input")
@@ -87,7 +89,7 @@ cdef cnp.ndarray _check_weight(weight, cnp.ndarray x, Py_ssize_t n_classes, str 
     if not isinstance(weight, np.ndarray):
         raise TypeError(f"{fn}: weight must be a numpy array or None, got {type(weight).__name__}")
     cdef cnp.ndarray w = weight
-    if cnp.PyArray_TYPE(w) != cnp.PyArray_TYPE(x):
+    if cnp.PyArray_TYPE(w) != cnp.PyArray_TYPE(x) or not cnp.PyArray_ISNOTSWAPPED(w):
         raise TypeError(f"{fn}: weight must have the input's dtype {x.dtype}, got {w.dtype}")
     if cnp.PyArray_NDIM(w) != 1 or w.shape[0] != n_classes:
         raise ValueError(f"{fn}: weight should be defined for all {n_classes} classes, "
@@ -127,7 +129,7 @@ cdef cnp.ndarray _check_class_target(cnp.ndarray target, cnp.ndarray x, Layout* 
     if typenum == cnp.NPY_UINT8:
         target = target.astype(np.int64)
     elif not (cnp.PyArray_ISINTEGER(target) and cnp.PyArray_ISSIGNED(target)
-              and cnp.PyArray_ITEMSIZE(target) == 8):
+              and cnp.PyArray_ITEMSIZE(target) == 8 and cnp.PyArray_ISNOTSWAPPED(target)):
         raise TypeError(f"{fn}: class-index target must be int64 (or uint8), got {target.dtype}")
     expected = _class_target_shape(x)
     if _shape(target) != expected:
@@ -862,7 +864,7 @@ def cross_entropy_backward(cnp.ndarray logits not None, target, lse, gloss,
             or lse_arr.shape[0] != a.n_rows):
         raise ValueError(f"cross_entropy_backward: lse must be float64 of shape ({a.n_rows},), "
                          f"got {lse_arr.dtype} {_shape(lse_arr)}")
-    lse_arr = np.ascontiguousarray(lse_arr)
+    lse_arr = np.ascontiguousarray(lse_arr, dtype=np.float64)     # native byte order too
     a.lse = <double*> cnp.PyArray_DATA(lse_arr)
     cdef cnp.ndarray g_rows = _row_grads(gloss, red, a.n_rows, "cross_entropy_backward")
     cdef const double* g_rows_p = NULL

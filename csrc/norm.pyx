@@ -310,10 +310,11 @@ def batch_norm_backward(cnp.ndarray gy not None, cnp.ndarray x not None, weight,
     cdef Layout lay = _layout(x)
     _check_statistic("mean", mean, lay.c)
     _check_statistic("invstd", invstd, lay.c)
+    # native byte order: a '>f4' x has float32's type number but would be read as garbage
+    x = np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
     if weight is not None and (weight.dtype != x.dtype or weight.shape != (lay.c,)):
         raise ValueError(f"batch_norm_backward: weight must be {x.dtype} of shape ({lay.c},), "
                          f"got {weight.dtype} {weight.shape}")
-    x = np.ascontiguousarray(x)
     gy = np.ascontiguousarray(gy, dtype=x.dtype)
     mean = np.ascontiguousarray(mean)
     cdef int typenum = cnp.PyArray_TYPE(x)

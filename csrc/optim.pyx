@@ -19,6 +19,9 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf
 from libc.stdint cimport intptr_t
+from libc.stdlib cimport bsearch, free, malloc, qsort
+
+from tinygrad_kr.kernels import ref_optim as _ref
 
 cnp.import_array()
 
@@ -49,6 +52,7 @@ cdef class _Group:
     cdef Work work                    # the two above as raw pointers
     cdef bint threads                 # run the prange on several threads
     cdef list keep_alive              # contiguous copies of gradients (pointed to by addr)
+    cdef bint aliased                 # two lists share an array (see _aliased)
 
 
 cdef bint _usable(cnp.ndarray a):
@@ -102,7 +106,8 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
     """Validate a call and collect its pointers.
 
     Lists, in the order the cores index them: 0 params, 1 grads, then the
-    state lists of ``states`` ((name, list or None) pairs).
+    state lists of ``states``: (name, list or None, needed) triples, a list
+    that is not needed (its option is off) being ignored.
     """
     if not isinstance(params, (list, tuple)) or not isinstance(grads, (list, tuple)):
         raise TypeError(f"{kernel}: params and grads must be lists of arrays")
@@ -110,7 +115,11 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
     if not isinstance(per_param, np.ndarray) or per_param.ndim != 1 or per_param.shape[0] != n:
         raise ValueError(f"{kernel}: the first argument must be a 1-D array with one entry "
                          f"per parameter ({n})")
-    named = [("grads", grads)] + [(name, arrays) for name, arrays in states]
+    states = [(name, arrays if needed else None, needed) for name, arrays, needed in states]
+    for name, arrays, needed in states:
+        if needed and arrays is None:     # the loops would write through a NULL pointer
+            _ref.missing_state(kernel, name)
+    named = [("grads", grads)] + [(name, arrays) for name, arrays, _ in states]
     for name, arrays in named:
         if arrays is not None and len(arrays) != n:
             raise ValueError(f"{kernel}: {name} has {len(arrays)} arrays for {n} params")
@@ -136,7 +145,7 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
             g = np.ascontiguousarray(g, dtype=g.dtype.newbyteorder("="))
             group.keep_alive.append(g)
         addr[n + i] = _address(kernel, "grads", i, g, p, False)
-        for k, (name, arrays) in enumerate(states):
+        for k, (name, arrays, _) in enumerate(states):
             if arrays is not None:
                 addr[(2 + k) * n + i] = _address(kernel, name, i, arrays[i], p, True)
         total += cnp.PyArray_SIZE(p)
@@ -146,7 +155,48 @@ cdef _Group _gather(str kernel, object per_param, object params, object grads, l
     group.work.pieces = <const Py_ssize_t*> cnp.PyArray_DATA(group.pieces)
     group.work.n_pieces = cnp.PyArray_DIMS(group.pieces)[0]
     group.threads = total >= MIN_PARALLEL
+    group.aliased = _aliased(addr, 2 + len(states), n, params)
     return group
+
+
+cdef int _compare(const void* a, const void* b) noexcept nogil:
+    cdef intptr_t x = (<const intptr_t*> a)[0], y = (<const intptr_t*> b)[0]
+    return (x > y) - (x < y)
+
+
+cdef bint _aliased(const intptr_t* addr, Py_ssize_t n_lists, Py_ssize_t n, object params) except -1:
+    """Whether an array that is written (a parameter, a state) is also another
+    list's array, or a gradient: the same parameter twice in a group, or
+    ``p.grad`` sharing p's memory.  The element loops would then race between
+    pieces, or read a gradient the update already changed, where the twin
+    (PyTorch's order, one array after another) is defined; the caller runs
+    the twin instead.  Arrays are compared by their data pointers (a view at
+    another offset is not caught); empty arrays touch no memory and are skipped."""
+    cdef Py_ssize_t i, list_, count = 0
+    cdef intptr_t a
+    cdef intptr_t* written = <intptr_t*> malloc(max(1, (n_lists - 1) * n) * sizeof(intptr_t))
+    if written == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            if cnp.PyArray_SIZE(<cnp.ndarray> params[i]) == 0:
+                continue
+            for list_ in range(n_lists):
+                a = addr[list_ * n + i]
+                if list_ != 1 and a != 0:
+                    written[count] = a
+                    count += 1
+        qsort(written, count, sizeof(intptr_t), _compare)
+        for i in range(1, count):
+            if written[i] == written[i - 1]:
+                return True
+        for i in range(n):
+            if cnp.PyArray_SIZE(<cnp.ndarray> params[i]) and bsearch(
+                    &addr[n + i], written, count, sizeof(intptr_t), _compare) != NULL:
+                return True
+        return False
+    finally:
+        free(written)
 
 
 cdef cnp.ndarray _split(object params, Py_ssize_t total):
@@ -267,9 +317,11 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, double lr, double
     momentum_buffers (IN/OUT, or None when momentum == 0): lists of
     C-contiguous float32/float64 arrays of one dtype.
     """
-    buffers = momentum_buffers if momentum != 0 else None
     cdef _Group grp = _gather("sgd_update", is_first_step, params, grads,
-                              [("momentum_buffers", buffers)])
+                              [("momentum_buffers", momentum_buffers, momentum != 0)])
+    if grp.aliased:
+        return _ref.sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
+                               dampening, nesterov, weight_decay, maximize)
     cdef cnp.ndarray first_arr = cnp.PyArray_GETCONTIGUOUS(<cnp.ndarray> is_first_step)
     if cnp.PyArray_TYPE(first_arr) != cnp.NPY_BOOL:
         first_arr = first_arr.astype(np.bool_)
@@ -321,7 +373,10 @@ def adagrad_update(steps, params, grads, state_sums, double lr, double lr_decay,
     state_sums (IN/OUT), grads (IN): C-contiguous float32/float64 arrays.
     """
     cdef _Group grp = _gather("adagrad_update", steps, params, grads,
-                              [("state_sums", state_sums)])
+                              [("state_sums", state_sums, True)])
+    if grp.aliased:
+        return _ref.adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
+                                   eps, maximize)
     step = np.asarray(steps, dtype=np.float64)
     cdef double[::1] clr = np.ascontiguousarray(lr / (1 + (step - 1) * lr_decay))
     cdef AdagradOpts o = AdagradOpts(weight_decay, eps, maximize)
@@ -403,9 +458,13 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
     momentum_buffers (IN/OUT or None unless momentum > 0).
     """
     cdef _Group grp = _gather("rmsprop_update", steps, params, grads,
-                              [("square_avgs", square_avgs),
-                               ("grad_avgs", grad_avgs if centered else None),
-                               ("momentum_buffers", momentum_buffers if momentum > 0 else None)])
+                              [("square_avgs", square_avgs, True),
+                               ("grad_avgs", grad_avgs, centered),
+                               ("momentum_buffers", momentum_buffers, momentum > 0)])
+    if grp.aliased:
+        return _ref.rmsprop_update(steps, params, grads, square_avgs, grad_avgs,
+                                   momentum_buffers, lr, alpha, eps, weight_decay, momentum,
+                                   centered, maximize)
     cdef RMSpropOpts o = RMSpropOpts(lr, alpha, eps, weight_decay, momentum, centered, maximize)
     if grp.single:
         with nogil:
@@ -458,7 +517,11 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, double lr, do
     acc_deltas (IN/OUT), grads (IN).
     """
     cdef _Group grp = _gather("adadelta_update", steps, params, grads,
-                              [("square_avgs", square_avgs), ("acc_deltas", acc_deltas)])
+                              [("square_avgs", square_avgs, True),
+                               ("acc_deltas", acc_deltas, True)])
+    if grp.aliased:
+        return _ref.adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
+                                    weight_decay, maximize)
     cdef AdadeltaOpts o = AdadeltaOpts(lr, rho, eps, weight_decay, maximize)
     if grp.single:
         with nogil:
@@ -536,8 +599,12 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, do
     None unless amsgrad): C-contiguous float32/float64 arrays of one dtype.
     """
     cdef _Group grp = _gather("adam_update", steps, params, grads,
-                              [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs),
-                               ("max_exp_avg_sqs", max_exp_avg_sqs if amsgrad else None)])
+                              [("exp_avgs", exp_avgs, True), ("exp_avg_sqs", exp_avg_sqs, True),
+                               ("max_exp_avg_sqs", max_exp_avg_sqs, amsgrad)])
+    if grp.aliased:
+        return _ref.adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
+                                lr, beta1, beta2, eps, weight_decay, amsgrad, maximize,
+                                decoupled_weight_decay)
     # Bias corrections per parameter with Python's float pow, exactly as the
     # twin and PyTorch compute them.
     counts = [float(t) for t in steps]

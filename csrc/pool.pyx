@@ -15,6 +15,7 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 
 from _util cimport data_ptr, float_array, int_pair, num_threads
+from tinygrad_kr.kernels.ref_pool import _check_divisor
 
 cnp.import_array()
 
@@ -82,6 +83,9 @@ cdef extern from *:
                           long long base, double* y, long long* idx) noexcept nogil
 
 
+MAX_PLANE = 1 << 61      # padded H * W and kernel extents: their sums stay in Py_ssize_t
+
+
 cdef struct Pool:
     Py_ssize_t planes, H, W                 # input: N*C planes of H x W
     Py_ssize_t kh, kw, sh, sw, ph, pw, dh, dw
@@ -92,11 +96,10 @@ cdef struct Pool:
 
 # ----------------------------------------------------------------- checks
 
-cdef Py_ssize_t _output_size(Py_ssize_t size, Py_ssize_t k, Py_ssize_t s, Py_ssize_t p,
-                             Py_ssize_t d, bint ceil_mode):
-    """PyTorch's pooling_output_shape (floor division rounds toward -inf)."""
-    cdef Py_ssize_t num = size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
-    cdef Py_ssize_t out = (num // s if num >= 0 else -((-num + s - 1) // s)) + 1
+cdef object _output_size(object size, object k, object s, object p, object d, bint ceil_mode):
+    """PyTorch's pooling_output_shape, in Python integers (C arithmetic could
+    wrap on absurd arguments, dilation 2**62, into a valid-looking size)."""
+    out = (size + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1   # the last window must start inside the input or the left padding
     return out
@@ -106,27 +109,35 @@ cdef Pool _geometry(tuple x_shape, kernel_size, stride, padding, dilation, bint 
                     str fn) except *:
     """Validate like ref_pool._output_shape and fill a Pool."""
     cdef Pool g
+    cdef object H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW
     if len(x_shape) != 4:
         raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {x_shape}")
     g.planes = x_shape[0] * x_shape[1]
-    g.H, g.W = x_shape[2], x_shape[3]
-    g.kh, g.kw = int_pair(kernel_size, "kernel_size", fn)
-    g.sh, g.sw = int_pair(stride, "stride", fn)
-    g.ph, g.pw = int_pair(padding, "padding", fn)
-    g.dh, g.dw = int_pair(dilation, "dilation", fn)
-    if min(g.kh, g.kw) < 1 or min(g.sh, g.sw) < 1 or min(g.dh, g.dw) < 1:
+    H, W = x_shape[2], x_shape[3]
+    kh, kw = int_pair(kernel_size, "kernel_size", fn)
+    sh, sw = int_pair(stride, "stride", fn)
+    ph, pw = int_pair(padding, "padding", fn)
+    dh, dw = int_pair(dilation, "dilation", fn)
+    if min(kh, kw) < 1 or min(sh, sw) < 1 or min(dh, dw) < 1:
         raise ValueError(f"{fn}: kernel_size, stride and dilation must be positive, got "
-                         f"kernel_size={(g.kh, g.kw)} stride={(g.sh, g.sw)} "
-                         f"dilation={(g.dh, g.dw)}")
-    for k, p, d in ((g.kh, g.ph, g.dh), (g.kw, g.pw, g.dw)):
+                         f"kernel_size={(kh, kw)} stride={(sh, sw)} "
+                         f"dilation={(dh, dw)}")
+    for k, p, d in ((kh, ph, dh), (kw, pw, dw)):
         if p < 0 or p > (d * (k - 1) + 1) // 2:
             raise ValueError(f"{fn}: pad should be at most half of effective kernel size, "
                              f"but got pad={p}, kernel_size={k} and dilation={d}")
-    g.OH = _output_size(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode)
-    g.OW = _output_size(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode)
-    if g.OH < 1 or g.OW < 1:
+    OH = _output_size(H, kh, sh, ph, dh, ceil_mode)
+    OW = _output_size(W, kw, sw, pw, dw, ceil_mode)
+    if OH < 1 or OW < 1:
         raise ValueError(f"{fn}: given input size {x_shape[1:]}, the calculated output size "
-                         f"{(x_shape[1], g.OH, g.OW)} is too small")
+                         f"{(x_shape[1], OH, OW)} is too small")
+    # Bounds that keep every index and divisor the loops form in Py_ssize_t.
+    if (H + 2 * ph) * (W + 2 * pw) > MAX_PLANE or max(dh * (kh - 1), dw * (kw - 1)) > MAX_PLANE:
+        raise ValueError(f"{fn}: kernel_size={(kh, kw)} dilation={(dh, dw)} padding={(ph, pw)} "
+                         f"is too large")
+    g.H, g.W, g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.OH, g.OW = H, W, kh, kw, ph, pw, dh, dw, OH, OW
+    # A stride beyond the padded input leaves one output, for which it does not matter.
+    g.sh, g.sw = min(sh, H + 2 * ph + 1), min(sw, W + 2 * pw + 1)
     g.count_include_pad = True
     g.divisor = 0
     return g
@@ -134,10 +145,9 @@ cdef Pool _geometry(tuple x_shape, kernel_size, stride, padding, dilation, bint 
 
 cdef _avg_options(Pool* g, count_include_pad, divisor_override, str fn):
     g.count_include_pad = bool(count_include_pad)
+    _check_divisor(divisor_override, fn)
     if divisor_override is not None:
-        if divisor_override == 0:
-            raise ValueError(f"{fn}: divisor_override must be non-zero")
-        g.divisor = int(divisor_override)
+        g.divisor = divisor_override
 
 
 # ------------------------------------------------------------ max pooling

@@ -27,6 +27,8 @@ def _check(x_shape, w_shape, stride, padding, dilation, fn):
     if x_shape[1] != w_shape[1]:
         raise ValueError(f"{fn}: x has {x_shape[1]} channels but w {tuple(w_shape)} "
                          f"expects {w_shape[1]}")
+    if min(x_shape) < 0 or min(w_shape) < 0:
+        raise ValueError(f"{fn}: negative dimension in x {tuple(x_shape)} or w {tuple(w_shape)}")
     if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
         raise ValueError(f"{fn}: need stride >= 1, dilation >= 1, padding >= 0, got "
                          f"stride={tuple(stride)} padding={tuple(padding)} "

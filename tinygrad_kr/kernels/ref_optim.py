@@ -58,6 +58,19 @@ def _check_group(kernel, per_param, params, grads, **states):
         _explain(kernel, per_param, params, grads, states)
 
 
+def missing_state(kernel, name):
+    """The error for a state list the update needs given as None (shared with
+    csrc/optim.pyx, whose loops would otherwise write through a NULL pointer)."""
+    raise TypeError(f"{kernel}: {name} must be a list of arrays, got None")
+
+
+def _require(kernel, **lists):
+    """missing_state for the first of ``lists`` (the ones this call needs) that is None."""
+    for name, arrays in lists.items():
+        if arrays is None:
+            missing_state(kernel, name)
+
+
 def _explain(kernel, per_param, params, grads, states):
     """_check_group's checks one by one, raising at the first that fails."""
     n = len(params)
@@ -114,6 +127,8 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
     params (IN/OUT), grads (IN): lists of float32/float64 arrays.
     momentum_buffers (IN/OUT): list like params, or None when momentum == 0.
     """
+    if momentum != 0:
+        _require("sgd_update", momentum_buffers=momentum_buffers)
     _check_group("sgd_update", is_first_step, params, grads,
                  momentum_buffers=momentum_buffers if momentum != 0 else None)
     for i, p in enumerate(params):
@@ -137,6 +152,7 @@ def adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
     steps: 1-D float64, one per param (count including this update).
     params, state_sums (IN/OUT), grads (IN): lists of arrays of one dtype.
     """
+    _require("adagrad_update", state_sums=state_sums)
     _check_group("adagrad_update", steps, params, grads, state_sums=state_sums)
     for i, p in enumerate(params):
         g = _effective_grad(p, grads[i], weight_decay, maximize)
@@ -157,6 +173,9 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
     params, square_avgs (IN/OUT), grads (IN); grad_avgs (IN/OUT, or None unless
     centered); momentum_buffers (IN/OUT, or None unless momentum > 0).
     """
+    _require("rmsprop_update", square_avgs=square_avgs,
+             **({"grad_avgs": grad_avgs} if centered else {}),
+             **({"momentum_buffers": momentum_buffers} if momentum > 0 else {}))
     _check_group("rmsprop_update", steps, params, grads, square_avgs=square_avgs,
                  grad_avgs=grad_avgs if centered else None,
                  momentum_buffers=momentum_buffers if momentum > 0 else None)
@@ -189,6 +208,7 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
     steps: 1-D float64, one per param (unused by the math, see rmsprop_update).
     params, square_avgs, acc_deltas (IN/OUT), grads (IN).
     """
+    _require("adadelta_update", square_avgs=square_avgs, acc_deltas=acc_deltas)
     _check_group("adadelta_update", steps, params, grads, square_avgs=square_avgs,
                  acc_deltas=acc_deltas)
     for i, p in enumerate(params):
@@ -217,6 +237,8 @@ def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr
     params, exp_avgs, exp_avg_sqs (IN/OUT), grads (IN); max_exp_avg_sqs
     (IN/OUT, or None unless amsgrad).
     """
+    _require("adam_update", exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
+             **({"max_exp_avg_sqs": max_exp_avg_sqs} if amsgrad else {}))
     _check_group("adam_update", steps, params, grads, exp_avgs=exp_avgs,
                  exp_avg_sqs=exp_avg_sqs,
                  max_exp_avg_sqs=max_exp_avg_sqs if amsgrad else None)

@@ -14,6 +14,8 @@ and ``dilation`` are (h, w) pairs of ints.  Semantics are PyTorch's:
 * average pooling divides by the window size clipped to the padded input
   (``count_include_pad``), by the in-bounds size, or by ``divisor_override``.
 """
+import numpy as np
+
 from ..backend import get_array_module
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward",
@@ -136,7 +138,15 @@ def _avg_divisor(xp, x_shape, kernel_size, stride, padding, out, count_include_p
 
 
 def _check_divisor(divisor_override, fn):
-    if divisor_override is not None and divisor_override == 0:
+    """divisor_override: None or a non-zero int (PyTorch's rule; a float would
+    be truncated by the compiled kernel).  Shared with csrc/pool.pyx."""
+    if divisor_override is None:
+        return
+    if isinstance(divisor_override, (bool, np.bool_)) or \
+            not isinstance(divisor_override, (int, np.integer)):
+        raise TypeError(f"{fn}: divisor_override must be an int, got "
+                        f"{type(divisor_override).__name__} {divisor_override!r}")
+    if divisor_override == 0:
         raise ValueError(f"{fn}: divisor_override must be non-zero")
 
 

@@ -342,7 +342,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     options = (kernel_size, stride, _pair(padding, "padding", "avg_pool2d"), bool(ceil_mode),
-               bool(count_include_pad), None if divisor_override is None else int(divisor_override))
+               bool(count_include_pad), divisor_override)     # the kernel checks it is an int
     return _batched(lambda x: AvgPool2d.apply(x, options=options), input)
 
 
