@@ -6,7 +6,8 @@
 What can be saved: Tensors (dtype, shape, requires_grad kept; a tensor that
 appears twice comes back as one object), numpy arrays and scalars, None,
 bools, ints, floats, strings, bytes, numpy dtypes, and dicts (any of those
-scalars as keys, insertion order kept; OrderedDict stays OrderedDict),
+scalars as keys, insertion order kept; OrderedDict and Counter keep their type:
+MultiStepLR's milestones are a Counter),
 lists and tuples of them. Anything else raises TypeError naming where it
 sits, before the file is touched.
 
@@ -120,7 +121,8 @@ class _Encoder:
                 if isinstance(obj, dict):
                     items = [[self.encode(k, f"{where} key {k!r}"),
                               self.encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]
-                    kind = "odict" if isinstance(obj, collections.OrderedDict) else "dict"
+                    kind = "odict" if isinstance(obj, collections.OrderedDict) else \
+                        "counter" if isinstance(obj, collections.Counter) else "dict"
                     return {"t": kind, "items": items}
                 kind = "tuple" if isinstance(obj, tuple) else "list"
                 return {"t": kind, "items": [self.encode(v, f"{where}[{i}]")
@@ -223,15 +225,16 @@ def _looks_like(prefix):
     return ""
 
 
+def _is_location_function(map_location):
+    return callable(map_location) and not isinstance(map_location, (str, _device))
+
+
 def _resolve_device(map_location, saved):
     """The device a tensor saved on ``saved`` should be restored to."""
-    if map_location is None:
+    if map_location is None or _is_location_function(map_location):
         target = saved
     elif isinstance(map_location, dict):
         target = map_location.get(saved, saved)
-    elif callable(map_location) and not isinstance(map_location, (str, _device)):
-        raise TypeError("map_location as a function is not supported: pass 'cpu', a device, or "
-                        "a dict like {'cuda:0': 'cpu'}")
     else:
         target = map_location
     try:
@@ -283,8 +286,9 @@ class _Decoder:
         if t in ("list", "tuple"):
             items = [self.decode(v) for v in self.items(node)]
             return items if t == "list" else tuple(items)
-        if t in ("dict", "odict"):
-            out = collections.OrderedDict() if t == "odict" else {}
+        if t in ("dict", "odict", "counter"):
+            out = collections.OrderedDict() if t == "odict" else \
+                collections.Counter() if t == "counter" else {}
             for pair in self.items(node):
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise self.bad("dict item is not a [key, value] pair")
@@ -309,11 +313,23 @@ class _Decoder:
             return arr
         if t == "npscalar":
             return arr[()]
-        dev = _resolve_device(self.map_location, str(node.get("device", "cpu")))
+        saved = str(node.get("device", "cpu"))
+        dev = _resolve_device(self.map_location, saved)
         try:
             tensor = Tensor(arr)
         except TypeError as e:
             raise self.bad(f"tensor of unsupported dtype {arr.dtype} ({e})") from None
+        if _is_location_function(self.map_location):
+            # PyTorch's function form, map_location(storage, location): it gets the
+            # tensor as loaded on the host and the saved device's name, and returns
+            # the tensor to use (``lambda storage, loc: storage`` keeps it on the
+            # CPU), or None for the default (the saved device).
+            mapped = self.map_location(tensor, saved)
+            if mapped is not None:
+                if not isinstance(mapped, Tensor):
+                    raise TypeError(f"map_location function must return a Tensor or None, "
+                                    f"got {type(mapped).__name__}")
+                tensor, dev = mapped, _device("cpu")
         if dev.type != "cpu":
             try:
                 tensor = tensor.to(dev)
@@ -385,9 +401,11 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     """Read what ``save`` wrote from a path or binary file-like object.
 
     ``map_location``: None (each tensor back on the device it was saved from),
-    'cpu', 'cuda[:i]', a ``tinygrad_kr.device``, or a dict mapping saved
-    device names to target ones. ``weights_only`` is accepted for PyTorch
-    compatibility; this format can only ever hold data, never code.
+    'cpu', 'cuda[:i]', a ``tinygrad_kr.device``, a dict mapping saved
+    device names to target ones, or a function ``(tensor, saved_device) ->
+    Tensor or None`` (PyTorch's ``lambda storage, loc: storage``).
+    ``weights_only`` is accepted for PyTorch compatibility; this format can
+    only ever hold data, never code.
     """
     if hasattr(f, "read"):
         name = getattr(f, "name", None) or "<stream>"

@@ -650,6 +650,12 @@ class MultiStepLR(LRScheduler):
         n_passed = bisect_right(milestones, self.last_epoch)
         return [base_lr * self.gamma ** n_passed for base_lr in self.base_lrs]
 
+    def load_state_dict(self, state_dict):
+        # A checkpoint may hold the milestones as a plain dict (a file that kept
+        # no Counter type); the closed form needs the Counter back.
+        super().load_state_dict(state_dict)
+        self.milestones = Counter(self.milestones)
+
 
 class ConstantLR(LRScheduler):
     """``lr = base_lr * factor`` for the first ``total_iters`` epochs, then ``base_lr``."""
