@@ -9,12 +9,14 @@ from .dtypes import (bool, double, float, float16, float32, float64, get_default
 from .factories import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
                         ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm,
                         tensor, zeros, zeros_like, as_tensor)
-from .ops import (abs, add, amax, amin, argmax, argmin, bmm, cat, chunk, clamp, clip, concat,
-                  concatenate, cos, cumsum, div, dot, exp, expand, expm1, flatten, gather,
-                  leaky_relu, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min,
-                  minimum, mm, mul, narrow, neg, norm, outer, permute, pow, prod, reciprocal, relu,
-                  repeat, reshape, rsqrt, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze,
-                  stack, std, sub, sum, swapaxes, t, tanh, transpose, unbind, unsqueeze, var, where)
+from .ops import (abs, add, amax, amin, argmax, argmin, argsort, bmm, broadcast_to, cat, chunk,
+                  clamp, clip, concat, concatenate, cos, cumsum, div, dot, exp, expand, expm1,
+                  flatten, flip, gather, index_select, leaky_relu, log, log1p, log_softmax,
+                  logsumexp, matmul, max, maximum, mean, min, minimum, mm, mul, narrow, neg, norm,
+                  outer, permute, pow, prod, reciprocal, relu, repeat, reshape, rsqrt, scatter,
+                  sigmoid, sign, sin, softmax, sort, split, sqrt, square, squeeze, stack, std, sub,
+                  sum, swapaxes, t, tanh, topk, transpose, tril, triu, unbind, unsqueeze, var,
+                  where)
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, device
@@ -23,6 +25,16 @@ from . import autograd, backend, cuda, return_types  # noqa: E402
 
 multiply, divide, subtract, negative, absolute = mul, div, sub, neg, abs
 __version__ = "0.1.0"
+
+
+# PyTorch's functions that are Tensor methods here
+all, any, isnan, isinf, isfinite = Tensor.all, Tensor.any, Tensor.isnan, Tensor.isinf, Tensor.isfinite
+floor, ceil, round, clone, masked_fill = Tensor.floor, Tensor.ceil, Tensor.round, Tensor.clone, \
+    Tensor.masked_fill
+eq, ne, lt, le, gt, ge = Tensor.eq, Tensor.ne, Tensor.lt, Tensor.le, Tensor.gt, Tensor.ge
+logical_not, logical_and, logical_or, logical_xor = Tensor.logical_not, Tensor.logical_and, \
+    Tensor.logical_or, Tensor.logical_xor
+is_floating_point = Tensor.is_floating_point
 
 
 def is_tensor(obj):

@@ -71,13 +71,16 @@ class Pow(Function):
     def backward(self, xp, gy):
         a, b, y = self.saved_tensors
         ga = gb = None
-        if self.needs_input_grad[0]:
-            # b * a**(b-1); written without dividing by a so that a == 0 works
-            ga = gy * b * a ** (b - 1)
-        if self.needs_input_grad[1]:
-            # d/db a**b = a**b * log(a); 0 where a == 0 (PyTorch's convention)
-            ga_safe = xp.where(a > 0, a, 1)
-            gb = gy * xp.where(a > 0, y * xp.log(ga_safe), 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                # b * a**(b-1); written without dividing by a so that a == 0 works
+                ga = gy * b * a ** (b - 1)
+                if np.any(_data(b == 0)):   # a**0 is constant, even at a == 0 (not 0 * inf)
+                    ga = xp.where(b == 0, 0, ga)
+            if self.needs_input_grad[1]:
+                # d/db a**b = a**b * log(a): nan for a < 0, and 0 where a == 0 and
+                # b >= 0 (PyTorch's conventions)
+                gb = gy * xp.where((a == 0) & (b >= 0), 0, y * xp.log(a))
         return ga, gb
 
 
@@ -361,19 +364,18 @@ def _scatter_along(xp, g, idx, shape, dim):
 
 class Var(Function):
     def forward(self, x, *, axes, keepdim, correction):
-        xp = get_array_module(x)
         self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
         n = math.prod(x.shape[a] for a in axes)
         self.denom = builtins.max(n - correction, 0)
         self.centered = x - x.mean(axis=axes, keepdims=True) if n else x
         with np.errstate(divide="ignore", invalid="ignore"):
             ss = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
-            return (ss / self.denom).astype(x.dtype, copy=False) if self.denom else \
-                xp.full(ss.shape, np.nan if n == 0 or ss.size == 0 else np.inf, x.dtype) * (ss + 1)
+            # no degrees of freedom left: ss / 0, nan for a single value (as PyTorch)
+            return (ss / x.dtype.type(self.denom)).astype(x.dtype, copy=False)
 
     def backward(self, xp, gy):
         g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
-        return g * self.centered * (2.0 / self.denom)
+        return g * self.centered * (2.0 / self.denom if self.denom else np.inf)
 
 
 class LogSumExp(Function):
@@ -391,6 +393,22 @@ class LogSumExp(Function):
         x, y = self.saved_tensors
         g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
         return g * xp.exp(x - y)
+
+
+class Norm(Function):
+    """The 2-norm over axes.  Its gradient x / norm is taken as 0 where the
+    norm is 0, as PyTorch does (through sqrt it would be 0 * inf = nan)."""
+
+    def forward(self, x, *, axes, keepdim):
+        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+        self.save_for_backward(x)
+        return get_array_module(x).sqrt((x * x).sum(axis=axes, keepdims=keepdim))
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        n = xp.sqrt(xp.sum(x * x, axis=self.axes, keepdims=True))
+        g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
+        return g * x / xp.where(n == 0, 1, n)
 
 
 class Softmax(Function):
@@ -520,6 +538,31 @@ def _is_basic_index(index):
                for i in items)
 
 
+class SetItem(Function):
+    """x with x[index] = v, as a new array: what ``y[index] = v`` records when
+    a gradient flows through it.  The overwritten entries pass no gradient
+    back to x; v gets the gradient of the entries it wrote."""
+
+    def forward(self, x, v, *, index):
+        xp = get_array_module(x)
+        y = x.copy()
+        y[index] = v
+        self.index, self.v_ndim = index, getattr(v, "ndim", 0)
+        if self.needs_input_grad[0]:
+            self.written = xp.zeros(x.shape, dtype=bool)
+            self.written[index] = True
+        return y
+
+    def backward(self, xp, gy):
+        gx = xp.where(self.written, 0, gy) if self.needs_input_grad[0] else None
+        gv = None
+        if self.needs_input_grad[1]:
+            gv = gy[self.index]
+            if gv.ndim < self.v_ndim:   # v had leading 1s that assignment dropped
+                gv = xp.reshape(gv, (1,) * (self.v_ndim - gv.ndim) + tuple(gv.shape))
+        return gx, gv
+
+
 class IndexAdd(Function):
     """The transpose of GetItem (used when differentiating GetItem's backward)."""
 
@@ -592,6 +635,10 @@ class TensorMath:
     @staticmethod
     def sin(x):
         return Sin.apply(x)
+
+    @staticmethod
+    def sqrt(x):
+        return Sqrt.apply(x)
 
     @staticmethod
     def cos(x):
@@ -684,7 +731,14 @@ def _promote(a, b):
     da, db = a.data.dtype, b.data.dtype
     if da is not db and da != db:
         fa, fb = da.kind == "f", db.kind == "f"
-        if fa and not fb:
+        if (a.data.ndim == 0) != (b.data.ndim == 0) and _category(da) == _category(db):
+            # a 0-d tensor of the other's category counts as a number: float32
+            # times a float64 scalar tensor stays float32, as in PyTorch
+            if a.data.ndim == 0:
+                a = a.to(db)
+            else:
+                b = b.to(da)
+        elif fa and not fb:
             b = b.to(da)
         elif fb and not fa:
             a = a.to(db)
@@ -692,6 +746,20 @@ def _promote(a, b):
             wide = np.promote_types(da, db)
             a, b = a.to(wide), b.to(wide)
     return a, b
+
+
+def _category(dtype):
+    """PyTorch's promotion categories: bool < integer < floating point."""
+    return 0 if dtype.kind == "b" else 2 if dtype.kind == "f" else 1
+
+
+def _result_dtype(da, db):
+    """PyTorch's promotion of two tensor dtypes: a float dtype wins over an
+    integer one as it is (float32 with int64 is float32, where NumPy gives
+    float64); otherwise the wider of the two."""
+    if (da.kind == "f") != (db.kind == "f"):
+        return da if da.kind == "f" else db
+    return np.promote_types(da, db)
 
 
 def add(input, other, *, alpha=1):
@@ -714,6 +782,8 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode is not None:
         a, b = _promote(input, other)
         xp = get_array_module(a.data)
+        if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu" and not b.data.all():
+            raise RuntimeError("ZeroDivisionError: integer division by zero")
         q = a.data / b.data
         q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
         return Tensor(q.astype(np.result_type(a.data, b.data), copy=False))
@@ -797,6 +867,13 @@ def leaky_relu(input, negative_slope=0.01):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if input.data.dtype.kind != "f":
+        # an integer tensor clamped to float bounds gives floats, as in PyTorch
+        for bound in (min, max):
+            if isinstance(bound, float):
+                input = _float(input)
+            elif isinstance(bound, Tensor) and bound.data.dtype.kind == "f":
+                input = input.to(bound.data.dtype)
     return Clamp.apply(input, lo=_data(min), hi=_data(max))
 
 
@@ -913,6 +990,9 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
         unbiased, dim = dim, None
     c = correction if correction is not None else (1 if unbiased in (None, True) else 0)
+    if input.data.dtype.kind != "f":
+        raise RuntimeError(f"std and var only support floating point dtypes (got "
+                           f"{input.data.dtype}): call .float() first")
     return Var.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, correction=c)
 
 
@@ -943,7 +1023,7 @@ def _softmax_dim(x, dim):
 def norm(input, p="fro", dim=None, keepdim=False):
     """Vector p-norm (p = 2/'fro', 1, inf or any positive number)."""
     if p in ("fro", 2, 2.0):
-        return sqrt(sum(input * input, dim, keepdim))
+        return Norm.apply(_float(input), axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
     if p == 1:
         return sum(abs(input), dim, keepdim)
     if p in (float("inf"), "inf"):
@@ -1081,7 +1161,7 @@ def cat(tensors, dim=0):
                                f"for tensor number {i} in the list.")
     dtype = ref.data.dtype
     for t in nonempty[1:]:
-        dtype = np.promote_types(dtype, t.data.dtype)
+        dtype = _result_dtype(dtype, t.data.dtype)
     return Cat.apply(*[t.to(dtype) for t in nonempty], dim=d)
 
 
@@ -1148,8 +1228,16 @@ def _convert_index(index, shape):
     for it in items:
         if isinstance(it, Tensor):
             it = it.data
-        if isinstance(it, list):
-            it = np.asarray(it)
+            if it.dtype == np.uint8:        # a byte tensor is a mask, as in PyTorch
+                it = it.astype(bool)
+            elif it.dtype not in (np.bool_, np.int64, np.int32):
+                raise IndexError(f"tensors used as indices must be long, int, byte or bool "
+                                 f"tensors, got {it.dtype}")
+        elif isinstance(it, list):
+            it = np.asarray(it) if it else np.zeros(0, np.int64)   # [] would be float64
+        elif isinstance(it, slice) and it.step is not None and it.step <= 0:
+            raise ValueError("step must be greater than zero (PyTorch has no negative "
+                             "slicing steps; use .flip(dim))")
         if hasattr(it, "dtype") and it.dtype.kind not in "biu":
             raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, "
                              f"got {it.dtype}")
@@ -1338,3 +1426,89 @@ def prod(input, dim=None, keepdim=False):
         shape = _reduced_shape(input.shape, (d,), keepdim)
         return Tensor(get_array_module(input.data).ones(shape, dtype=input.dtype))
     return unsqueeze(out, d) if keepdim else out
+
+
+# --------------------------------------------------------------------------
+# selections built on the ops above (their gradients are GetItem's, Where's
+# and SetItem's)
+# --------------------------------------------------------------------------
+
+
+def flip(input, dims):
+    """Reverse the order along ``dims`` (PyTorch's answer to x[::-1])."""
+    dims = _norm_dims(dims, input.ndim)
+    return GetItem.apply(input, index=tuple(slice(None, None, -1) if d in dims else slice(None)
+                                            for d in range(input.ndim)))
+
+
+def _triangle(input, diagonal, upper):
+    if input.ndim < 2:
+        raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 "
+                           f"dimensions (got {input.ndim})")
+    xp = get_array_module(input.data)
+    n, m = input.shape[-2:]
+    keep = (xp.triu if upper else xp.tril)(xp.ones((n, m), dtype=bool), diagonal)
+    # where, not a product with a 0/1 mask: -inf * 0 would be nan (causal masks
+    # are built as triu(full(-inf)))
+    return Where.apply(input, Tensor(xp.zeros((), input.data.dtype)), cond=keep)
+
+
+def tril(input, diagonal=0):
+    return _triangle(input, diagonal, upper=False)
+
+
+def triu(input, diagonal=0):
+    return _triangle(input, diagonal, upper=True)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along ``dim``; values carry the gradient."""
+    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    x = input.data if input.ndim else input.data.reshape(1)
+    xp = get_array_module(x)
+    # descending: a stable sort of the negated values keeps ties in order
+    key = x if not descending else ~x if x.dtype == np.bool_ else -x
+    idx = xp.argsort(key, axis=d, kind="stable")
+    values = gather(input if input.ndim else input.reshape(1), d, Tensor(idx.astype(np.int64)))
+    indices = Tensor(idx.astype(np.int64))
+    if not input.ndim:
+        values, indices = values.reshape(()), indices.reshape(())
+    return return_types.sort((values, indices))
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending).indices
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    return input.topk(k, dim, largest, sorted)
+
+
+def index_select(input, dim, index):
+    """The slices ``index`` (a 1-D integer tensor) along ``dim``."""
+    idx = _data(index)
+    if idx.ndim > 1 or idx.dtype.kind not in "iu":
+        raise IndexError(f"index_select(): Index is supposed to be a vector of integers "
+                         f"(got {idx.ndim}-D {idx.dtype})")
+    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    return GetItem.apply(input, index=(slice(None),) * d + (idx.reshape(-1),))
+
+
+def scatter(input, dim, index, src=None, *, value=None):
+    """A copy of ``input`` with ``out[i][index[i][j]] = src[i][j]`` along
+    ``dim`` (src a tensor or, as ``value``, a number)."""
+    if src is None:
+        src = value
+    idx = _data(index)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {idx.dtype}")
+    if idx.ndim != input.ndim:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
+                           f"tensor ({idx.ndim} vs {input.ndim})")
+    d = _norm_dims(dim, input.ndim)[0]
+    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
+        raise IndexError(f"scatter(): index {int(idx.max())} is out of bounds for dimension {d} "
+                         f"with size {input.shape[d]}")
+    if isinstance(src, Tensor) and src.shape != idx.shape:
+        src = src[tuple(slice(n) for n in idx.shape)]   # PyTorch reads src's leading block
+    return SetItem.apply(input, src, index=_along_axis_index(idx, idx.shape, d))

@@ -5,7 +5,7 @@ prints as PyTorch prints it.  They live in this module under the ops' names
 so that pickle finds them again.
 """
 
-__all__ = ["max", "min", "topk"]
+__all__ = ["max", "min", "topk", "sort"]
 
 
 class _ValuesIndices(tuple):
@@ -36,3 +36,5 @@ class topk(_ValuesIndices):
     __slots__ = ()
 
 
+class sort(_ValuesIndices):
+    __slots__ = ()

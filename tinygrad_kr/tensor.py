@@ -312,6 +312,35 @@ class Tensor(TensorFields):
     def bool(self):
         return self.to(_dt.bool)
 
+    def byte(self):
+        return self.to(_dt.uint8)
+
+    def short(self):
+        return self.to(_dt.int16)
+
+    def char(self):
+        return self.to(_dt.int8)
+
+    # -- new tensors like this one (dtype and device from self) --------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from .factories import tensor
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from .factories import full
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_ops._shape_arg(size), 0, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_full(_ops._shape_arg(size), 1, dtype, device, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
     def cpu(self):
         return self.to("cpu")
 
@@ -331,14 +360,25 @@ class Tensor(TensorFields):
         return self.data.dtype.kind == "f"
 
     # -- in-place ----------------------------------------------------------
-    def _check_inplace(self):
-        if _grad_state.enabled and self._requires_grad:
-            what = "a leaf Variable that requires grad" if self.grad_fn is None else \
-                "a tensor that is part of a graph"
-            raise RuntimeError(f"an in-place operation on {what} is not allowed (it would "
-                               f"overwrite a value backward needs); wrap it in "
-                               f"tinygrad_kr.no_grad() or use the out-of-place op")
-        self._bump_version()
+    # As in PyTorch, an in-place change is recorded when a gradient must flow
+    # through it: ``y += h`` or ``out[t] = h`` with ``h`` (or ``y``) in a graph
+    # makes ``y`` the output of a new node whose input is ``y``'s old value.
+    # The array itself is written, never replaced, so every handle on it
+    # (``.detach()``, ``.numpy()``) sees the change, and the version stamp
+    # lets backward refuse a node that saved the overwritten values.
+    def _records_inplace(self, value=None):
+        """Whether an in-place change of self by ``value`` goes into the graph;
+        raises for a leaf that requires grad (its old value would be lost)."""
+        if not _grad_state.enabled:
+            return False
+        if self._requires_grad:
+            if self.grad_fn is None:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                                   "in-place operation (it would overwrite a value backward "
+                                   "needs); wrap it in tinygrad_kr.no_grad() or use the "
+                                   "out-of-place op")
+            return True
+        return isinstance(value, Tensor) and value._requires_grad
 
     def _bump_version(self):
         """Count an in-place change of the data, stamped so that backward can
@@ -346,62 +386,123 @@ class Tensor(TensorFields):
         self._version += 1
         self._changed_at = _inplace_stamp()
 
-    def _inplace(self, result):
-        self._check_inplace()
-        data = result.data if isinstance(result, Tensor) else result
-        self.data[...] = data
+    def _inplace(self, op, other, **options):
+        """self <- op(self, other, **options) in place, keeping self's dtype."""
+        if not self._records_inplace(other):
+            result = op(self.detach(), other, **options)
+        else:
+            # The new node's input is the old value: give it its own array, since
+            # the write below reuses self's and the node may have saved it (mul_
+            # saves it for other's gradient).
+            result = op(Tensor._make(self.data.copy(), self.grad_fn), other, **options)
+        if result.data.dtype != self.data.dtype:
+            if not np.can_cast(result.data.dtype, self.data.dtype, "same_kind"):
+                # PyTorch refuses to truncate an arithmetic result (int += 0.5)
+                raise RuntimeError(f"result type {result.data.dtype} can't be cast to the "
+                                   f"desired output type {self.data.dtype} of an in-place "
+                                   f"operation")
+            result = result.to(self.data.dtype)
+        return self._rebase(result)
+
+    def _rebase(self, result):
+        """Write ``result``'s values into self's array; if ``result`` is in the
+        graph, self now stands for its node."""
+        self._bump_version()
+        self.data[...] = result.data
+        if result.grad_fn is not None:
+            self.grad_fn, self._requires_grad = result.grad_fn, True
         return self
 
     def __setitem__(self, index, value):
-        self._check_inplace()
-        self.data[_convert_index(index, self.shape)] = value.data if isinstance(value, Tensor) else value
+        index = _convert_index(index, self.shape)
+        if not self._records_inplace(value):
+            self._bump_version()
+            self.data[index] = value.data if isinstance(value, Tensor) else value
+            return
+        # SetItem copies its input before writing: the old value needs no copy here
+        self._rebase(_ops.SetItem.apply(Tensor._make(self.data, self.grad_fn), value,
+                                        index=index))
 
     def add_(self, other, *, alpha=1):
-        return self._inplace(add(self.detach(), other, alpha=alpha))
+        return self._inplace(add, other, alpha=alpha)
 
     def sub_(self, other, *, alpha=1):
-        return self._inplace(sub(self.detach(), other, alpha=alpha))
+        return self._inplace(sub, other, alpha=alpha)
 
     def mul_(self, other):
-        return self._inplace(mul(self.detach(), other))
+        return self._inplace(mul, other)
 
     def div_(self, other):
-        return self._inplace(div(self.detach(), other))
+        return self._inplace(div, other)
 
     def pow_(self, exponent):
-        return self._inplace(pow(self.detach(), exponent))
+        return self._inplace(pow, exponent)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(clamp(self.detach(), min, max))
+        return self._inplace(lambda x, _, lo, hi: clamp(x, lo, hi), None, lo=min, hi=max)
 
     def zero_(self):
-        self._check_inplace()
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace()
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self[...] = value
         return self
 
     def copy_(self, src):
-        self._check_inplace()
-        src = src.data if isinstance(src, Tensor) else src
-        xp = get_array_module(self.data)
-        self.data[...] = xp.asarray(src)
+        if not isinstance(src, Tensor):
+            src = get_array_module(self.data).asarray(src)
+        self[...] = src
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from .random import get_rng
-        self._check_inplace()
-        self.data[...] = _like_device(get_rng(generator).uniform(a, b, self.data.shape), self.data)
+        self[...] = _like_device(get_rng(generator).uniform(a, b, self.data.shape), self.data)
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from .random import get_rng
-        self._check_inplace()
-        self.data[...] = _like_device(get_rng(generator).normal(mean, std, self.data.shape), self.data)
+        self[...] = _like_device(get_rng(generator).normal(mean, std, self.data.shape), self.data)
         return self
+
+    def masked_fill_(self, mask, value):
+        return self._inplace(lambda x, v, mask: x.masked_fill(mask, v), value, mask=mask)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        return self._inplace(lambda x, s: _ops.scatter(x, dim, index, s),
+                             value if src is None else src)
+
+    def clamp_min_(self, min):
+        return self.clamp_(min=min)
+
+    def clamp_max_(self, max):
+        return self.clamp_(max=max)
+
+    def _unary_(self, op):
+        return self._inplace(lambda x, _: op(x), None)
+
+    def relu_(self):
+        return self._unary_(_ops.relu)
+
+    def sigmoid_(self):
+        return self._unary_(_ops.sigmoid)
+
+    def tanh_(self):
+        return self._unary_(_ops.tanh)
+
+    def exp_(self):
+        return self._unary_(_ops.exp)
+
+    def log_(self):
+        return self._unary_(_ops.log)
+
+    def sqrt_(self):
+        return self._unary_(_ops.sqrt)
+
+    def abs_(self):
+        return self._unary_(abs)
+
+    def neg_(self):
+        return self._unary_(neg)
 
     __iadd__ = add_
     __isub__ = sub_
@@ -503,7 +604,18 @@ class Tensor(TensorFields):
     le = __le__
     gt = __gt__
     ge = __ge__
-    logical_not = __invert__
+
+    def logical_not(self):
+        return Tensor(get_array_module(self.data).logical_not(self.data))
+
+    def logical_and(self, other):
+        return Tensor(get_array_module(self.data).logical_and(self.data, _data(other)))
+
+    def logical_or(self, other):
+        return Tensor(get_array_module(self.data).logical_or(self.data, _data(other)))
+
+    def logical_xor(self, other):
+        return Tensor(get_array_module(self.data).logical_xor(self.data, _data(other)))
 
     def equal(self, other):
         return self.shape == other.shape and bool((self.data == other.data).all())
@@ -523,6 +635,9 @@ class Tensor(TensorFields):
 
     def isfinite(self):
         return Tensor(get_array_module(self.data).isfinite(self.data))
+
+    def isinf(self):
+        return Tensor(get_array_module(self.data).isinf(self.data))
 
     def floor(self):
         return Tensor(get_array_module(self.data).floor(self.data))
@@ -544,8 +659,9 @@ class Tensor(TensorFields):
         return topk((gather(self, dim, Tensor(idx)), Tensor(idx)))
 
     def masked_fill(self, mask, value):
+        # the result keeps self's dtype, as in PyTorch (an int tensor stays int)
         return where(_as_tensor(mask, None).bool() if not isinstance(mask, Tensor) else mask,
-                     _as_tensor(value, self), self)
+                     _as_tensor(value, self).to(self.data.dtype), self)
 
     def where(self, condition, other):
         return where(condition, self, other)
@@ -695,7 +811,8 @@ for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "ne
               "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "t", "clamp",
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
-              "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather"):
+              "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
+              "tril", "triu", "sort", "index_select", "scatter"):
     if hasattr(_ops, _name):
         setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.view = Tensor.reshape
@@ -704,6 +821,8 @@ Tensor.multiply = Tensor.mul
 Tensor.divide = Tensor.div
 Tensor.subtract = Tensor.sub
 Tensor.negative = Tensor.neg
+Tensor.clamp_min = lambda self, min: _ops.clamp(self, min=min)
+Tensor.clamp_max = lambda self, max: _ops.clamp(self, max=max)
 Tensor.expand_as = lambda self, other: _ops.expand(self, *other.shape)
 Tensor.view_as = lambda self, other: _ops.reshape(self, *other.shape)
 Tensor.reshape_as = Tensor.view_as
