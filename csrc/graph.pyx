@@ -22,7 +22,7 @@ cdef object _np_asarray = np.asarray
 
 cdef class TensorBase:
     """The fields of a Tensor (see tinygrad_kr/tensor.py)."""
-    cdef public object data, grad, grad_fn
+    cdef public object array, grad, grad_fn
     cdef public bint _requires_grad
     cdef public long long _version, _changed_at
     cdef object __weakref__
@@ -64,7 +64,7 @@ cdef inline TensorBase _make(object data, object grad_fn):
     if type(data) is not _np_ndarray and isinstance(data, _np_generic):
         data = _np_asarray(data)    # NumPy returns scalars from 0-d arithmetic
     cdef TensorBase t = TensorBase.__new__(Tensor)
-    t.data = data
+    t.array = data
     t.grad = None
     t.grad_fn = grad_fn
     if grad_fn is not None:
@@ -92,7 +92,7 @@ def apply(cls, *inputs, **options):
         x = inputs[i]
         if isinstance(x, TensorBase):
             t = <TensorBase> x
-            a = t.data
+            a = t.array
             if type(a) is not array_class:
                 if array_class is not None:
                     raise _device_mismatch(cls, inputs)
@@ -177,7 +177,7 @@ cdef list _topological_order(FunctionBase root):
 
 def backward_loss(TensorBase loss, bint retain_graph):
     """loss.backward() for a non-leaf ``loss`` (function.py's backward fast path)."""
-    data = loss.data
+    data = loss.array
     if type(data) is _np_ndarray and data.ndim == 0:
         root_grad = np.array(1, data.dtype)     # the usual root: a 0-d loss
     else:

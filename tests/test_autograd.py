@@ -32,7 +32,7 @@ def test_long_chain_has_no_recursion_limit():
     for _ in range(10_000):
         y = y + 1e-4 * y
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, (1 + 1e-4) ** 10_000, rtol=1e-3)
+    np.testing.assert_allclose(x.grad.array, (1 + 1e-4) ** 10_000, rtol=1e-3)
 
 
 def test_deterministic_accumulation_order():
@@ -41,7 +41,7 @@ def test_deterministic_accumulation_order():
         w = tkr.randn(50, requires_grad=True)
         outs = [(w * float(i)).sin() for i in range(20)]
         tkr.stack(outs).sum().backward()
-        return w.grad.data.copy()
+        return w.grad.array.copy()
     assert np.array_equal(run(), run())
 
 
@@ -75,7 +75,7 @@ def test_retain_graph_allows_second_backward():
     y = (a * a).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(a.grad.data, [4.0, 8.0])
+    np.testing.assert_allclose(a.grad.array, [4.0, 8.0])
 
 
 def test_backward_errors():
@@ -106,7 +106,7 @@ def test_create_graph_through_backward_accumulates_differentiable_grad():
     (x.exp().sum()).backward(create_graph=True)
     assert x.grad.requires_grad
     x.grad.sum().backward()  # d/dx sum(exp(x)) accumulated again
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp([1.0, 2.0]))
+    np.testing.assert_allclose(x.grad.array, 2 * np.exp([1.0, 2.0]))
 
 
 def test_no_grad_enable_grad_set_grad_enabled():
@@ -144,7 +144,7 @@ def test_inplace_on_leaf_requiring_grad_raises():
         w.add_(1)
     with tkr.no_grad():
         w.sub_(0.5)  # parameter updates are fine under no_grad
-    np.testing.assert_allclose(w.data, 0.5)
+    np.testing.assert_allclose(w.array, 0.5)
 
 
 def test_inplace_on_saved_value_is_detected():
@@ -166,7 +166,7 @@ def test_inplace_before_saving_or_elsewhere_is_not_an_error():
     y = (w * x).sum()
     other.add_(1)                   # after, but not saved by anything
     y.backward()
-    np.testing.assert_allclose(w.grad.data, [10.0, 20.0])
+    np.testing.assert_allclose(w.grad.array, [10.0, 20.0])
 
 
 def test_inplace_on_saved_output_is_detected():
@@ -175,7 +175,7 @@ def test_inplace_on_saved_output_is_detected():
     y = w.exp()
     z = y.detach()                  # the same array, no grad: in-place allowed
     y_sum = y.sum()                 # sum saves nothing: only Exp holds y
-    assert z.data is y.data
+    assert z.array is y.array
     with tkr.no_grad():
         y.mul_(3)
     with pytest.raises(RuntimeError, match="modified by an inplace operation.*Exp"):
@@ -210,13 +210,13 @@ def test_inputs_backward_does_not_need_are_freed():
     PyTorch, and the graph still differentiates."""
     a = tkr.randn(4, requires_grad=True)
     h = a * 2
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h.array)
     y = h.exp()
     del h
     gc.collect()
     assert ref() is None
     y.sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2 * y.data, rtol=1e-6)
+    np.testing.assert_allclose(a.grad.array, 2 * y.array, rtol=1e-6)
 
 
 def test_backward_frees_saved_values_while_the_graph_lives():
@@ -226,7 +226,7 @@ def test_backward_frees_saved_values_while_the_graph_lives():
     the saved inputs until the whole graph died)."""
     a = tkr.randn(1000, requires_grad=True)
     h = a * 2
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h.array)
     y = (h * h).sum()
     del h
     y.backward()
@@ -241,7 +241,7 @@ def test_inplace_ops_values():
     x *= tkr.tensor([1.0, 2.0, 3.0])
     x[0] = 7
     x.clamp_(max=5)
-    np.testing.assert_allclose(x.data, [5, 4, 5])
+    np.testing.assert_allclose(x.array, [5, 4, 5])
     assert x.zero_().sum().item() == 0
 
 
@@ -258,7 +258,7 @@ def test_retain_grad_on_non_leaf():
     h = x * 3
     h.retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    np.testing.assert_allclose(h.grad.array, 2 * h.array)
 
 
 def test_autograd_grad_leaves_dot_grad_alone_and_allow_unused():

@@ -70,7 +70,7 @@ def test_apply_twins_record_the_same_node(case, grad_on):
         ours, node = _record(F.Function.__dict__["apply"], cls, *inputs, **options)
         ref, ref_node = _record(F.Function.__dict__["_python_apply"], cls, *inputs, **options)
     assert type(ours) is type(ref) is tkr.Tensor
-    np.testing.assert_array_equal(ours.data, ref.data)
+    np.testing.assert_array_equal(ours.array, ref.array)
     assert ours.requires_grad == ref.requires_grad == grad_on
     assert node == ref_node     # same parents, needs, shapes, saved sources and held inputs
 
@@ -100,7 +100,7 @@ def _grads_both_ways(build):
             loss.backward()
         else:
             F._run_backward((loss,), (F._root_grad(loss, None, False),), False, False)
-        result.append([None if t.grad is None else t.grad.data.copy() for t in leaves + keep])
+        result.append([None if t.grad is None else t.grad.array.copy() for t in leaves + keep])
     return result
 
 
@@ -151,11 +151,11 @@ def test_walk_accumulates_into_existing_grads_and_copies_shared_ones():
     compiled_core()
     a, c = tkr.ones(3, requires_grad=True), tkr.ones(3, requires_grad=True)
     (a + c).sum().backward()                    # both leaves get the same incoming array
-    assert a.grad.data is not c.grad.data       # copied: an in-place change of one is not the other
-    a.grad.data[0] = 5
-    assert c.grad.data[0] == 1
+    assert a.grad.array is not c.grad.array       # copied: an in-place change of one is not the other
+    a.grad.array[0] = 5
+    assert c.grad.array[0] == 1
     (a * 2).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [7, 3, 3])
+    np.testing.assert_array_equal(a.grad.array, [7, 3, 3])
 
 
 def test_walk_errors_match_the_reference():
@@ -192,7 +192,7 @@ def test_long_chains_need_no_recursion():
     for _ in range(sys.getrecursionlimit() * 3):
         y = y * 1.0
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1, 1])
+    np.testing.assert_array_equal(x.grad.array, [1, 1])
 
 
 def test_a_missing_compiled_core_is_reported_or_refused():
@@ -240,5 +240,5 @@ def test_pickles_load_under_either_core():
         x, m, core = pickle.loads(out.stdout)
         built = importlib.util.find_spec("tinygrad_kr._C.graph") is not None
         assert core == ("compiled" if mode == "auto" and built else "python")
-        np.testing.assert_array_equal(m.weight.data, model.weight.data)
+        np.testing.assert_array_equal(m.weight.array, model.weight.array)
         data = pickle.dumps((x, m))

@@ -33,7 +33,7 @@ def test_round_trip_and_gradients_cross_devices(device):
     assert y.device.type == device
     z = (y * y).sum()
     z.backward()
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.data)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.array)
     assert x.grad.device.type == "cpu"
 
 

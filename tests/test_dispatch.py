@@ -45,7 +45,7 @@ x = t.randn(8, 5, dtype=t.float64); w = t.randn(5, 3, dtype=t.float64, requires_
 y = t.relu(x @ w).sum(); y.backward()
 print(json.dumps({"mode": t.config.config()["kernel_mode"],
                   "used": sorted(set(t.config.config()["kernels"].values())),
-                  "y": y.item(), "g": w.grad.data.ravel().tolist()}))
+                  "y": y.item(), "g": w.grad.array.ravel().tolist()}))
 """
 
 

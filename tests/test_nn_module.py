@@ -65,7 +65,7 @@ def test_parameter_is_a_leaf_tensor_sharing_data():
     t = tkr.randn(3)
     p = nn.Parameter(t)
     assert isinstance(p, tkr.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is t.data
+    assert p.array is t.array
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,)
     assert type(p * 2) is tkr.Tensor  # results of ops are plain tensors
@@ -318,7 +318,7 @@ def test_state_dict_values_are_detached_views():
     net = nn.Linear(2, 2)
     sd = net.state_dict()
     assert isinstance(sd, OrderedDict)
-    assert not sd["weight"].requires_grad and sd["weight"].data is net.weight.data
+    assert not sd["weight"].requires_grad and sd["weight"].array is net.weight.array
     assert net.state_dict(keep_vars=True)["weight"] is net.weight
     assert "scratch" not in Block().state_dict()  # non-persistent buffer
 

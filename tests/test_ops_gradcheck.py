@@ -35,7 +35,7 @@ BINARY = {
 def test_binary_ops(name, sa, sb):
     f, ref, positive = BINARY[name]
     a, b = leaf(*sa, positive=positive), leaf(*sb, positive=positive)
-    np.testing.assert_allclose(f(a, b).data, ref(a.data, b.data), rtol=1e-12)
+    np.testing.assert_allclose(f(a, b).array, ref(a.array, b.array), rtol=1e-12)
     assert gradcheck(f, (a, b))
 
 
@@ -63,10 +63,10 @@ def test_unary_ops(name, shape):
     f, ref, positive = UNARY[name]
     x = leaf(*shape, positive=positive)
     if name in ("abs", "relu", "leaky_relu", "clamp"):  # keep away from the kinks
-        x.data[np.abs(x.data) < 0.05] = 0.3
-        x.data[np.abs(x.data - 0.7) < 0.05] = 0.3
-        x.data[np.abs(x.data + 0.5) < 0.05] = 0.3
-    np.testing.assert_allclose(f(x).data, ref(x.data), rtol=1e-12)
+        x.array[np.abs(x.array) < 0.05] = 0.3
+        x.array[np.abs(x.array - 0.7) < 0.05] = 0.3
+        x.array[np.abs(x.array + 0.5) < 0.05] = 0.3
+    np.testing.assert_allclose(f(x).array, ref(x.array), rtol=1e-12)
     assert gradcheck(f, (x,))
 
 
@@ -90,31 +90,31 @@ REDUCTIONS = {
 def test_reductions(name, dim, keepdim):
     f, ref = REDUCTIONS[name]
     x = leaf(2, 3, 4)
-    np.testing.assert_allclose(f(x, dim, keepdim).data, ref(x.data, dim, keepdim), rtol=1e-12)
+    np.testing.assert_allclose(f(x, dim, keepdim).array, ref(x.array, dim, keepdim), rtol=1e-12)
     assert gradcheck(lambda t: f(t, dim, keepdim), (x,))
 
 
 def test_max_min_along_dim_and_ties():
     x = leaf(3, 4)
     v, i = tkr.max(x, 1)
-    np.testing.assert_array_equal(i.data, x.data.argmax(1))
+    np.testing.assert_array_equal(i.array, x.array.argmax(1))
     assert gradcheck(lambda t: tkr.max(t, 1).values, (x,))
     assert gradcheck(lambda t: tkr.min(t, 0, keepdim=True)[0], (x,))
     # ties share the gradient evenly (amax), as in PyTorch
     t = tkr.tensor([1.0, 3.0, 3.0], requires_grad=True)
     tkr.amax(t).backward()
-    np.testing.assert_allclose(t.grad.data, [0, 0.5, 0.5])
-    assert x.argmax().item() == x.data.argmax()
-    assert x.argmin(dim=0).tolist() == x.data.argmin(0).tolist()
+    np.testing.assert_allclose(t.grad.array, [0, 0.5, 0.5])
+    assert x.argmax().item() == x.array.argmax()
+    assert x.argmin(dim=0).tolist() == x.array.argmin(0).tolist()
 
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax_log_softmax(dim):
     x = leaf(3, 5)
-    e = np.exp(x.data - x.data.max(dim, keepdims=True))
+    e = np.exp(x.array - x.array.max(dim, keepdims=True))
     sm = e / e.sum(dim, keepdims=True)
-    np.testing.assert_allclose(tkr.softmax(x, dim).data, sm, rtol=1e-12)
-    np.testing.assert_allclose(tkr.log_softmax(x, dim).data, np.log(sm), rtol=1e-12)
+    np.testing.assert_allclose(tkr.softmax(x, dim).array, sm, rtol=1e-12)
+    np.testing.assert_allclose(tkr.log_softmax(x, dim).array, np.log(sm), rtol=1e-12)
     assert gradcheck(lambda t: tkr.softmax(t, dim) * tkr.arange(5.0).double()[:t.shape[-1]], (x,))
     assert gradcheck(lambda t: tkr.log_softmax(t, dim), (x,))
 
@@ -122,9 +122,9 @@ def test_softmax_log_softmax(dim):
 def test_softmax_is_stable():
     x = tkr.tensor([[1e4, -1e4, 0.0]], requires_grad=True)
     y = tkr.log_softmax(x, 1)
-    assert np.isfinite(y.data).all()
+    assert np.isfinite(y.array).all()
     y.sum().backward()
-    assert np.isfinite(x.grad.data).all()
+    assert np.isfinite(x.grad.array).all()
 
 
 SHAPE_OPS = {
@@ -145,7 +145,7 @@ SHAPE_OPS = {
     "getitem_int_slice": lambda x: x[1, :, ::2],
     "getitem_none_ellipsis": lambda x: x[None, ..., 1],
     "getitem_int_array": lambda x: x[[0, 1, 1, 0]],  # repeated rows accumulate
-    "getitem_bool_mask": lambda x: x[x.data > 0],
+    "getitem_bool_mask": lambda x: x[x.array > 0],
     "getitem_tensor_index": lambda x: x[:, tkr.tensor([2, 0, 2])],
     "gather": lambda x: x.gather(2, tkr.tensor(np.array([[[3, 0]] * 3] * 2))),
     "cumsum": lambda x: x.cumsum(1),
@@ -166,9 +166,9 @@ def test_getitem_forward_matches_numpy():
     x = leaf(2, 3, 4)
     for idx in [(1, slice(None), slice(None, None, 2)), (None, Ellipsis, 1), ([0, 1, 1],),
                 (slice(None), [2, 0])]:
-        np.testing.assert_array_equal(x[idx].data, x.data[idx])
-    mask = x.data > 0
-    np.testing.assert_array_equal(x[tkr.tensor(mask)].data, x.data[mask])
+        np.testing.assert_array_equal(x[idx].array, x.array[idx])
+    mask = x.array > 0
+    np.testing.assert_array_equal(x[tkr.tensor(mask)].array, x.array[mask])
 
 
 MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)),
@@ -179,7 +179,7 @@ MATMUL_SHAPES = [((3, 4), (4, 5)), ((4,), (4,)), ((4,), (4, 5)), ((3, 4), (4,)),
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
 def test_matmul(sa, sb):
     a, b = leaf(*sa), leaf(*sb)
-    np.testing.assert_allclose((a @ b).data, np.matmul(a.data, b.data), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose((a @ b).array, np.matmul(a.array, b.array), rtol=1e-12, atol=1e-14)
     assert gradcheck(lambda p, q: p @ q, (a, b))
 
 

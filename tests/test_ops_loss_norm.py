@@ -321,7 +321,7 @@ def test_dropout_values_and_grads_use_one_mask():
     tkr.manual_seed(7)
     y = F.dropout(x, 0.4)
     kept = y.detach().numpy() != 0
-    np.testing.assert_allclose(y.detach().numpy()[kept], x.data[kept] / 0.6, rtol=1e-15)
+    np.testing.assert_allclose(y.detach().numpy()[kept], x.array[kept] / 0.6, rtol=1e-15)
     y.backward(tkr.ones_like(y))
     np.testing.assert_allclose(x.grad.numpy(), kept / 0.6)
     assert abs(kept.mean() - 0.6) < 0.05
@@ -388,7 +388,7 @@ def test_dropout2d_drops_whole_channels():
     per_channel = (y != 0).reshape(8, 6, -1)
     assert (per_channel.all(-1) | ~per_channel.any(-1)).all()   # all kept or all dropped
     assert 0 < per_channel.all(-1).mean() < 1
-    np.testing.assert_allclose(y[y != 0], x.data[y != 0] * 2)
+    np.testing.assert_allclose(y[y != 0], x.array[y != 0] * 2)
     with pytest.warns(UserWarning, match="3D input"):
         F.dropout2d(_leaf(np.ones((2, 3, 4))), 0.5)
     with pytest.warns(UserWarning, match="2-D input"):

@@ -33,7 +33,7 @@ def test_setitem_into_plain_buffer_carries_the_gradient():
     out[1] = w * w
     assert out.requires_grad and not out.is_leaf
     out.sum().backward()
-    np.testing.assert_allclose(w.grad.data, [4.0, 6.0, 8.0])
+    np.testing.assert_allclose(w.grad.array, [4.0, 6.0, 8.0])
 
 
 def test_inplace_add_into_plain_tensor_carries_the_gradient():
@@ -41,7 +41,7 @@ def test_inplace_add_into_plain_tensor_carries_the_gradient():
     acc = tkr.zeros(3)
     acc += w * 2
     acc.sum().backward()
-    np.testing.assert_allclose(w.grad.data, [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(w.grad.array, [2.0, 2.0, 2.0])
 
 
 def test_inplace_on_non_leaf_is_recorded():
@@ -51,9 +51,9 @@ def test_inplace_on_non_leaf_is_recorded():
     y += x.exp()
     y *= 2
     (y * y).sum().backward()
-    xd = x.data.astype(np.float64)
+    xd = x.array.astype(np.float64)
     expected = 2 * (2 * (2 * xd + np.exp(xd))) * 2 * (2 + np.exp(xd))
-    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-5)
+    np.testing.assert_allclose(x.grad.array, expected, rtol=1e-5)
 
 
 def test_setitem_on_non_leaf_zeroes_the_overwritten_gradient():
@@ -61,7 +61,7 @@ def test_setitem_on_non_leaf_zeroes_the_overwritten_gradient():
     y = x * 2
     y[0] = 10
     (y * y).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [0.0, 16.0, 24.0])
+    np.testing.assert_allclose(x.grad.array, [0.0, 16.0, 24.0])
 
 
 def test_setitem_with_mask_and_advanced_index_on_non_leaf():
@@ -72,7 +72,7 @@ def test_setitem_with_mask_and_advanced_index_on_non_leaf():
     (y * tkr.arange(6.0).view(2, 3)).sum().backward()
     # x[0, 0] reaches y[0, 1] (weight 1) and x[0, 1] y[1, 2] (weight 5), times 10; the
     # rest was overwritten (y[0, 0] is kept but weighs 0)
-    np.testing.assert_allclose(x.grad.data, [[10.0, 50.0, 0.0], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(x.grad.array, [[10.0, 50.0, 0.0], [0.0, 0.0, 0.0]])
 
 
 def test_inplace_keeps_the_array_so_aliases_see_it():
@@ -80,7 +80,7 @@ def test_inplace_keeps_the_array_so_aliases_see_it():
     y = x * 2
     d = y.detach()
     y.add_(1)
-    np.testing.assert_allclose(d.data, [3.0, 3.0, 3.0])
+    np.testing.assert_allclose(d.array, [3.0, 3.0, 3.0])
 
 
 def test_inplace_on_a_value_a_node_saved_still_raises():
@@ -106,7 +106,7 @@ def test_inplace_on_leaf_requiring_grad_raises_for_every_inplace_op():
     with tkr.no_grad():
         w.zero_()
         w.add_(1)
-    np.testing.assert_allclose(w.data, [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(w.array, [1.0, 1.0, 1.0])
 
 
 def test_inplace_arithmetic_refuses_to_truncate_like_torch():
@@ -135,7 +135,7 @@ def test_inplace_variants_record_gradients(torch):
     y.backward()
     ty.backward()
     np.testing.assert_allclose(y.item(), ty.item(), rtol=1e-6)
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-6)
 
 
 def test_setitem_gradcheck():
@@ -196,8 +196,8 @@ def test_pow_exponent_gradient_for_negative_base_is_nan():
     x = tkr.tensor([-2.0, 0.0, 2.0])
     e = tkr.tensor([2.0, 2.0, 2.0], requires_grad=True)
     (x ** e).sum().backward()
-    assert np.isnan(e.grad.data[0])
-    np.testing.assert_allclose(e.grad.data[1:], [0.0, 4 * np.log(2)], rtol=1e-6)
+    assert np.isnan(e.grad.array[0])
+    np.testing.assert_allclose(e.grad.array[1:], [0.0, 4 * np.log(2)], rtol=1e-6)
 
 
 def test_norm_gradient_at_zero_is_zero():
@@ -245,7 +245,7 @@ def test_flip_tril_triu_sort_values(torch):
     for f in cases:
         ours, ref = f(tkr, x), f(torch, tx)
         assert ours.dtype == tkr.tensor(ref.numpy()).dtype
-        np.testing.assert_array_equal(ours.data, ref.numpy())
+        np.testing.assert_array_equal(ours.array, ref.numpy())
 
 
 def test_causal_mask_from_triu_of_minus_inf_has_no_nan():

@@ -67,7 +67,7 @@ def test_round_trip_everything(tmp_path):
     assert isinstance(back["model"], collections.OrderedDict)
     assert list(back["optimizer"]["state"]) == [0, 1]  # int keys stay ints
     assert back["model"]["fc.weight"].requires_grad and back["model"]["fc.weight"].is_leaf
-    back["model"]["fc.bias"].data[0] = 1.0  # loaded arrays are writable and owned
+    back["model"]["fc.bias"].array[0] = 1.0  # loaded arrays are writable and owned
 
 
 def test_round_trip_nan_and_torch_namespace(tmp_path):

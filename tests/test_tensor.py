@@ -69,22 +69,22 @@ def test_size_slices_and_sums_stay_sizes():
 
 def test_reflected_arithmetic():
     t = tkr.tensor([1.0, 2.0])
-    np.testing.assert_allclose((2 - t).data, [1, 0])
-    np.testing.assert_allclose((2 / t).data, [2, 1])
-    np.testing.assert_allclose((2 ** t).data, [2, 4])
-    np.testing.assert_allclose((np.array([1.0, 1.0]) * t).data, [1, 2])
-    np.testing.assert_allclose((t // 2).data, [0, 1])
+    np.testing.assert_allclose((2 - t).array, [1, 0])
+    np.testing.assert_allclose((2 / t).array, [2, 1])
+    np.testing.assert_allclose((2 ** t).array, [2, 4])
+    np.testing.assert_allclose((np.array([1.0, 1.0]) * t).array, [1, 2])
+    np.testing.assert_allclose((t // 2).array, [0, 1])
 
 
 def test_factories_and_seed():
     tkr.manual_seed(3)
     a = tkr.randn(3, 4)
     tkr.manual_seed(3)
-    assert np.array_equal(a.data, tkr.randn(3, 4).data)
+    assert np.array_equal(a.array, tkr.randn(3, 4).array)
     assert tkr.zeros(2, 3).sum().item() == 0 and tkr.ones((2, 3)).sum().item() == 6
     assert tkr.full((2,), 7).dtype == tkr.int64 and tkr.full((2,), 7.0).dtype == tkr.float32
     assert tkr.eye(3).trace() if hasattr(tkr.Tensor, "trace") else tkr.eye(3).sum().item() == 3
-    np.testing.assert_allclose(tkr.linspace(0, 1, 5).data, np.linspace(0, 1, 5), rtol=1e-6)
+    np.testing.assert_allclose(tkr.linspace(0, 1, 5).array, np.linspace(0, 1, 5), rtol=1e-6)
     r = tkr.randint(0, 10, (1000,))
     assert r.dtype == tkr.int64 and 0 <= r.min().item() and r.max().item() < 10
     u = tkr.rand(1000)
@@ -128,8 +128,8 @@ def test_torch_style_module_functions():
     assert tkr.where(x > 0, x, tkr.zeros(2, 2)).sum().item() == 4.5
     assert tkr.stack([x, x]).shape == (2, 2, 2) and tkr.cat([x, x], 1).shape == (2, 4)
     assert [c.shape for c in x.split(1, 0)] == [(1, 2), (1, 2)]
-    assert x.var().item() == pytest.approx(np.var(x.data, ddof=1), rel=1e-6)
-    assert x.std(unbiased=False).item() == pytest.approx(np.std(x.data), rel=1e-6)
+    assert x.var().item() == pytest.approx(np.var(x.array, ddof=1), rel=1e-6)
+    assert x.std(unbiased=False).item() == pytest.approx(np.std(x.array), rel=1e-6)
     assert (x.softmax(1).sum(1) - 1).abs().max().item() < 1e-6
 
 
@@ -140,10 +140,10 @@ def test_pickle_and_deepcopy_follow_pytorch():
     x.grad = tkr.tensor([0.5, 0.5])
     y = pickle.loads(pickle.dumps(x))
     assert y.requires_grad and y.is_leaf and y.grad is None        # PyTorch keeps no .grad
-    np.testing.assert_array_equal(y.data, x.data)
+    np.testing.assert_array_equal(y.array, x.array)
     z = copy.deepcopy(x)                                            # deepcopy keeps it
     assert z.grad is not x.grad and z.grad.tolist() == [0.5, 0.5]
-    assert z.data is not x.data and z.requires_grad
+    assert z.array is not x.array and z.requires_grad
     h = pickle.loads(pickle.dumps(x * 2))                           # a non-leaf: becomes a leaf
     assert h.is_leaf and h.requires_grad and h.tolist() == [2.0, 4.0]
     with pytest.raises(RuntimeError, match="graph leaves"):
@@ -155,6 +155,52 @@ def test_pickle_and_deepcopy_follow_pytorch():
     for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert clone[0].weight is clone[2].weight and clone[0].weight is not lin.weight
         assert type(clone[0].weight) is tkr.nn.Parameter and clone[0].weight.grad is None
-        np.testing.assert_array_equal(clone[0].weight.data, lin.weight.data)
+        np.testing.assert_array_equal(clone[0].weight.array, lin.weight.array)
         clone(tkr.ones(1, 2)).sum().backward()
         assert clone[0].weight.grad is not None and lin.weight.grad.tolist() == [[1, 1], [1, 1]]
+
+
+# -- .data: PyTorch's view outside the graph; .array: the array itself --------------
+
+def test_data_is_a_tensor_sharing_the_array_outside_the_graph():
+    w = tkr.nn.Parameter(tkr.ones(3, 2))
+    d = w.data
+    assert type(d) is tkr.Tensor and not d.requires_grad and d.is_leaf and d.grad_fn is None
+    assert d.array is w.array and isinstance(w.array, np.ndarray)
+    y = (w * 2).sum()
+    assert y.data.shape == () and not y.data.requires_grad and y.requires_grad
+
+
+def test_inplace_changes_through_data_reach_the_tensor():
+    # the idioms of PyTorch course code: in-place init and a hand-written SGD step
+    tkr.manual_seed(0)
+    lin = tkr.nn.Linear(4, 3)
+    lin.weight.data.normal_(0, 0.01)
+    lin.bias.data.zero_()
+    assert float(lin.bias.abs().sum()) == 0 and float(lin.weight.std()) < 0.05
+    lin.bias.data.fill_(0.5)
+    lin.weight.data.copy_(tkr.ones(3, 4))
+    np.testing.assert_array_equal(lin.bias.data.numpy(), [0.5] * 3)
+    lin(tkr.ones(2, 4)).sum().backward()
+    before = lin.weight.data.numpy().copy()
+    lin.weight.data -= 0.1 * lin.weight.grad
+    lin.bias.data.sub_(0.1 * lin.bias.grad.data)
+    np.testing.assert_allclose(lin.weight.data.numpy(), before - 0.1 * lin.weight.grad.numpy())
+    np.testing.assert_allclose(lin.bias.data.numpy(), 0.5 - 0.1 * 2.0)
+    assert lin.weight.requires_grad and lin.weight.is_leaf
+
+
+def test_data_setter_takes_a_tensor():
+    p = tkr.nn.Parameter(tkr.zeros(2))
+    new = tkr.arange(6, dtype=tkr.float32).reshape(2, 3)
+    p.data = new
+    assert p.shape == (2, 3) and p.array is new.array and p.requires_grad
+    with pytest.raises(TypeError, match="Tensor.data must be set to a Tensor, got ndarray"):
+        p.data = np.zeros(2)
+
+
+def test_max_of_outputs_data_as_in_course_code():
+    outputs = tkr.tensor([[0.1, 0.9], [0.8, 0.2]], requires_grad=True) * 1
+    _, predicted = tkr.max(outputs.data, 1)
+    assert predicted.tolist() == [1, 0]
+    assert (predicted == tkr.tensor([1, 1])).sum().item() == 1

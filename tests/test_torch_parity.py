@@ -36,8 +36,8 @@ def test_matches_torch(name, dtype):
     ty.backward()
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(y.item(), ty.item(), **tol)
-    np.testing.assert_allclose(a.grad.data, ta.grad.numpy(), **tol)
-    np.testing.assert_allclose(b.grad.data, tb.grad.numpy(), **tol)
+    np.testing.assert_allclose(a.grad.array, ta.grad.numpy(), **tol)
+    np.testing.assert_allclose(b.grad.array, tb.grad.numpy(), **tol)
 
 
 def test_higher_order_matches_torch():
@@ -47,4 +47,32 @@ def test_higher_order_matches_torch():
     tg, = torch.autograd.grad((tx.sin() * tx ** 2).sum(), tx, create_graph=True)
     g.sum().backward()
     tg.sum().backward()
-    np.testing.assert_allclose(x.grad.data, tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.array, tx.grad.numpy(), rtol=1e-12)
+
+
+def test_hand_written_sgd_through_data_matches_torch():
+    """A PyTorch tutorial's loop, only the import changed: in-place init and
+    updates through ``.data``, predictions from ``max(outputs.data, 1)``."""
+    def train(lib):
+        lib.manual_seed(0)
+        rng = np.random.default_rng(0)
+        x = lib.tensor(rng.standard_normal((16, 5)).astype(np.float32))
+        y = lib.tensor(rng.integers(0, 3, 16))
+        w = lib.zeros(5, 3, requires_grad=True)
+        b = lib.zeros(3, requires_grad=True)
+        w.data.copy_(lib.tensor(rng.standard_normal((5, 3)).astype(np.float32)))
+        b.data.fill_(0.1)
+        for _ in range(4):
+            outputs = x @ w + b
+            loss = lib.nn.functional.cross_entropy(outputs, y)
+            loss.backward()
+            w.data -= 0.5 * w.grad.data
+            b.data.sub_(0.5 * b.grad.data)
+            w.grad.data.zero_()
+            b.grad.zero_()
+        _, predicted = lib.max(outputs.data, 1)
+        return w.data.numpy(), b.data.numpy(), predicted.numpy(), loss.item()
+
+    ours, theirs = train(tkr), train(torch)
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a, t, rtol=1e-5, atol=1e-6)

@@ -35,7 +35,7 @@ def _float_dtype(dtype):
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data`` (float lists give float32)."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     arr = _to_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
@@ -45,7 +45,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
-    return _finish(_to_array(data.data if isinstance(data, Tensor) else data, dtype), False, device)
+    return _finish(_to_array(data.array if isinstance(data, Tensor) else data, dtype), False, device)
 
 
 def from_numpy(ndarray):

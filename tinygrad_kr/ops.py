@@ -697,7 +697,7 @@ def _along_axis_index(idx, shape, dim):
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 # --------------------------------------------------------------------------
@@ -710,9 +710,9 @@ def _binary(cls, a, b):
     # (NumPy keeps the tensor's dtype for Python scalars, as PyTorch does)
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is b.data.dtype and a.data.__class__ is b.data.__class__:
+            if a.array.dtype is b.array.dtype and a.array.__class__ is b.array.__class__:
                 return cls.apply(a, b)
-        elif (b.__class__ is float or b.__class__ is int) and a.data.dtype.kind == "f":
+        elif (b.__class__ is float or b.__class__ is int) and a.array.dtype.kind == "f":
             return cls.apply(a, b)
     a, b = _promote(a, b)
     return cls.apply(a, b)
@@ -726,15 +726,15 @@ def _promote(a, b):
         a, b = _as_tensor(a, b), b
     if not isinstance(b, Tensor):
         b = _as_tensor(b, a)
-    if a.data.__class__ is not b.data.__class__:   # before any .to(); div's rounding path
+    if a.array.__class__ is not b.array.__class__:   # before any .to(); div's rounding path
         raise device_mismatch(a, b, "operands")     # reaches no Function.apply
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is not db and da != db:
         fa, fb = da.kind == "f", db.kind == "f"
-        if (a.data.ndim == 0) != (b.data.ndim == 0) and _category(da) == _category(db):
+        if (a.array.ndim == 0) != (b.array.ndim == 0) and _category(da) == _category(db):
             # a 0-d tensor of the other's category counts as a number: float32
             # times a float64 scalar tensor stays float32, as in PyTorch
-            if a.data.ndim == 0:
+            if a.array.ndim == 0:
                 a = a.to(db)
             else:
                 b = b.to(da)
@@ -781,14 +781,14 @@ def mul(input, other):
 def div(input, other, *, rounding_mode=None):
     if rounding_mode is not None:
         a, b = _promote(input, other)
-        xp = get_array_module(a.data)
-        if a.data.dtype.kind in "biu" and b.data.dtype.kind in "biu" and not b.data.all():
+        xp = get_array_module(a.array)
+        if a.array.dtype.kind in "biu" and b.array.dtype.kind in "biu" and not b.array.all():
             raise RuntimeError("ZeroDivisionError: integer division by zero")
-        q = a.data / b.data
+        q = a.array / b.array
         q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
-        return Tensor(q.astype(np.result_type(a.data, b.data), copy=False))
+        return Tensor(q.astype(np.result_type(a.array, b.array), copy=False))
     a, b = _promote(input, other)
-    if a.data.dtype.kind != "f":  # true division of integers gives float32
+    if a.array.dtype.kind != "f":  # true division of integers gives float32
         a, b = a.float(), b.float()
     return Div.apply(a, b)
 
@@ -815,7 +815,7 @@ def where(condition, input=None, other=None):
         raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
                         f"dtype {getattr(cond, 'dtype', type(cond).__name__)}")
     a, b = _promote(input, other)
-    if cond.__class__ is not a.data.__class__:      # an option: Function.apply cannot see it
+    if cond.__class__ is not a.array.__class__:      # an option: Function.apply cannot see it
         raise device_mismatch(a, cond, "condition")
     return Where.apply(a, b, cond=cond)
 
@@ -867,13 +867,13 @@ def leaky_relu(input, negative_slope=0.01):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         # an integer tensor clamped to float bounds gives floats, as in PyTorch
         for bound in (min, max):
             if isinstance(bound, float):
                 input = _float(input)
-            elif isinstance(bound, Tensor) and bound.data.dtype.kind == "f":
-                input = input.to(bound.data.dtype)
+            elif isinstance(bound, Tensor) and bound.array.dtype.kind == "f":
+                input = input.to(bound.array.dtype)
     return Clamp.apply(input, lo=_data(min), hi=_data(max))
 
 
@@ -885,14 +885,14 @@ def square(input):
 
 
 def sign(input):
-    return Tensor(get_array_module(input.data).sign(input.data))
+    return Tensor(get_array_module(input.array).sign(input.array))
 
 
 def _float(t):
     """Ops such as exp promote integer tensors to float32, as PyTorch does."""
     if not isinstance(t, Tensor):
         t = _as_tensor(t, None)
-    return t if t.data.dtype.kind == "f" else t.float()
+    return t if t.array.dtype.kind == "f" else t.float()
 
 
 def _check_dim_kw(dim, axis):
@@ -903,7 +903,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
     dim = _check_dim_kw(dim, axis)
     if dtype is not None:
         input = input.to(dtype)
-    elif input.data.dtype.kind in "bi" and input.data.dtype != np.int64:
+    elif input.array.dtype.kind in "bi" and input.array.dtype != np.int64:
         input = input.long()  # PyTorch sums bools and ints in int64
     return Sum.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
 
@@ -912,9 +912,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
     dim = _check_dim_kw(dim, axis)
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {input.data.dtype}")
+                           f"floating point or complex dtype. Got: {input.array.dtype}")
     return Mean.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
 
 
@@ -933,7 +933,7 @@ def _max_or_min(input, dim, keepdim, minimum, other):
         b = dim if other is None else other
         return minimum_(input, b) if minimum else maximum(input, b)
     if dim is None:
-        if input.data.size == 0:
+        if input.array.size == 0:
             raise RuntimeError(f"{'min' if minimum else 'max'}(): Expected reduction dim to be "
                                f"specified for input.numel() == 0.")
         return AMax.apply(input, axes=tuple(range(input.ndim)), keepdim=False, minimum=minimum)
@@ -941,8 +941,8 @@ def _max_or_min(input, dim, keepdim, minimum, other):
     d = d[0] if d else 0
     values = MaxDim.apply(input if input.ndim else input.reshape(1), dim=d, keepdim=keepdim,
                           minimum=minimum)
-    xp = get_array_module(input.data)
-    arg = (xp.argmin if minimum else xp.argmax)(input.data if input.ndim else input.data.reshape(1),
+    xp = get_array_module(input.array)
+    arg = (xp.argmin if minimum else xp.argmax)(input.array if input.ndim else input.array.reshape(1),
                                                axis=d, keepdims=keepdim)
     if not input.ndim:
         values, arg = values.reshape(()), arg.reshape(())
@@ -990,9 +990,9 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
         unbiased, dim = dim, None
     c = correction if correction is not None else (1 if unbiased in (None, True) else 0)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(f"std and var only support floating point dtypes (got "
-                           f"{input.data.dtype}): call .float() first")
+                           f"{input.array.dtype}): call .float() first")
     return Var.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, correction=c)
 
 
@@ -1057,7 +1057,7 @@ def _infer_shape(shape, numel, old):
 
 
 def reshape(input, *shape):
-    shape = _infer_shape(_shape_arg(shape), input.data.size, input.shape)
+    shape = _infer_shape(_shape_arg(shape), input.array.size, input.shape)
     if shape == input.shape:
         return input if not input.requires_grad else Reshape.apply(input, shape=shape)
     return Reshape.apply(input, shape=shape)
@@ -1159,9 +1159,9 @@ def cat(tensors, dim=0):
             raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
                                f"Expected size {list(ref.shape)} but got size {list(t.shape)} "
                                f"for tensor number {i} in the list.")
-    dtype = ref.data.dtype
+    dtype = ref.array.dtype
     for t in nonempty[1:]:
-        dtype = _result_dtype(dtype, t.data.dtype)
+        dtype = _result_dtype(dtype, t.array.dtype)
     return Cat.apply(*[t.to(dtype) for t in nonempty], dim=d)
 
 
@@ -1227,7 +1227,7 @@ def _convert_index(index, shape):
     out = []
     for it in items:
         if isinstance(it, Tensor):
-            it = it.data
+            it = it.array
             if it.dtype == np.uint8:        # a byte tensor is a mask, as in PyTorch
                 it = it.astype(bool)
             elif it.dtype not in (np.bool_, np.int64, np.int32):
@@ -1424,7 +1424,7 @@ def prod(input, dim=None, keepdim=False):
         out = s if out is None else out * s
     if out is None:
         shape = _reduced_shape(input.shape, (d,), keepdim)
-        return Tensor(get_array_module(input.data).ones(shape, dtype=input.dtype))
+        return Tensor(get_array_module(input.array).ones(shape, dtype=input.dtype))
     return unsqueeze(out, d) if keepdim else out
 
 
@@ -1445,12 +1445,12 @@ def _triangle(input, diagonal, upper):
     if input.ndim < 2:
         raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 "
                            f"dimensions (got {input.ndim})")
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     n, m = input.shape[-2:]
     keep = (xp.triu if upper else xp.tril)(xp.ones((n, m), dtype=bool), diagonal)
     # where, not a product with a 0/1 mask: -inf * 0 would be nan (causal masks
     # are built as triu(full(-inf)))
-    return Where.apply(input, Tensor(xp.zeros((), input.data.dtype)), cond=keep)
+    return Where.apply(input, Tensor(xp.zeros((), input.array.dtype)), cond=keep)
 
 
 def tril(input, diagonal=0):
@@ -1464,7 +1464,7 @@ def triu(input, diagonal=0):
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along ``dim``; values carry the gradient."""
     d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
-    x = input.data if input.ndim else input.data.reshape(1)
+    x = input.array if input.ndim else input.array.reshape(1)
     xp = get_array_module(x)
     # descending: a stable sort of the negated values keeps ties in order
     key = x if not descending else ~x if x.dtype == np.bool_ else -x

@@ -99,7 +99,7 @@ class _Encoder:
         if isinstance(obj, float):
             return {"t": "float", "v": repr(float(obj))}  # repr round-trips; covers inf/nan
         if isinstance(obj, Tensor):
-            index = self.array(_host(obj.data), where, obj)
+            index = self.array(_host(obj.array), where, obj)
             node = {"t": "parameter" if _is_parameter(obj) else "tensor", "i": index,
                     "requires_grad": bool(obj.requires_grad), "device": str(obj.device)}
             return node

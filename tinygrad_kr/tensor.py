@@ -1,7 +1,8 @@
 """Tensor: an n-dimensional array (NumPy, or CuPy on a GPU) with autograd.
 
-A Tensor is a thin handle: ``data`` holds the array, ``grad_fn`` the
-Function that made it (None for leaves), ``grad`` the accumulated gradient.
+A Tensor is a thin handle: ``array`` holds the NumPy (or CuPy) array,
+``grad_fn`` the Function that made it (None for leaves), ``grad`` the
+accumulated gradient.  ``.data`` is PyTorch's: a Tensor sharing the array.
 Arithmetic and methods are one-line calls into ``tinygrad_kr.ops``, where each
 op's forward and backward live.
 """
@@ -56,16 +57,16 @@ _CPU = device("cpu")
 class Tensor(TensorFields):
     """A multi-dimensional array that records the operations made with it."""
 
-    # fields (autograd/_core.py): data, grad, grad_fn, _requires_grad, _version,
+    # fields (autograd/_core.py): array, grad, grad_fn, _requires_grad, _version,
     # _changed_at (the stamp of the last in-place change, see _bump_version)
     __slots__ = ()
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         data = _to_array(data, dtype)
-        self.data = data
+        self.array = data
         self.grad = None
         self.grad_fn = None
         self._version = 0
@@ -79,7 +80,7 @@ class Tensor(TensorFields):
         if data.__class__ is not np.ndarray and isinstance(data, np.generic):
             data = np.asarray(data)  # NumPy returns scalars from 0-d arithmetic
         t = TensorFields.__new__(Tensor)
-        t.data = data
+        t.array = data
         t.grad = None
         t.grad_fn = grad_fn
         t._version = 0
@@ -101,9 +102,9 @@ class Tensor(TensorFields):
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
                                "want to use a computed variable in a subgraph that doesn't require "
                                "differentiation use var_no_grad = var.detach().")
-        if value and self.data.dtype.kind != "f":
+        if value and self.array.dtype.kind != "f":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
-                               f"(got {self.data.dtype})")
+                               f"(got {self.array.dtype})")
         self._requires_grad = value
 
     def requires_grad_(self, requires_grad=True):
@@ -129,13 +130,29 @@ class Tensor(TensorFields):
 
     def detach(self):
         """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._make(self.data, None)
+        return Tensor._make(self.array, None)
+
+    @property
+    def data(self):
+        """The same values as a Tensor outside the graph, sharing the array, as
+        PyTorch's ``.data``: ``w.data.normal_(0, 0.01)`` and ``p.data -= lr * p.grad``
+        change ``w`` and ``p`` in place, unseen by autograd (no version count, no
+        leaf check).  The array itself is ``.array``."""
+        return Tensor._make(self.array, None)
+
+    @data.setter
+    def data(self, value):
+        # PyTorch's ``p.data = t``: p now holds t's array (any shape), no copy
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__} "
+                            f"(wrap it: tinygrad_kr.as_tensor(value))")
+        self.array = value.array
 
     # -- copying and pickling: as PyTorch, and naming neither graph core, so
     # that what one build writes another reads ------------------------------
     def __reduce_ex__(self, protocol):
         """Pickle the data and requires_grad (PyTorch keeps neither .grad nor the graph)."""
-        return (_rebuild_tensor, (type(self), self.data, self.requires_grad))
+        return (_rebuild_tensor, (type(self), self.array, self.requires_grad))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -143,7 +160,7 @@ class Tensor(TensorFields):
                                "support the deepcopy protocol at the moment")
         if id(self) in memo:
             return memo[id(self)]
-        new = memo[id(self)] = _rebuild_tensor(type(self), copy.deepcopy(self.data, memo),
+        new = memo[id(self)] = _rebuild_tensor(type(self), copy.deepcopy(self.array, memo),
                                                self.requires_grad)
         if self.grad is not None:
             new.grad = copy.deepcopy(self.grad, memo)
@@ -157,43 +174,43 @@ class Tensor(TensorFields):
     # -- properties --------------------------------------------------------
     @property
     def shape(self):
-        return Size(self.data.shape)
+        return Size(self.array.shape)
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self.data.shape)
-        return self.data.shape[dim]
+            return Size(self.array.shape)
+        return self.array.shape[dim]
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     ndimension = dim
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self):
-        if self.data.__class__ is np.ndarray:
+        if self.array.__class__ is np.ndarray:
             return _CPU
-        return device("cuda", self.data.device.id)
+        return device("cuda", self.array.device.id)
 
     @property
     def is_cuda(self):
-        return self.data.__class__ is not np.ndarray
+        return self.array.__class__ is not np.ndarray
 
     def numel(self):
-        return self.data.size
+        return self.array.size
 
     nelement = numel
 
     def element_size(self):
-        return self.data.itemsize
+        return self.array.itemsize
 
     @property
     def T(self):
@@ -206,7 +223,7 @@ class Tensor(TensorFields):
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         if self.ndim == 0:
@@ -218,27 +235,27 @@ class Tensor(TensorFields):
 
     # -- conversion --------------------------------------------------------
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to "
+        if self.array.size != 1:
+            raise RuntimeError(f"a Tensor with {self.array.size} elements cannot be converted to "
                                f"Scalar")
-        return self.data.item() if self.data.__class__ is np.ndarray else self.data.get().item()
+        return self.array.item() if self.array.__class__ is np.ndarray else self.array.get().item()
 
     def numpy(self, force=False):
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
                                "Use tensor.detach().numpy() instead.")
-        if self.data.__class__ is not np.ndarray:
+        if self.array.__class__ is not np.ndarray:
             if not force:
                 raise TypeError("can't convert cuda tensor to numpy. Use Tensor.cpu() to copy the "
                                 "tensor to host memory first.")
-            return self.data.get()
-        return self.data
+            return self.array.get()
+        return self.array
 
     def tolist(self):
-        return _host(self.data).tolist()
+        return _host(self.array).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        a = _host(self.data)
+        a = _host(self.array)
         return a if dtype is None else a.astype(dtype)
 
     def __float__(self):
@@ -248,18 +265,18 @@ class Tensor(TensorFields):
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iu" or self.data.size != 1:
+        if self.array.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous "
                                f"(shape {tuple(self.shape)})")
         return bool(self.item())
 
     def __repr__(self):
-        return _tensor_repr(self.data, dtype_name=f"tinygrad_kr.{self.data.dtype}",
+        return _tensor_repr(self.array, dtype_name=f"tinygrad_kr.{self.array.dtype}",
                             default_dtype=_dt.get_default_dtype(), to_host=_host,
                             device=self.device if self.is_cuda else None,
                             grad_fn=None if self.grad_fn is None else repr(self.grad_fn),
@@ -269,7 +286,7 @@ class Tensor(TensorFields):
 
     def __format__(self, spec):
         # as PyTorch: a 0-d tensor formats as its number (f"{loss:.3f}", f"{loss}")
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             return format(self.item(), spec)
         return object.__format__(self, spec)
 
@@ -282,13 +299,13 @@ class Tensor(TensorFields):
             t = _to_device(t, device(dev))
         if dtype is not None:
             dtype = _check_dtype(dtype)
-            if dtype != t.data.dtype:
+            if dtype != t.array.dtype:
                 t = Cast.apply(t, dtype=dtype)
         return t
 
     def type(self, dtype=None):
         if dtype is None:
-            return f"tinygrad_kr.{self.data.dtype}"
+            return f"tinygrad_kr.{self.array.dtype}"
         return self.to(dtype)
 
     def type_as(self, other):
@@ -357,7 +374,7 @@ class Tensor(TensorFields):
         return Clone.apply(self)
 
     def is_floating_point(self):
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     # -- in-place ----------------------------------------------------------
     # As in PyTorch, an in-place change is recorded when a gradient must flow
@@ -394,21 +411,21 @@ class Tensor(TensorFields):
             # The new node's input is the old value: give it its own array, since
             # the write below reuses self's and the node may have saved it (mul_
             # saves it for other's gradient).
-            result = op(Tensor._make(self.data.copy(), self.grad_fn), other, **options)
-        if result.data.dtype != self.data.dtype:
-            if not np.can_cast(result.data.dtype, self.data.dtype, "same_kind"):
+            result = op(Tensor._make(self.array.copy(), self.grad_fn), other, **options)
+        if result.array.dtype != self.array.dtype:
+            if not np.can_cast(result.array.dtype, self.array.dtype, "same_kind"):
                 # PyTorch refuses to truncate an arithmetic result (int += 0.5)
-                raise RuntimeError(f"result type {result.data.dtype} can't be cast to the "
-                                   f"desired output type {self.data.dtype} of an in-place "
+                raise RuntimeError(f"result type {result.array.dtype} can't be cast to the "
+                                   f"desired output type {self.array.dtype} of an in-place "
                                    f"operation")
-            result = result.to(self.data.dtype)
+            result = result.to(self.array.dtype)
         return self._rebase(result)
 
     def _rebase(self, result):
         """Write ``result``'s values into self's array; if ``result`` is in the
         graph, self now stands for its node."""
         self._bump_version()
-        self.data[...] = result.data
+        self.array[...] = result.array
         if result.grad_fn is not None:
             self.grad_fn, self._requires_grad = result.grad_fn, True
         return self
@@ -417,10 +434,10 @@ class Tensor(TensorFields):
         index = _convert_index(index, self.shape)
         if not self._records_inplace(value):
             self._bump_version()
-            self.data[index] = value.data if isinstance(value, Tensor) else value
+            self.array[index] = value.array if isinstance(value, Tensor) else value
             return
         # SetItem copies its input before writing: the old value needs no copy here
-        self._rebase(_ops.SetItem.apply(Tensor._make(self.data, self.grad_fn), value,
+        self._rebase(_ops.SetItem.apply(Tensor._make(self.array, self.grad_fn), value,
                                         index=index))
 
     def add_(self, other, *, alpha=1):
@@ -450,18 +467,18 @@ class Tensor(TensorFields):
 
     def copy_(self, src):
         if not isinstance(src, Tensor):
-            src = get_array_module(self.data).asarray(src)
+            src = get_array_module(self.array).asarray(src)
         self[...] = src
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from .random import get_rng
-        self[...] = _like_device(get_rng(generator).uniform(a, b, self.data.shape), self.data)
+        self[...] = _like_device(get_rng(generator).uniform(a, b, self.array.shape), self.array)
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from .random import get_rng
-        self[...] = _like_device(get_rng(generator).normal(mean, std, self.data.shape), self.data)
+        self[...] = _like_device(get_rng(generator).normal(mean, std, self.array.shape), self.array)
         return self
 
     def masked_fill_(self, mask, value):
@@ -541,7 +558,7 @@ class Tensor(TensorFields):
         return div(other, self, rounding_mode="floor")
 
     def __mod__(self, other):
-        return Tensor(self.data % _data(other))
+        return Tensor(self.array % _data(other))
 
     def __pow__(self, exponent):
         return pow(self, exponent)
@@ -569,34 +586,34 @@ class Tensor(TensorFields):
 
     # comparisons and logic give bool tensors outside the graph
     def __eq__(self, other):
-        return Tensor(self.data == _data(other))
+        return Tensor(self.array == _data(other))
 
     def __ne__(self, other):
-        return Tensor(self.data != _data(other))
+        return Tensor(self.array != _data(other))
 
     def __lt__(self, other):
-        return Tensor(self.data < _data(other))
+        return Tensor(self.array < _data(other))
 
     def __le__(self, other):
-        return Tensor(self.data <= _data(other))
+        return Tensor(self.array <= _data(other))
 
     def __gt__(self, other):
-        return Tensor(self.data > _data(other))
+        return Tensor(self.array > _data(other))
 
     def __ge__(self, other):
-        return Tensor(self.data >= _data(other))
+        return Tensor(self.array >= _data(other))
 
     def __and__(self, other):
-        return Tensor(self.data & _data(other))
+        return Tensor(self.array & _data(other))
 
     def __or__(self, other):
-        return Tensor(self.data | _data(other))
+        return Tensor(self.array | _data(other))
 
     def __xor__(self, other):
-        return Tensor(self.data ^ _data(other))
+        return Tensor(self.array ^ _data(other))
 
     def __invert__(self):
-        return Tensor(~self.data)
+        return Tensor(~self.array)
 
     eq = __eq__
     ne = __ne__
@@ -606,54 +623,54 @@ class Tensor(TensorFields):
     ge = __ge__
 
     def logical_not(self):
-        return Tensor(get_array_module(self.data).logical_not(self.data))
+        return Tensor(get_array_module(self.array).logical_not(self.array))
 
     def logical_and(self, other):
-        return Tensor(get_array_module(self.data).logical_and(self.data, _data(other)))
+        return Tensor(get_array_module(self.array).logical_and(self.array, _data(other)))
 
     def logical_or(self, other):
-        return Tensor(get_array_module(self.data).logical_or(self.data, _data(other)))
+        return Tensor(get_array_module(self.array).logical_or(self.array, _data(other)))
 
     def logical_xor(self, other):
-        return Tensor(get_array_module(self.data).logical_xor(self.data, _data(other)))
+        return Tensor(get_array_module(self.array).logical_xor(self.array, _data(other)))
 
     def equal(self, other):
-        return self.shape == other.shape and bool((self.data == other.data).all())
+        return self.shape == other.shape and bool((self.array == other.array).all())
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return bool(get_array_module(self.data).allclose(
-            self.data, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+        return bool(get_array_module(self.array).allclose(
+            self.array, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor(self.data.all(axis=dim, keepdims=keepdim))
+        return Tensor(self.array.all(axis=dim, keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor(self.data.any(axis=dim, keepdims=keepdim))
+        return Tensor(self.array.any(axis=dim, keepdims=keepdim))
 
     def isnan(self):
-        return Tensor(get_array_module(self.data).isnan(self.data))
+        return Tensor(get_array_module(self.array).isnan(self.array))
 
     def isfinite(self):
-        return Tensor(get_array_module(self.data).isfinite(self.data))
+        return Tensor(get_array_module(self.array).isfinite(self.array))
 
     def isinf(self):
-        return Tensor(get_array_module(self.data).isinf(self.data))
+        return Tensor(get_array_module(self.array).isinf(self.array))
 
     def floor(self):
-        return Tensor(get_array_module(self.data).floor(self.data))
+        return Tensor(get_array_module(self.array).floor(self.array))
 
     def ceil(self):
-        return Tensor(get_array_module(self.data).ceil(self.data))
+        return Tensor(get_array_module(self.array).ceil(self.array))
 
     def round(self, decimals=0):
-        return Tensor(get_array_module(self.data).round(self.data, decimals))
+        return Tensor(get_array_module(self.array).round(self.array, decimals))
 
     def argsort(self, dim=-1, descending=False):
-        x = -self.data if descending else self.data
+        x = -self.array if descending else self.array
         return Tensor(get_array_module(x).argsort(x, axis=dim, kind="stable").astype(np.int64))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        idx = self.argsort(dim, descending=largest).data
+        idx = self.argsort(dim, descending=largest).array
         idx = get_array_module(idx).take(idx, np.arange(k), axis=dim)
         from .return_types import topk
         return topk((gather(self, dim, Tensor(idx)), Tensor(idx)))
@@ -661,7 +678,7 @@ class Tensor(TensorFields):
     def masked_fill(self, mask, value):
         # the result keeps self's dtype, as in PyTorch (an int tensor stays int)
         return where(_as_tensor(mask, None).bool() if not isinstance(mask, Tensor) else mask,
-                     _as_tensor(value, self).to(self.data.dtype), self)
+                     _as_tensor(value, self).to(self.array.dtype), self)
 
     def where(self, condition, other):
         return where(condition, self, other)
@@ -702,7 +719,7 @@ class Size(tuple):
 def _rebuild_tensor(cls, data, requires_grad):
     """A leaf ``cls`` holding ``data`` as is (unpickling, deepcopy)."""
     t = TensorFields.__new__(cls)
-    t.data, t.grad, t.grad_fn, t._version = data, None, None, 0
+    t.array, t.grad, t.grad_fn, t._version = data, None, None, 0
     t._requires_grad = bool(requires_grad)
     return t
 
@@ -712,7 +729,7 @@ def _host(a):
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def _like_device(host_array, like):
@@ -758,7 +775,7 @@ def _as_tensor(x, like):
     dtype class and device (PyTorch's scalar promotion)."""
     if isinstance(x, Tensor):
         return x
-    like_arr = like.data if isinstance(like, Tensor) else None
+    like_arr = like.array if isinstance(like, Tensor) else None
     if isinstance(x, (bool, np.bool_)):
         dtype = like_arr.dtype if like_arr is not None else _dt.bool
     elif isinstance(x, (int, np.integer)):
@@ -778,7 +795,7 @@ def _as_tensor(x, like):
 
 def _to_device(t, dev):
     if dev.type == "cpu":
-        if t.data.__class__ is np.ndarray:
+        if t.array.__class__ is np.ndarray:
             return t
     else:
         cp = cupy_module()
@@ -792,7 +809,7 @@ def _to_device(t, dev):
         idx = dev.index or 0
         if idx >= count:
             raise RuntimeError(f"CUDA error: invalid device ordinal {idx} ({count} device(s))")
-        if t.data.__class__ is not np.ndarray and t.data.device.id == idx:
+        if t.array.__class__ is not np.ndarray and t.array.device.id == idx:
             return t
     return ToDevice.apply(t, device=dev)
 

@@ -28,7 +28,7 @@ if graph is not None:
 else:
     class TensorFields:
         """The fields of a Tensor (the compiled core's are C members)."""
-        __slots__ = ("data", "grad", "_requires_grad", "grad_fn", "_version", "_changed_at",
+        __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_version", "_changed_at",
                      "__weakref__")
 
     class FunctionFields:

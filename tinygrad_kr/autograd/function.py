@@ -44,7 +44,7 @@ def device_mismatch(first, second, where):
     devices; ``where`` names the op or argument."""
     names = []
     for x in (first, second):
-        a = x.data if isinstance(x, Tensor) else x
+        a = x.array if isinstance(x, Tensor) else x
         names.append("cpu" if a.__class__ is np.ndarray else f"cuda:{a.device.id}")
     return RuntimeError(f"Expected all tensors to be on the same device, but found at least two "
                         f"devices, {names[0]} and {names[1]}! ({where})")
@@ -53,7 +53,7 @@ def device_mismatch(first, second, where):
 def _device_mismatch(cls, inputs):
     """The error for an op whose tensors live on different devices."""
     tensors = [x for x in inputs if isinstance(x, Tensor)]
-    second = next(t for t in tensors if t.data.__class__ is not tensors[0].data.__class__)
+    second = next(t for t in tensors if t.array.__class__ is not tensors[0].array.__class__)
     return device_mismatch(tensors[0], second, f"in {cls.__name__}")
 
 
@@ -86,7 +86,7 @@ class Function(FunctionFields):
         # One pass over the inputs (this runs for every op: no generators)
         for x in inputs:
             if x.__class__ is Tensor or isinstance(x, Tensor):
-                a = x.data
+                a = x.array
                 if a.__class__ is not array_class:
                     if array_class is not None:
                         raise _device_mismatch(cls, inputs)
@@ -361,10 +361,10 @@ def _deliver(leaf, g, capture, create_graph, gy):
             g = g.copy()
         leaf.grad = Tensor._make(g, None)
     else:
-        total = leaf.grad.data + g
+        total = leaf.grad.array + g
         if isinstance(total, np.generic):  # 0-d + 0-d gives a NumPy scalar
             total = np.asarray(total)
-        leaf.grad.data = total
+        leaf.grad.array = total
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -410,19 +410,19 @@ def _root_grad(t, g, create_graph):
                            "grad_fn: call .requires_grad_() on a leaf or compute it from "
                            "tensors that require grad (and not under no_grad())")
     if g is None:
-        if t.data.size != 1:
+        if t.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs: "
                                f"backward() on a tensor of shape {tuple(t.shape)} needs "
                                f"gradient= of that shape")
-        data = t.data
+        data = t.array
         if data.__class__ is np.ndarray:
             # a 0-d loss is the usual root: np.array(1) is 4x cheaper than ones
             g = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
         else:
             g = get_array_module(data).ones_like(data)
     else:
-        g_arr = g.data if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
-        if g_arr.shape != t.data.shape:
+        g_arr = g.array if isinstance(g, Tensor) else np.asarray(g, dtype=t.dtype)
+        if g_arr.shape != t.array.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output has a shape of "
                                f"{tuple(g_arr.shape)} and output has a shape of {tuple(t.shape)}")
         if create_graph:

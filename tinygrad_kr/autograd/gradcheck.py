@@ -23,9 +23,9 @@ def _differentiable_inputs(inputs):
     from ..tensor import Tensor
     diff = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
     for t in diff:
-        if t.data.dtype != np.float64:
+        if t.array.dtype != np.float64:
             raise GradcheckError(f"gradcheck needs float64 inputs for precision; got an input of "
-                                 f"dtype {t.data.dtype} and shape {tuple(t.shape)}")
+                                 f"dtype {t.array.dtype} and shape {tuple(t.shape)}")
     return diff
 
 
@@ -37,15 +37,15 @@ def _outputs(fn, inputs):
 def _numerical_jacobian(fn, inputs, diff, eps):
     """jac[k][i] = d out_k / d input_i, as arrays (out.size, input.size)."""
     base = _outputs(fn, inputs)
-    jac = [[np.zeros((o.data.size, t.data.size)) for t in diff] for o in base]
+    jac = [[np.zeros((o.array.size, t.array.size)) for t in diff] for o in base]
     for i, t in enumerate(diff):
-        flat = t.data.reshape(-1)  # a view: perturb in place
+        flat = t.array.reshape(-1)  # a view: perturb in place
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
-            plus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+            plus = [o.array.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
             flat[j] = orig - eps
-            minus = [o.data.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
+            minus = [o.array.astype(np.float64).reshape(-1) for o in _outputs(fn, inputs)]
             flat[j] = orig
             for k in range(len(base)):
                 jac[k][i][:, j] = (plus[k] - minus[k]) / (2 * eps)
@@ -55,21 +55,21 @@ def _numerical_jacobian(fn, inputs, diff, eps):
 def _analytical_jacobian(fn, inputs, diff):
     from ..tensor import Tensor
     outs = _outputs(fn, inputs)
-    jac = [[np.zeros((o.data.size, t.data.size)) for t in diff] for o in outs]
+    jac = [[np.zeros((o.array.size, t.array.size)) for t in diff] for o in outs]
     for k, o in enumerate(outs):
         if not o.requires_grad:
             continue
-        for r in range(o.data.size):
-            seed = np.zeros(o.data.size, dtype=o.data.dtype)
+        for r in range(o.array.size):
+            seed = np.zeros(o.array.size, dtype=o.array.dtype)
             seed[r] = 1
-            grads = autograd_grad(o, diff, Tensor(seed.reshape(o.data.shape)), retain_graph=True,
+            grads = autograd_grad(o, diff, Tensor(seed.reshape(o.array.shape)), retain_graph=True,
                                   allow_unused=True)
             for i, g in enumerate(grads):
                 if g is not None:
                     if tuple(g.shape) != tuple(diff[i].shape):
                         raise GradcheckError(f"gradient of input {i} has shape {tuple(g.shape)}, "
                                              f"expected {tuple(diff[i].shape)}")
-                    jac[k][i][r] = g.data.reshape(-1)
+                    jac[k][i][r] = g.array.reshape(-1)
     return jac
 
 
@@ -104,7 +104,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     outs = _outputs(func, inputs)
     if grad_outputs is None:
         rng = np.random.default_rng(0)
-        grad_outputs = [Tensor(rng.standard_normal(o.data.shape), requires_grad=True) for o in outs]
+        grad_outputs = [Tensor(rng.standard_normal(o.array.shape), requires_grad=True) for o in outs]
     grad_outputs = list(_as_tuple(grad_outputs))
 
     def first_derivative(*args):

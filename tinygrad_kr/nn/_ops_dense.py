@@ -25,7 +25,7 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
 
 
 def _data(t):
-    return None if t is None else t.data
+    return None if t is None else t.array
 
 
 def _dtype_name(dtype):
@@ -87,7 +87,7 @@ def linear(input, weight, bias=None):
     """y = input @ weight^T + bias; input (*, in_features), weight (out, in)."""
     # Checks on the arrays (Tensor.shape builds a Size per call): this runs
     # for every layer of every step.
-    x, w = input.data, weight.data
+    x, w = input.array, weight.array
     if w.ndim != 2 or x.ndim == 0:
         raise RuntimeError(f"linear: expected input (*, in_features) and a 2-D weight "
                            f"(out_features, in_features), got input of shape "
@@ -100,7 +100,7 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{_dtype_name(x.dtype)} != {_dtype_name(w.dtype)}")
     if bias is not None:
-        b = bias.data
+        b = bias.array
         if b.dtype != x.dtype:
             raise RuntimeError(f"linear: bias has dtype {b.dtype}, but input and weight "
                                f"have {x.dtype}")
@@ -374,7 +374,7 @@ def adaptive_avg_pool2d(input, output_size):
         raise RuntimeError(f"adaptive_avg_pool2d: output_size must be >= 0, got {(oh, ow)}")
     if oh and ow and H % oh == 0 and W % ow == 0 and H and W:
         return avg_pool2d(input, (H // oh, W // ow))
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     rows = Tensor(xp.asarray(_adaptive_matrix(H, oh, input.dtype)))
     cols = Tensor(xp.asarray(_adaptive_matrix(W, ow, input.dtype).T))
     return ops.matmul(ops.matmul(rows, input), cols)

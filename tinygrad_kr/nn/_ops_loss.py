@@ -21,12 +21,12 @@ def _array(t, what, like=None):
     ``like`` (the input Tensor), it must be on the input's device: these
     arrays reach the kernels as options, past Function.apply's device check."""
     if t.__class__ is Tensor or isinstance(t, Tensor):
-        a = t.data
+        a = t.array
     elif isinstance(t, np.ndarray):
         a = t
     else:
         raise TypeError(f"{what} must be a Tensor, got {type(t).__name__}")
-    if like is not None and a.__class__ is not like.data.__class__:
+    if like is not None and a.__class__ is not like.array.__class__:
         raise device_mismatch(like, a, what)
     return a
 

@@ -19,7 +19,7 @@ __all__ = ["batch_norm", "dropout", "dropout2d"]
 
 
 def _data(t):
-    return None if t is None else t.data
+    return None if t is None else t.array
 
 
 class BatchNorm(Function):

@@ -47,7 +47,7 @@ def _inplace(input, out):
     if input.is_leaf:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation (use inplace=False, or work on a copy)")
-    input.data, input.grad_fn = out.data, out.grad_fn
+    input.array, input.grad_fn = out.array, out.grad_fn
     return input
 
 
@@ -218,7 +218,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          f"size.")
-    x = input.data
+    x = input.array
     if x.size and not bool(((x >= 0) & (x <= 1)).all()):
         raise RuntimeError(f"all elements of input should be between 0 and 1 (got min "
                            f"{float(x.min()):.6g}, max {float(x.max()):.6g}); apply sigmoid first "
@@ -294,7 +294,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def one_hot(tensor, num_classes=-1):
     """int64 tensor of shape (*tensor.shape, num_classes) with a 1 at each index."""
-    idx = tensor.data
+    idx = tensor.array
     if idx.dtype != np.int64:
         raise RuntimeError(f"one_hot is only applicable to index tensor of type LongTensor "
                            f"(int64), got {idx.dtype}")
@@ -346,7 +346,7 @@ def _pad_constant(x, dim, lo, hi, value):
     start, stop = max(-lo, 0), n - max(-hi, 0)
     if start or stop != n:
         x = ops.narrow(x, dim, start, max(stop - start, 0))
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     parts = []
     for amount in (lo, hi):
         shape = list(x.shape)

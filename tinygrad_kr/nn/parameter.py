@@ -26,7 +26,7 @@ class Parameter(Tensor):
         # as PyTorch: the data and requires_grad, not .grad
         if id(self) in memo:
             return memo[id(self)]
-        result = memo[id(self)] = type(self)(self.data.copy(), self.requires_grad)
+        result = memo[id(self)] = type(self)(self.array.copy(), self.requires_grad)
         return result
 
     def __repr__(self):

@@ -144,7 +144,7 @@ class Optimizer:
         return getattr(kernels, name)
 
     def _state_arrays(self, params, key):
-        return [self.state[p][key].data for p in params]
+        return [self.state[p][key].array for p in params]
 
     def _advance_steps(self, params):
         """Add 1 to each parameter's ``state["step"]``; return the new counts
@@ -154,7 +154,7 @@ class Optimizer:
         state = self.state
         counts = []
         for p in params:
-            step = state[p]["step"].data   # a 0-d host array: item access is the fast path
+            step = state[p]["step"].array   # a 0-d host array: item access is the fast path
             step[()] = step.item() + 1
             counts.append(step.item())     # as stored (float32 rounds, like PyTorch)
         return np.array(counts, dtype=np.float64)
@@ -231,7 +231,7 @@ def _with_grad_by_dtype(params):
     batches = {}
     for p in params:
         if p.grad is not None:
-            batches.setdefault((type(p.data), p.data.dtype), []).append(p)
+            batches.setdefault((type(p.array), p.array.dtype), []).append(p)
     return list(batches.values())
 
 
@@ -261,25 +261,25 @@ def _step_tensor(count=0.0):
 
 def _full_like(p, value):
     """A state tensor shaped like parameter ``p``, filled with ``value``."""
-    return Tensor(get_array_module(p.data).full_like(p.data, value))
+    return Tensor(get_array_module(p.array).full_like(p.array, value))
 
 
 def _grads(params):
-    return [p.grad.data for p in params]
+    return [p.grad.array for p in params]
 
 
 def _datas(params):
-    return [p.data for p in params]
+    return [p.array for p in params]
 
 
 def _cast_state(param, key, value):
     """A copy of one loaded state value.  Tensors move to ``param``'s device and
     floating ones take its dtype, except the ``step`` counter (as PyTorch)."""
     if key == "step":   # a counter; an old checkpoint may hold a plain number
-        return Tensor(value.data.copy()) if isinstance(value, Tensor) else _step_tensor(value)
+        return Tensor(value.array.copy()) if isinstance(value, Tensor) else _step_tensor(value)
     if not isinstance(value, Tensor):
         return copy.deepcopy(value)
     value = value.to(param.device)
     if value.is_floating_point() and param.is_floating_point():
         value = value.to(param.dtype)
-    return Tensor(value.data.copy())
+    return Tensor(value.array.copy())

@@ -91,7 +91,7 @@ def gather_rows(t, idx):
     if isinstance(t, Tensor):
         if t.requires_grad:
             return t[idx]
-        data = t.data
+        data = t.array
         if data.__class__ is not np.ndarray:  # CuPy: index with a device array
             from ..backend import get_array_module
             idx = get_array_module(data).asarray(idx)
@@ -125,7 +125,7 @@ class Subset(Dataset):
         get_batch = batch_getter(self.dataset)
         if get_batch is None:
             return NotImplemented
-        ind = self.indices.data if isinstance(self.indices, Tensor) else self.indices
+        ind = self.indices.array if isinstance(self.indices, Tensor) else self.indices
         if isinstance(ind, np.ndarray):
             mapped = ind[np.asarray(indices, dtype=np.intp)]
         else:
@@ -288,7 +288,7 @@ class WeightedRandomSampler(Sampler):
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got "
                              f"replacement={replacement}")
-        w = np.asarray(weights.data if isinstance(weights, Tensor) else weights, dtype=np.float64)
+        w = np.asarray(weights.array if isinstance(weights, Tensor) else weights, dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape "
                              f"{tuple(w.shape)}")
@@ -356,8 +356,8 @@ def _stack(tensors):
         from ..ops import stack
         return stack(tensors, 0)
     from ..backend import get_array_module
-    xp = get_array_module(first.data)
-    return Tensor(xp.stack([t.data for t in tensors]))
+    xp = get_array_module(first.array)
+    return Tensor(xp.stack([t.array for t in tensors]))
 
 
 def default_collate(batch):

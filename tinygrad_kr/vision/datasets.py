@@ -318,7 +318,7 @@ class FashionMNIST(MNIST):
 
 
 def _host(t):
-    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    data = t.array if isinstance(t, Tensor) else np.asarray(t)
     return data if data.__class__ is np.ndarray else data.get()
 
 

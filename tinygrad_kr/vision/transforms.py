@@ -91,7 +91,7 @@ def _unpack(img):
     """``(x, pack)``: x is img as an (N, C, H, W) numpy array (a view where it can
     be); ``pack(y)`` puts an (N, C, h, w) result back into img's layout and type."""
     if isinstance(img, Tensor):
-        arr, channels_last = _host(img.data), False
+        arr, channels_last = _host(img.array), False
     elif isinstance(img, np.ndarray):
         arr, channels_last = img, img.dtype == np.uint8
     elif _is_pil_like(img):
@@ -119,7 +119,7 @@ def _unpack(img):
         out = np.ascontiguousarray(back(y))
         if isinstance(img, Tensor):
             t = Tensor(out)
-            return t if img.data.__class__ is np.ndarray else t.to(img.device)
+            return t if img.array.__class__ is np.ndarray else t.to(img.device)
         return out
     return x, pack
 
@@ -264,7 +264,7 @@ class Normalize:
 
     def __call__(self, tensor):
         if isinstance(tensor, Tensor):
-            arr = tensor.data
+            arr = tensor.array
         elif isinstance(tensor, np.ndarray):
             arr = tensor
         else:

@@ -52,7 +52,7 @@ class Linear(Module):
         reset_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
-        shape = input.data.shape
+        shape = input.array.shape
         if not shape or shape[-1] != self.in_features:
             raise RuntimeError(f"{self!r}: expected input with {self.in_features} features in "
                                f"the last dimension, got input of shape {tuple(shape)}")

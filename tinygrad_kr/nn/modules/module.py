@@ -337,12 +337,12 @@ class Module:
 
     def _convert(self, dev, dtype):
         def convert(t):
-            data = t.data
+            data = t.array
             if dtype is not None and data.dtype.kind == "f" and data.dtype != dtype:
                 data = data.astype(dtype)
             if dev is not None:
-                data = _to_device(Tensor._make(data, None), dev).data
-            t.data = data
+                data = _to_device(Tensor._make(data, None), dev).array
+            t.array = data
 
         for module in self.modules():
             for t in itertools.chain(module._parameters.values(), module._buffers.values()):
@@ -452,7 +452,7 @@ class Module:
 def _checkpoint_array(key, value, target):
     """(array to copy into ``target``, None) or (None, error message)."""
     if isinstance(value, Tensor):
-        src = value.data
+        src = value.array
     elif hasattr(value, "__array__") and hasattr(value, "shape"):
         src = np.asarray(value)
     else:
@@ -463,6 +463,6 @@ def _checkpoint_array(key, value, target):
     if tuple(src.shape) != tuple(target.shape):
         return None, (f"size mismatch for {key}: copying a param with shape {Size(src.shape)!r} "
                       f"from checkpoint, the shape in current model is {target.shape!r}.")
-    if target.data.__class__ is np.ndarray and src.__class__ is not np.ndarray:
+    if target.array.__class__ is np.ndarray and src.__class__ is not np.ndarray:
         src = src.get()  # a GPU checkpoint into a CPU model
     return src, None

@@ -24,12 +24,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     if not grads:
         return Tensor(0.0)
     max_norm, norm_type = float(max_norm), float(norm_type)
-    xp = get_array_module(grads[0].data)
+    xp = get_array_module(grads[0].array)
     if norm_type == math.inf:
-        norms = xp.stack([xp.abs(g.data).max() for g in grads])
+        norms = xp.stack([xp.abs(g.array).max() for g in grads])
         total = norms.max()
     else:
-        norms = xp.stack([xp.linalg.norm(g.data.reshape(-1), norm_type) for g in grads])
+        norms = xp.stack([xp.linalg.norm(g.array.reshape(-1), norm_type) for g in grads])
         total = xp.linalg.norm(norms, norm_type)
     total = Tensor(xp.asarray(total, dtype=grads[0].dtype))
     if error_if_nonfinite and not math.isfinite(total.item()):

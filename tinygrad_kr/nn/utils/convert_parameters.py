@@ -22,5 +22,5 @@ def vector_to_parameters(vec, parameters):
     with no_grad():
         for p in parameters:
             n = p.numel()
-            p.copy_(vec.data[offset:offset + n].reshape(p.shape))
+            p.copy_(vec.array[offset:offset + n].reshape(p.shape))
             offset += n
