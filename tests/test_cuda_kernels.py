@@ -267,6 +267,11 @@ CASES = {
     "dropout_forward-p0.3": _dropout("forward", 0.3),
     "dropout_forward-2d": _dropout("forward", 0.5, block_of_plane=True),
     "dropout_forward-p1": _dropout("forward", 1.0),
+    # p within 2^-33 of 1: round(p * 2^32) == 2^32 overflowed the CPU kernel's uint32
+    # threshold; the GPU's is uint64 (nothing kept), and 2^32 - 1 keeps only the top draw
+    "dropout_forward-p-next-to-1": _dropout("forward", float(np.nextafter(1.0, 0.0))),
+    "dropout_forward-p-1e-12-below-1": _dropout("forward", 1 - 1e-12),
+    "dropout_forward-largest-uint32-threshold": _dropout("forward", (2.0 ** 32 - 1) / 2.0 ** 32),
     "dropout_backward-2d": _dropout("backward", 0.5, block_of_plane=True),
     **{f"cross_entropy_forward-{k}": c for k, c in CE_CASES.items()},
     **{f"cross_entropy_backward-{k}": _ce_backward(c) for k, c in CE_CASES.items()},
@@ -552,6 +557,26 @@ def test_optimizer_update_without_tensors_or_elements_launches_nothing(cpu_cupy)
         args, kwargs = _multi_tensor_case("adam_update", shapes, np.ones(len(shapes)), np.float32)
         optim.adam_update.__wrapped__(*args, **kwargs)
     assert cuda_on_cpu.RawKernel.launches == []
+
+
+@pytest.mark.parametrize("name,state", [(n, s) for n in sorted(MULTI_TENSOR_OPTIONS)
+                                         for s in OPTIM_STATES[n][0]])
+def test_optimizer_state_list_given_as_none_is_named(cpu_cupy, name, state):
+    """A state list the update needs, given as None, is named as the twins name
+    it (before: address 0 went into the table and the kernel wrote through it)."""
+    args, kwargs = _multi_tensor_case(name, [(3, 4), (5,)], np.array([1.0, 2.0]), np.float64)
+    args = list(args)
+    args[3 + OPTIM_STATES[name][0].index(state)] = None
+    params = copy.deepcopy(args[1])
+    with pytest.raises(TypeError) as want:
+        kernels.reference(name)(*copy.deepcopy(args), **kwargs)
+    with pytest.raises(TypeError) as got:
+        getattr(MODULES["optim"], name).__wrapped__(*args, **kwargs)
+    assert str(got.value) == str(want.value) == \
+        f"{name}: {state} must be a list of arrays, got None"
+    assert cuda_on_cpu.RawKernel.launches == []
+    for p, before in zip(args[1], params):
+        np.testing.assert_array_equal(p, before)
 
 
 def test_optimizer_update_rejects_non_contiguous_arrays(cpu_cupy):

@@ -605,3 +605,21 @@ def test_batch_norm_bad_arguments_raise(case):
     for fn in _pair("batch_norm_forward", "norm"):
         with pytest.raises(exc, match=words.replace("(", r"\(").replace(")", r"\)")):
             fn(*args.values())
+
+
+@pytest.mark.parametrize("read_only", ["running_mean", "running_var"])
+def test_batch_norm_read_only_running_stat_updates_neither(read_only):
+    # Before: a writeable running_mean was updated, then the read-only
+    # running_var raised, leaving the statistics half updated.
+    x = _rng("bn-ro").standard_normal((4, 3))
+    for fn in _pair("batch_norm_forward", "norm"):
+        stats = dict(running_mean=np.zeros(3), running_var=np.ones(3))
+        stats[read_only].flags.writeable = False
+        with pytest.raises(ValueError, match=f"{read_only} is updated in place and must be "
+                                             f"writeable"):
+            fn(x, None, None, stats["running_mean"], stats["running_var"], True, 0.1, 1e-5)
+        np.testing.assert_array_equal(stats["running_mean"], np.zeros(3))
+        np.testing.assert_array_equal(stats["running_var"], np.ones(3))
+        # not updated: an empty batch, or evaluation mode, reads them only
+        for x_, training in ((np.zeros((0, 3)), True), (x, False)):
+            fn(x_, None, None, stats["running_mean"], stats["running_var"], training, 0.1, 1e-5)

@@ -89,6 +89,69 @@ def test_named_parameters_follow_registration_order():
         m.get_submodule("nope")
 
 
+def _lookup(fn, target):
+    """fn(target), or the AttributeError/ValueError's text."""
+    try:
+        return fn(target)
+    except (AttributeError, ValueError) as e:
+        return f"{type(e).__name__}: {e}"
+
+
+_GETTERS = ["get_submodule", "get_parameter", "get_buffer"]
+_TARGETS = ["", "features", "features.0", "features.0.weight", "features.1.running_mean",
+            "features.1.num_batches_tracked", "features.1.weight", "features.9", "nope",
+            "features.nope", "features.0.nope", "features.0.weight.data", "classifier",
+            "classifier.0.bias"]
+
+
+def test_get_submodule_parameter_buffer():
+    m = _lenet_class(nn)()
+    assert m.get_submodule("features.0") is m.features[0]
+    assert m.get_parameter("features.0.weight") is m.features[0].weight
+    assert m.get_buffer("features.1.running_var") is m.features[1].running_var
+    with pytest.raises(AttributeError, match=r"^Sequential has no attribute `9`$"):
+        m.get_parameter("features.9.weight")
+    with pytest.raises(AttributeError, match=r"^`weight` is not an nn.Module$"):
+        m.get_submodule("features.0.weight")
+    with pytest.raises(AttributeError, match=r"^`running_mean` is not an nn.Parameter$"):
+        m.get_parameter("features.1.running_mean")
+    with pytest.raises(AttributeError, match=r"^`weight` is not a buffer$"):
+        m.get_buffer("features.0.weight")
+    with pytest.raises(AttributeError, match=r"^`features` is not an nn.Parameter$"):
+        m.get_parameter("features")
+
+
+def test_get_submodule_parameter_buffer_match_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _lenet_class(nn)(), _lenet_class(torch.nn)()
+    for getter in _GETTERS:
+        for target in _TARGETS:
+            got = _lookup(getattr(ours, getter), target)
+            want = _lookup(getattr(theirs, getter), target)
+            if isinstance(want, str) or isinstance(got, str):
+                assert got == want, (getter, target)
+            else:
+                assert type(got).__name__ == type(want).__name__, (getter, target)
+                assert tuple(got.shape) == tuple(want.shape) if hasattr(want, "shape") \
+                    else got._get_name() == want._get_name()
+
+
+def test_set_submodule():
+    m = _lenet_class(nn)()
+    m.set_submodule("features.2", nn.Tanh())
+    assert isinstance(m.features[2], nn.Tanh)
+    m.set_submodule("head", nn.Identity())                  # a new name, strict=False
+    assert "head" in dict(m.named_children())
+    with pytest.raises(AttributeError, match="has no attribute `other`"):
+        m.set_submodule("other", nn.Identity(), strict=True)
+    with pytest.raises(AttributeError, match="`weight` is not an nn.Module"):
+        m.set_submodule("features.0.weight", nn.Identity())
+    with pytest.raises(ValueError, match="without a target name"):
+        m.set_submodule("", nn.Identity())
+    with pytest.raises(ValueError, match="is not an nn.Module"):
+        m.set_submodule("features.2", lambda x: x)
+
+
 def test_registration_order_matches_torch():
     torch = pytest.importorskip("torch")
     ours, theirs = _lenet_class(nn)(), _lenet_class(torch.nn)()

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..backend import cupy_module
 from ._gpu import BLOCK, raw
-from .ref_optim import _check_group
+from .ref_optim import _check_group, _require
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
            "adam_update"]
@@ -414,6 +414,10 @@ def _on_params_device(fn):
 @_on_params_device
 def sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
                dampening, nesterov, weight_decay, maximize):
+    # a needed list given as None would put address 0 in the table: the kernel
+    # would write through it (the twins' error, before anything is read)
+    if momentum != 0:
+        _require("sgd_update", momentum_buffers=momentum_buffers)
     _check_group("sgd_update", is_first_step, params, grads,
                  momentum_buffers=momentum_buffers if momentum != 0 else None)
     bufs = momentum_buffers if momentum != 0 else None
@@ -425,6 +429,7 @@ def sgd_update(is_first_step, params, grads, momentum_buffers, lr, momentum,
 @_on_params_device
 def adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
                    eps, maximize):
+    _require("adagrad_update", state_sums=state_sums)
     _check_group("adagrad_update", steps, params, grads, state_sums=state_sums)
     _launch(_adagrad, "adagrad_update", dict(params=params, grads=grads, state_sums=state_sums),
             _on_host(steps), lr, lr_decay, weight_decay, eps, bool(maximize))
@@ -433,6 +438,9 @@ def adagrad_update(steps, params, grads, state_sums, lr, lr_decay, weight_decay,
 @_on_params_device
 def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffers,
                    lr, alpha, eps, weight_decay, momentum, centered, maximize):
+    _require("rmsprop_update", square_avgs=square_avgs,
+             **({"grad_avgs": grad_avgs} if centered else {}),
+             **({"momentum_buffers": momentum_buffers} if momentum > 0 else {}))
     _check_group("rmsprop_update", steps, params, grads, square_avgs=square_avgs,
                  grad_avgs=grad_avgs if centered else None,
                  momentum_buffers=momentum_buffers if momentum > 0 else None)
@@ -447,6 +455,7 @@ def rmsprop_update(steps, params, grads, square_avgs, grad_avgs, momentum_buffer
 @_on_params_device
 def adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
                     weight_decay, maximize):
+    _require("adadelta_update", square_avgs=square_avgs, acc_deltas=acc_deltas)
     _check_group("adadelta_update", steps, params, grads, square_avgs=square_avgs,
                  acc_deltas=acc_deltas)
     _launch(_adadelta, "adadelta_update",
@@ -458,6 +467,8 @@ def adadelta_update(steps, params, grads, square_avgs, acc_deltas, lr, rho, eps,
 def adam_update(steps, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, lr,
                 beta1, beta2, eps, weight_decay, amsgrad, maximize,
                 decoupled_weight_decay):
+    _require("adam_update", exp_avgs=exp_avgs, exp_avg_sqs=exp_avg_sqs,
+             **({"max_exp_avg_sqs": max_exp_avg_sqs} if amsgrad else {}))
     _check_group("adam_update", steps, params, grads, exp_avgs=exp_avgs,
                  exp_avg_sqs=exp_avg_sqs,
                  max_exp_avg_sqs=max_exp_avg_sqs if amsgrad else None)

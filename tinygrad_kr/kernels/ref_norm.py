@@ -41,10 +41,18 @@ def check_batch_norm_args(x, weight, bias, running_mean, running_var, training, 
         raise ValueError("batch_norm: running_mean must be defined in evaluation mode")
     if training and not eps > 0:
         raise ValueError(f"batch_norm: eps must be positive during training, but got {eps}")
+    m = x.size // n_channels if n_channels else 0
+    # Both buffers are checked before either is written: a read-only running_var
+    # found while writing would leave running_mean already updated.
     for name, v in (("running_mean", running_mean), ("running_var", running_var)):
-        if training and v is not None and not v.flags.c_contiguous:
-            raise ValueError(f"batch_norm: {name} is updated in place and must be contiguous")
-    return n_channels, x.size // n_channels if n_channels else 0
+        if training and v is not None:
+            if not v.flags.c_contiguous:
+                raise ValueError(f"batch_norm: {name} is updated in place and must be contiguous")
+            # CuPy's flags have no 'writeable': its arrays always are
+            if m > 0 and not getattr(v.flags, "writeable", True):
+                raise ValueError(f"batch_norm: {name} is updated in place and must be "
+                                 f"writeable (it is read-only)")
+    return n_channels, m
 
 
 def _channel_axes(x):

@@ -6,6 +6,8 @@ Forward, backward and kernel are three hops apart:
   * MaxPool2d, AvgPool2d -> kernels.*_pool2d_*     (csrc/pool.pyx, twin kernels/ref_pool.py)
   * adaptive_avg_pool2d is avg_pool2d when the sizes divide, else two small
     matmuls with averaging matrices (core ops, so it is twice differentiable).
+  * adaptive_max_pool2d is max_pool2d when the sizes divide, else a Function
+    that takes the windows one by one; its backward is max_pool2d's kernel.
 
 The wrappers take PyTorch's arguments (ints or pairs, padding='same'/'valid',
 unbatched (C, H, W) input) and raise PyTorch's errors for the usual mistakes
@@ -21,7 +23,8 @@ from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d"]
 
 
 def _data(t):
@@ -356,22 +359,27 @@ def _adaptive_matrix(size, out, dtype):
     return a
 
 
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to ``output_size`` (an int, or (h, w) with None = keep)."""
+def _adaptive_size(input, output_size, fn):
+    """(H, W, oh, ow) for an adaptive pooling of ``input`` to ``output_size``."""
     if input.ndim not in (3, 4):
-        raise RuntimeError(f"adaptive_avg_pool2d: expected 3D or 4D input, got input of size: "
+        raise RuntimeError(f"{fn}: expected 3D or 4D input, got input of size: "
                            f"{list(input.shape)}")
     H, W = input.shape[-2:]
     if isinstance(output_size, (int, np.integer)) or output_size is None:
         output_size = (output_size, output_size)
     size = tuple(output_size)
     if len(size) != 2:
-        raise RuntimeError(f"adaptive_avg_pool2d: output_size must be an int or a pair, "
-                           f"got {output_size!r}")
+        raise RuntimeError(f"{fn}: output_size must be an int or a pair, got {output_size!r}")
     oh = H if size[0] is None else int(size[0])
     ow = W if size[1] is None else int(size[1])
     if oh < 0 or ow < 0:
-        raise RuntimeError(f"adaptive_avg_pool2d: output_size must be >= 0, got {(oh, ow)}")
+        raise RuntimeError(f"{fn}: output_size must be >= 0, got {(oh, ow)}")
+    return H, W, oh, ow
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to ``output_size`` (an int, or (h, w) with None = keep)."""
+    H, W, oh, ow = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
     if oh and ow and H % oh == 0 and W % ow == 0 and H and W:
         return avg_pool2d(input, (H // oh, W // ow))
     xp = get_array_module(input.array)
@@ -379,3 +387,59 @@ def adaptive_avg_pool2d(input, output_size):
     cols = Tensor(xp.asarray(_adaptive_matrix(W, ow, input.dtype).T))
     return ops.matmul(ops.matmul(rows, input), cols)
 
+
+
+def _adaptive_windows(size, out):
+    """PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out)), i < out."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
+class AdaptiveMaxPool2d(Function):
+    """Max over PyTorch's adaptive windows of x (N, C, H, W), for sizes that
+    do not divide (those run as max_pool2d).  The windows differ in size and
+    may overlap, so the forward takes them one by one (out_h * out_w array
+    reductions over N and C); the backward is max_pool2d's: each gradient
+    added at its argmax (flat h*W + w, first maximum, NaN wins)."""
+
+    double_differentiable = False
+
+    def forward(self, x, *, output_size, sink):
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        oh, ow = output_size
+        y = xp.empty((N, C, oh, ow), dtype=x.dtype)
+        indices = xp.empty((N, C, oh, ow), dtype=np.int64)
+        for i, (h0, h1) in enumerate(_adaptive_windows(H, oh)):
+            for j, (w0, w1) in enumerate(_adaptive_windows(W, ow)):
+                window = x[:, :, h0:h1, w0:w1].reshape(N, C, (h1 - h0) * (w1 - w0))
+                a = xp.argmax(window, axis=2)      # the first maximum, or the first NaN
+                y[:, :, i, j] = xp.take_along_axis(window, a[..., None], axis=2)[..., 0]
+                indices[:, :, i, j] = (h0 + a // (w1 - w0)) * W + w0 + a % (w1 - w0)
+        if self.needs_input_grad[0]:
+            self.indices, self.x_shape = indices, x.shape
+        if sink is not None:
+            sink.append(indices)
+        return y
+
+    def backward(self, xp, gy):
+        return kernels.max_pool2d_backward(gy, self.indices, self.x_shape)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to ``output_size`` (an int, or (h, w) with None = keep);
+    with return_indices also the int64 argmax (flat h*W + w per plane)."""
+    H, W, oh, ow = _adaptive_size(input, output_size, "adaptive_max_pool2d")
+    if input.dtype not in (np.float32, np.float64):
+        raise RuntimeError(f"adaptive_max_pool2d: only float32 and float64 inputs are "
+                           f"supported, got {input.dtype}")
+    if 0 in tuple(input.shape[-3:]):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected input to have non-zero size for "
+                           f"non-batch dimensions, but input has sizes {list(input.shape)}")
+    if oh and ow and H % oh == 0 and W % ow == 0:
+        return max_pool2d(input, (H // oh, W // ow), return_indices=return_indices)
+    sink = [] if return_indices else None
+    y = _batched(lambda x: AdaptiveMaxPool2d.apply(x, output_size=(oh, ow), sink=sink), input)
+    if not return_indices:
+        return y
+    indices = sink[0] if input.ndim == 4 else sink[0][0]
+    return y, Tensor(indices)

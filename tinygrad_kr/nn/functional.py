@@ -5,10 +5,12 @@ Where things live:
   * cross_entropy, nll_loss            -> nn/_ops_loss.py
   * batch_norm, dropout, dropout2d     -> nn/_ops_norm.py
   * relu, sigmoid, softmax, ...        -> tinygrad_kr/ops.py (core ops)
+  * elu, gelu, silu, softplus, ...     -> nn/_ops_activation.py (one Function each)
   * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
     two Functions (binary cross-entropy, with and without logits) whose
     PyTorch gradients a composition would get wrong at the edges.
 """
+import math
 import warnings
 
 import numpy as np
@@ -17,15 +19,20 @@ from .. import ops
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._ops_dense import adaptive_avg_pool2d, avg_pool2d, conv2d, linear, max_pool2d
+from . import _ops_activation as _act
+from ._ops_dense import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv2d, linear,
+                         max_pool2d)
 from ._ops_loss import cross_entropy, nll_loss
 from ._ops_norm import batch_norm, dropout, dropout2d
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "relu",
-           "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "dropout2d",
-           "batch_norm", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
-           "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "one_hot",
-           "pad"]
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+           "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "relu", "leaky_relu",
+           "sigmoid", "tanh", "elu", "elu_", "selu", "celu", "gelu", "silu", "softplus",
+           "hardtanh", "hardtanh_", "relu6", "mish", "logsigmoid", "softsign", "softmax",
+           "log_softmax", "dropout", "dropout2d", "batch_norm", "cross_entropy", "nll_loss",
+           "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits", "kl_div", "normalize", "cosine_similarity",
+           "pairwise_distance", "one_hot", "pad"]
 
 sigmoid = ops.sigmoid
 tanh = ops.tanh
@@ -59,6 +66,98 @@ def relu(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     out = ops.leaky_relu(input, negative_slope)
     return _inplace(input, out) if inplace else out
+
+
+def _floating(input, name):
+    """These activations are defined on floating-point tensors only (PyTorch
+    raises for integer ones too)."""
+    if input.array.dtype.kind != "f":
+        raise NotImplementedError(f"{name}: not implemented for integer or bool tensors (got "
+                                  f"{input.array.dtype}); convert with .float() first")
+    return input
+
+
+def _activation(name, fn, input, inplace, **options):
+    out = fn.apply(_floating(input, name), **options)
+    return _inplace(input, out) if inplace else out
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool2d(input, output_size, return_indices)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    return _activation("elu", _act.Elu, input, inplace, alpha=alpha, scale=1.0, input_scale=1.0)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    """scale * elu(x, alpha) with the self-normalizing constants."""
+    return _activation("selu", _act.Elu, input, inplace, alpha=_SELU_ALPHA, scale=_SELU_SCALE,
+                       input_scale=1.0)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha * (exp(x / alpha) - 1)."""
+    return _activation("celu", _act.Elu, input, inplace, alpha=alpha, scale=1.0,
+                       input_scale=1.0 / alpha)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (Phi the standard normal CDF), or its tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return _act.Gelu.apply(_floating(input, "gelu"), approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish)."""
+    return _activation("silu", _act.Silu, input, inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta * x)) / beta; linear (x) where beta * x > threshold."""
+    return _act.Softplus.apply(_floating(input, "softplus"), beta=beta, threshold=threshold)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _activation("hardtanh", _act.Hardtanh, input, inplace, min_val=min_val,
+                       max_val=max_val)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    """min(max(0, x), 6)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    return _activation("mish", _act.Mish, input, inplace)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)), computed without overflow."""
+    return _act.LogSigmoid.apply(_floating(input, "logsigmoid"))
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return _act.Softsign.apply(_floating(input, "softsign"))
 
 
 def _implicit_dim_warning(name, dim):
@@ -285,6 +384,107 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+# --------------------------------------------------------------------------
+# KL divergence, normalize, similarities
+# --------------------------------------------------------------------------
+
+
+class KLDiv(Function):
+    """Element-wise t (log t - x) for log-probabilities x and probabilities t
+    (0 where t == 0), or exp(t) (t - x) with log_target.
+
+    PyTorch's gradients: d/dx = -t (-exp(t)); d/dt = log t + 1 - x (nan at
+    t == 0, as PyTorch's xlogy gives), or exp(t) (t - x + 1) with log_target."""
+
+    def forward(self, x, t, *, log_target):
+        xp = get_array_module(x)
+        self.save_for_backward(x, t)
+        self.log_target = log_target
+        if log_target:
+            return xp.exp(t) * (t - x)
+        with np.errstate(invalid="ignore"):     # t < 0 gives nan, as in PyTorch
+            return t * xp.log(xp.where(t == 0, 1, t)) - t * x
+
+    def backward(self, xp, gy):
+        x, t = self.saved_tensors
+        gx = gt = None
+        if self.log_target:
+            e = xp.exp(t)
+            if self.needs_input_grad[0]:
+                gx = -gy * e
+            if self.needs_input_grad[1]:
+                gt = gy * e * (t - x + 1)
+        else:
+            if self.needs_input_grad[0]:
+                gx = -gy * t
+            if self.needs_input_grad[1]:
+                with np.errstate(invalid="ignore"):
+                    gt = gy * xp.where(t == 0, math.nan, xp.log(xp.where(t == 0, 1, t)) + 1 - x)
+        return gx, gt
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL(target || exp(input)) term by term: ``input`` are log-probabilities,
+    ``target`` probabilities (log-probabilities with log_target).  Use
+    reduction='batchmean' for the true KL divergence of a batch of
+    distributions; 'mean' divides by the element count (with PyTorch's warning)."""
+    batchmean = reduction == "batchmean" and size_average is None and reduce is None
+    if batchmean:
+        reduction = "sum"
+    elif size_average is None and reduce is None and reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", stacklevel=2)
+    if reduction not in ("none", "mean", "sum", "batchmean"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    reduction = _reduction(size_average, reduce, "mean" if reduction == "batchmean"
+                           else reduction)
+    try:
+        np.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    except ValueError:
+        raise RuntimeError(f"kl_div: input of shape {tuple(input.shape)} and target of shape "
+                           f"{tuple(target.shape)} cannot be broadcast together") from None
+    loss = _reduce(KLDiv.apply(input, target.to(input.dtype), log_target=bool(log_target)),
+                   reduction)
+    if batchmean and input.ndim != 0:
+        loss = loss / input.shape[0]
+    return loss
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p, eps) along ``dim`` (rows scaled to unit norm)."""
+    denom = ops.clamp(ops.norm(input, p, dim, keepdim=True), min=eps)
+    y = input / denom
+    if out is None:
+        return y
+    return out.copy_(y)
+
+
+def _broadcast_pair(fname, x1, x2):
+    try:
+        shape = np.broadcast_shapes(tuple(x1.shape), tuple(x2.shape))
+    except ValueError:
+        raise RuntimeError(f"{fname}: x1 of shape {tuple(x1.shape)} and x2 of shape "
+                           f"{tuple(x2.shape)} cannot be broadcast together") from None
+    return tuple(ops.broadcast_to(x, shape) if tuple(x.shape) != shape else x for x in (x1, x2))
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``
+    (after broadcasting x1 against x2)."""
+    x1, x2 = _broadcast_pair("cosine_similarity", x1, x2)
+    n1 = ops.clamp(ops.norm(x1, 2, dim, keepdim=True), min=eps)
+    n2 = ops.clamp(ops.norm(x2, 2, dim, keepdim=True), min=eps)
+    return ops.sum((x1 / n1) * (x2 / n2), dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dimension."""
+    dim = max(x1.ndim, x2.ndim) - 1
+    return ops.norm(x1 - x2 + eps, p, dim if dim >= 0 else None, keepdim)
 
 
 # --------------------------------------------------------------------------
