@@ -49,6 +49,10 @@ def parse_args(argv=None):
         p.error("--threads must be >= 1")
     if args.reps is not None and args.reps < 1:
         p.error("--reps must be >= 1")
+    for name in ("pause", "min_time"):
+        value = getattr(args, name)
+        if value is not None and not value >= 0:  # also NaN
+            p.error(f"--{name.replace('_', '-')} must be >= 0")
     return args
 
 

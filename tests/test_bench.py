@@ -109,3 +109,14 @@ def test_python_m_bench_quick_one_row(tmp_path):
     if row["status"] == "ok":
         assert row["contenders"]["tinygrad_kr"]["median"] > 0
     assert (out / "latest.md").read_text().startswith("# Benchmark results")
+
+
+def test_bad_option_values_are_refused_before_any_row_runs(capsys):
+    from bench.__main__ import parse_args
+    for argv in (["--pause", "-1"], ["--min-time", "-0.5"], ["--pause", "nan"],
+                 ["--threads", "0"], ["--reps", "0"]):
+        with pytest.raises(SystemExit) as e:
+            parse_args(argv)
+        assert e.value.code == 2
+        assert argv[0] in capsys.readouterr().err
+    assert parse_args(["--pause", "0", "--min-time", "0"]).pause == 0

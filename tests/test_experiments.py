@@ -96,6 +96,90 @@ def test_all_runs_the_chosen_experiments_and_writes_a_summary(tmp_path):
     assert "## lr-schedulers" in summary and "| epoch |" in summary
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["slp-schedules", "--epochs", "0"], "--epochs: must be a positive integer"),
+    (["slp-schedules", "--batch-size", "-5"], "--batch-size: must be a positive integer"),
+    (["slp-optimizers", "--lr", "nan"], "--lr: must be a positive number"),
+    (["slp-optimizers", "--momentum", "-0.5"], "--momentum: must be a number >= 0"),
+    (["lenet5", "--course-epochs", "-1"], "--course-epochs: must be an integer >= 0"),
+    (["lr-schedulers", "--factor", "1"], "--factor: must be a number in (0, 1)"),
+    (["initialization", "--iterations", "x"], "--iterations: invalid int value: 'x'"),
+])
+def test_bad_option_values_are_refused_by_the_parser(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        build_parser().parse_args(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+    build_parser().parse_args([argv[0], "--seed", "0"])  # the defaults themselves are accepted
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["slp-schedules", "--train-size", "50", "--batch-size", "100"], "larger than the 50"),
+    (["lr-schedulers", "--epochs", "3"], "--epochs must be at least 4"),
+    (["lr-schedulers", "--train-size", "1"], "--train-size must be at least 2"),
+    (["regularization", "--subset", "3"], "--subset must be at least 5"),
+])
+def test_option_combinations_that_cannot_train_fail_before_training(argv, message, tmp_path,
+                                                                    capsys):
+    assert main(argv + ["--quick", "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_corrupt_idx_files_give_an_error_not_a_traceback(tmp_path, capsys):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / name).write_bytes(b"xx")
+    rc = main(["slp-schedules", "--quick", "--data-dir", str(tmp_path), "--out",
+               str(tmp_path / "out")])
+    assert rc == 2
+    assert "not an IDX file" in capsys.readouterr().err
+
+
+def _fake_run(monkeypatch, name, figure):
+    """Replace an experiment's training by a stand-in that saves one figure (or raises)."""
+    def run(cfg, res):
+        if isinstance(figure, BaseException):
+            raise figure
+        res.metrics["ran"] = figure
+        res.plot(figure, lambda fig, axes: axes[0][0].plot([0, 1]))
+    monkeypatch.setattr(load(name), "run", run)
+
+
+def test_an_earlier_runs_results_are_moved_aside_or_overwritten(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    _fake_run(monkeypatch, "lr-schedulers", "first.png")
+    assert main(["lr-schedulers", "--out", str(out)]) == 0
+    before = (out / "results.json").read_text()
+    _fake_run(monkeypatch, "lr-schedulers", "second.png")
+    assert main(["lr-schedulers", "--out", str(out)]) == 0
+    assert "moved to" in capsys.readouterr().err
+    earlier, = tmp_path.glob("out.earlier-*")
+    assert (earlier / "results.json").read_text() == before and (earlier / "first.png").is_file()
+    assert json.loads((out / "results.json").read_text())["metrics"]["ran"] == "second.png"
+    assert not (out / "first.png").exists()
+    # `all` over an earlier `all` (twice in the same second: distinct names)
+    for _ in range(3):
+        assert main(["all", "--only", "lr-schedulers", "--out", str(tmp_path / "all")]) == 0
+    assert len(list(tmp_path.glob("all.earlier-*"))) == 2
+    # --overwrite replaces them, and the earlier run's figure goes with its results
+    _fake_run(monkeypatch, "lr-schedulers", "third.png")
+    assert main(["lr-schedulers", "--out", str(out), "--overwrite"]) == 0
+    assert json.loads((out / "results.json").read_text())["metrics"]["ran"] == "third.png"
+    assert not (out / "second.png").exists() and (out / "third.png").is_file()
+    assert len(list(tmp_path.glob("out.earlier-*"))) == 1
+
+
+def test_ctrl_c_stops_with_status_130_and_names_what_was_saved(tmp_path, monkeypatch, capsys):
+    _fake_run(monkeypatch, "slp-schedules", "done.png")
+    _fake_run(monkeypatch, "slp-optimizers", KeyboardInterrupt())
+    rc = main(["all", "--only", "slp-schedules", "slp-optimizers", "--out", str(tmp_path)])
+    assert rc == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and str(tmp_path / "slp-schedules") in err
+    assert "Traceback" not in err
+    assert (tmp_path / "slp-schedules" / "results.json").is_file()
+
+
 # -- the experiments ---------------------------------------------------------------------
 
 def test_slp_schedules(tmp_path):

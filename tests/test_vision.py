@@ -105,6 +105,18 @@ def test_mnist_from_idx_files(tmp_path, no_packaged, layout, gz):
         MNIST(tmp_path, train=False)
 
 
+def test_mnist_old_torchvision_names_still_work(tmp_path, no_packaged):
+    # course code of the torchvision 0.2 era: mnist_test.test_data.view(-1, 784).float()
+    small_mnist(tmp_path, prefix="t10k")
+    ds = MNIST(tmp_path, train=False)
+    for old, new in (("test_data", "data"), ("train_data", "data"),
+                     ("test_labels", "targets"), ("train_labels", "targets")):
+        with pytest.warns(UserWarning, match=f"{old} has been renamed {new}"):
+            assert getattr(ds, old) is getattr(ds, new)
+    with pytest.warns(UserWarning):
+        assert ds.test_data.view(-1, 784).float().shape == (12, 784)
+
+
 def test_mnist_truncated_idx_file_is_a_clear_error(tmp_path, no_packaged):
     small_mnist(tmp_path, gz=False)
     p = tmp_path / "train-images-idx3-ubyte"
@@ -189,6 +201,18 @@ def test_loader_with_random_transforms_uses_batch_path(tmp_path, no_packaged, mo
     assert [b[0].shape for b in batches] == [(4, 1, 24, 24), (4, 1, 24, 24), (2, 1, 24, 24)]
     assert calls == [4, 4, 2], "one transform call per batch"
     assert ds[0][0].shape == (1, 24, 24)
+
+
+def test_loader_with_rotation_expand_then_resize(tmp_path, no_packaged):
+    # valid per image (every rotated image is resized back to 28x28), so the dataset's
+    # batch path must not stack the differently-sized rotations
+    small_mnist(tmp_path, n=6)
+    tf = T.Compose([T.RandomRotation(30, expand=True), T.Resize((28, 28)), T.ToTensor()])
+    ds = MNIST(tmp_path, transform=tf)
+    assert not T.supports_batches(tf) and T.supports_batches(T.RandomRotation(30))
+    tk.manual_seed(0)
+    xb, yb = next(iter(DataLoader(ds, batch_size=4)))
+    assert xb.shape == (4, 1, 28, 28) and yb.shape == (4,)
 
 
 # -- the real data sets -------------------------------------------------------------
@@ -351,6 +375,16 @@ def test_rotation_by_90_degrees_is_rot90():
     x = image(c=1, h=4, w=6)
     out = T.RandomRotation((90, 90), expand=True)(x)
     np.testing.assert_array_equal(out, np.rot90(x, 1, axes=(1, 2)))
+
+
+@pytest.mark.parametrize("h, w, angle, size", [
+    # torchvision 0.28's rotate(expand=True) output sizes (it computes them in float32)
+    (32, 20, 90, (20, 32)), (5, 11, 90, (11, 5)), (5, 11, -90, (11, 5)),
+    (2, 8, 270, (8, 2)), (5, 29, 270, (29, 5)), (2, 3, 90, (4, 3)), (17, 23, 30, (27, 29))])
+def test_rotation_expand_size_is_torchvisions(h, w, angle, size):
+    # float64 put the corners 2e-15 past an integer: one row or column too many
+    out = T.RandomRotation((angle, angle), expand=True)(np.zeros((1, h, w), np.float32))
+    assert out.shape == (1,) + size
 
 
 def torch_affine_reference(torch, x, theta, mode, fill):

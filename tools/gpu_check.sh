@@ -41,7 +41,7 @@ fi
 TAIL=30 step bench 150 $PY -m bench --device cuda --out /tmp/bench_out
 cp /tmp/bench_out/latest.json /tmp/bench_out/latest.md "$OUT"/ 2>/dev/null
 [ $RUN_LENET = 1 ] && TAIL=30 step lenet5 240 $PY -m tinygrad_kr.experiments lenet5 --device cuda --data-dir .gpudata \
-    --out /tmp/lenet5_out "${LENET[@]}"
+    --out /tmp/lenet5_out --overwrite "${LENET[@]}"
 echo "=== host time per call"; timeout 60 $PY tools/gpu_overhead.py 2>&1 | tee -a "$OUT/info.log"
 if [ "${PROFILE:-1}" = 1 ]; then
   timeout 120 $PY tools/gpu_profile.py "$OUT" >/tmp/profile.log 2>&1   # writes $OUT/profile.txt

@@ -9,6 +9,7 @@ An option left out takes the experiment's value: its ``QUICK`` value with
 value (the course's setup).
 """
 import argparse
+import math
 import re
 import sys
 import time
@@ -34,16 +35,29 @@ def _add_common_options(p, default_out):
     p.add_argument("--quick", action="store_true",
                    help="a small configuration that finishes in well under a minute")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG figures")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results an earlier run saved in --out (without it, "
+                        "the folder that holds them is renamed OUT.earlier-TIMESTAMP first)")
 
 
-def _option_type(default):
+def _option_type(key, default):
     if isinstance(default, bool):
         return None
-    if isinstance(default, float):
-        return float
     if isinstance(default, str):
         return str
-    return int  # ints and the None defaults ("all of them")
+    kind = float if isinstance(default, float) else int  # None defaults: "all of them", an int
+    accepts, description = common.option_limit(key, kind)
+
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if not (math.isfinite(value) and accepts(value)):
+            raise argparse.ArgumentTypeError(f"must be {description}, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _show(value):
@@ -61,7 +75,7 @@ def _add_experiment_options(p, module):
         if key in module.ALL:
             shown.append("all: " + _show(module.ALL[key]))
         text = f"{helps.get(key, key)} ({'; '.join(shown)})"
-        kind = _option_type(default)
+        kind = _option_type(key, default)
         if kind is None:
             group.add_argument(flag, dest=key, action="store_true", default=None, help=text)
         else:
@@ -137,29 +151,68 @@ def _combined_markdown(results):
     return "\n".join(parts)
 
 
+def _keep_earlier_results(configs, args):
+    """Results an earlier run saved in --out are never silently lost: the folder that
+    holds them is renamed OUT.earlier-TIMESTAMP before any training (so the README's
+    command can simply be run again), or, with --overwrite, they are deleted (no stale
+    figure stays beside the new ones)."""
+    whole = Path(args.out) if args.name == "all" else Path(configs[0][1].out)
+    folders = [Path(cfg.out) for _, cfg in configs] + [whole]
+    holding = [out for out in folders if common.saved_results(out)]
+    if not holding:
+        return
+    if args.overwrite:
+        for out in holding:
+            common.remove_saved_results(out)
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = whole.with_name(f"{whole.name}.earlier-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = whole.with_name(f"{whole.name}.earlier-{stamp}-{n}")
+    whole.rename(target)
+    print(f"earlier results in {whole} moved to {target} (--overwrite replaces them instead)",
+          file=sys.stderr)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    done = []
     try:
         _check_device(args.device)
         common.require("tqdm")  # fail before training, not after
         if args.plots:
             common.require("matplotlib")
         if args.name != "all":
-            run_experiment(args.name, resolve_config(load(args.name), args))
-            return 0
-        names = [n for n in (args.only or EXPERIMENTS) if n not in args.skip]
+            configs = [(args.name, resolve_config(load(args.name), args))]
+        else:
+            names = [n for n in (args.only or EXPERIMENTS) if n not in args.skip]
+            configs = [(name, resolve_config(load(name), args, in_all=True,
+                                             out=str(Path(args.out) / name))) for name in names]
+        for name, cfg in configs:  # every option combination checked before any training
+            check = getattr(load(name), "check", None)
+            if check is not None:
+                check(cfg)
+        _keep_earlier_results(configs, args)
         results, start = [], time.time()
-        for name in names:
-            cfg = resolve_config(load(name), args, in_all=True, out=str(Path(args.out) / name))
+        for name, cfg in configs:
             results.append((name, run_experiment(name, cfg)))
+            done.append(cfg.out)
+        if args.name != "all":
+            return 0
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "results.md").write_text(_combined_markdown(results) + "\n")
-        print(f"all: {len(names)} experiments in {time.time() - start:.0f} s; "
+        print(f"all: {len(configs)} experiments in {time.time() - start:.0f} s; "
               f"summary in {Path(args.out) / 'results.md'}", file=sys.stderr)
         return 0
-    except common.MissingDependency as e:
+    except (common.MissingDependency, common.UsageError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        saved = f"; finished experiments saved in {', '.join(done)}" if done else ""
+        print(f"\ninterrupted{saved}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -48,6 +48,29 @@ class MissingDependency(RuntimeError):
     """An optional package the experiments need is not installed."""
 
 
+class UsageError(ValueError):
+    """An option value or data file the experiment cannot work with (the command line says
+    which and exits with status 2, as for a bad option)."""
+
+
+#: what each option must be, where not "a positive integer" / "a positive number"
+OPTION_LIMITS = {
+    "course_epochs": (lambda v: v >= 0, "an integer >= 0"),
+    "patience": (lambda v: v >= 0, "an integer >= 0"),
+    "momentum": (lambda v: v >= 0, "a number >= 0"),
+    "factor": (lambda v: 0 < v < 1, "a number in (0, 1)"),
+}
+
+
+def option_limit(key, kind):
+    """``(accepts(value), description)`` of option ``key`` holding ``kind`` (int or float)."""
+    if key in OPTION_LIMITS:
+        return OPTION_LIMITS[key]
+    if kind is int:
+        return (lambda v: v >= 1), "a positive integer"
+    return (lambda v: v > 0), "a positive number"
+
+
 def require(module):
     """Import an optional dependency or say which one is missing and how to get it."""
     try:
@@ -98,6 +121,8 @@ def dataset(cfg, train, transform=None, fashion=False):
     except (ImportError, RuntimeError) as e:
         hint = "" if fashion else f" ({EXTRA_HINT})"
         raise MissingDependency(f"{cls.__name__} is not available: {e}{hint}") from e
+    except ValueError as e:  # files found but not IDX, truncated, wrong shapes
+        raise UsageError(f"{cls.__name__} could not be read: {e}") from e
 
 
 def subset_indices(n, size, seed):
@@ -277,6 +302,28 @@ def machine_description():
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     return (f"{cpu}, {os.cpu_count()} logical CPUs, OMP_NUM_THREADS={threads}, "
             f"Python {platform.python_version()}, NumPy {np.__version__}")
+
+
+RESULT_FILES = ("results.json", "results.md")
+
+
+def saved_results(out):
+    """The result files an earlier run left in ``out`` (empty when there are none)."""
+    return [Path(out) / f for f in RESULT_FILES if (Path(out) / f).is_file()]
+
+
+def remove_saved_results(out):
+    """Delete what an earlier run saved in ``out``: results.json, results.md and the
+    figures its results.json lists (so that no stale figure sits beside new results)."""
+    out = Path(out)
+    try:
+        figures = json.loads((out / "results.json").read_text()).get("figures", [])
+    except (OSError, ValueError, AttributeError):
+        figures = []
+    for name in list(RESULT_FILES) + [f for f in figures if isinstance(f, str)]:
+        path = out / name
+        if path.parent == out and path.is_file():  # only files of the folder itself
+            path.unlink()
 
 
 class Results:

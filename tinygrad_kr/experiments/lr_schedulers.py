@@ -27,6 +27,15 @@ OPTION_HELP = {"train_size": "MNIST images for ReduceLROnPlateau's model (split 
                "patience": "ReduceLROnPlateau patience", "factor": "ReduceLROnPlateau factor"}
 
 
+def check(cfg):
+    if cfg.epochs < 4:  # StepLR steps every epochs // 4 epochs
+        raise common.UsageError(f"--epochs must be at least 4 (got {cfg.epochs}): StepLR and "
+                                f"MultiStepLR step at quarters of the run")
+    if cfg.train_size < 2:
+        raise common.UsageError(f"--train-size must be at least 2 (got {cfg.train_size}): it is "
+                                f"split 1:1 into training and validation images")
+
+
 def schedulers(epochs):
     """name -> (constructor keyword arguments, make(optimizer), closed form lr(t, lr0))."""
     T = epochs

@@ -41,6 +41,12 @@ L1_CANDIDATES = (1e-5, 1e-4, 1e-3)
 DROPOUT_CANDIDATES = (0.2, 0.5)
 
 
+def check(cfg):
+    if cfg.subset < 5:  # 6:2:2 leaves a split empty below 5 images
+        raise common.UsageError(f"--subset must be at least 5 (got {cfg.subset}): it is split "
+                                f"6:2:2 into training, validation and test images")
+
+
 def augmentation(flip):
     """Small rotations, shifts and crops (a digit flipped is mostly another symbol)."""
     steps = [transforms.RandomRotation(10),

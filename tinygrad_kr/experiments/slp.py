@@ -36,6 +36,17 @@ COURSE_LOSS["sgd"] = COURSE_LOSS["fixed"]
 COURSE_ACC["sgd"] = COURSE_ACC["fixed"]
 
 
+MNIST_TRAIN_SIZE = 60000
+
+
+def check(cfg):
+    """The training loader drops a last partial batch: at least one full batch is needed."""
+    train_size = min(cfg.train_size or MNIST_TRAIN_SIZE, MNIST_TRAIN_SIZE)
+    if cfg.batch_size > train_size:
+        raise common.UsageError(f"--batch-size {cfg.batch_size} is larger than the "
+                                f"{train_size} training images (--train-size)")
+
+
 def run_variants(cfg, res, variants, title):
     """Train one SLP per variant from the same initial weights and the same shuffling.
 

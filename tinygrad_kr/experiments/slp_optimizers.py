@@ -13,6 +13,7 @@ NAME = "slp-optimizers"
 HELP = "SLP on MNIST: SGD vs SGD+momentum 0.9 vs Adam lr 0.1 vs Adam lr 0.001"
 DEFAULTS = dict(slp.DEFAULTS, momentum=0.9, adam_lr=0.001)
 QUICK, ALL = slp.QUICK, slp.ALL
+check = slp.check
 OPTION_HELP = {"lr": "learning rate of SGD, SGD+momentum and the first Adam run",
                "momentum": "momentum of the SGD+momentum run",
                "adam_lr": "learning rate of the second Adam run"}

@@ -11,6 +11,7 @@ from tinygrad_kr.experiments import slp
 NAME = "slp-schedules"
 HELP = "SLP on MNIST: fixed LR vs StepLR(5, 0.5) vs ExponentialLR(0.8)"
 DEFAULTS, QUICK, ALL = slp.DEFAULTS, slp.QUICK, slp.ALL
+check = slp.check
 
 
 def run(cfg, res):

@@ -25,6 +25,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 
 import numpy as np
 
@@ -164,6 +165,28 @@ class MNIST(Dataset):
     @property
     def class_to_idx(self):
         return {c: i for i, c in enumerate(self.classes)}
+
+    # torchvision's old names, still in its MNIST and in course code of that era
+    # (``mnist_test.test_data.view(-1, 784).float()``)
+    @property
+    def train_labels(self):
+        warnings.warn("train_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def test_labels(self):
+        warnings.warn("test_labels has been renamed targets")
+        return self.targets
+
+    @property
+    def train_data(self):
+        warnings.warn("train_data has been renamed data")
+        return self.data
+
+    @property
+    def test_data(self):
+        warnings.warn("test_data has been renamed data")
+        return self.data
 
     def _packaged_dirs(self):
         return []

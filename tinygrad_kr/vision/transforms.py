@@ -612,13 +612,20 @@ def _inverse_affine(center, angle, translate, scale, shear):
 
 
 def _affine_output_size(theta, w, h):
-    """torchvision's _compute_affine_output_size (rotate with expand=True): (w, h)."""
+    """torchvision's _compute_affine_output_size (rotate with expand=True): (w, h).
+
+    In float32, as torchvision computes it: in float64, trunc(x / 1e-4) * 1e-4
+    lands 2e-15 above an integer x (1e-4 is not exact), and a 90-degree turn
+    got one row or column too many.
+    """
+    f32 = np.float32
     pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0],
-                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]])
-    new_pts = pts @ theta.reshape(2, 3).T
-    lo = new_pts.min(axis=0) + (w * 0.5, h * 0.5)
-    hi = new_pts.max(axis=0) + (w * 0.5, h * 0.5)
-    tol = 1e-4  # truncate so that 1e-15 above an integer does not ceil to the next one
+                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]], dtype=f32)
+    new_pts = pts @ theta.reshape(2, 3).T.astype(f32)
+    shift = np.array([w * 0.5, h * 0.5], dtype=f32)
+    lo = new_pts.min(axis=0) + shift
+    hi = new_pts.max(axis=0) + shift
+    tol = f32(1e-4)  # truncate so that 1e-7 above an integer does not ceil to the next one
     size = np.ceil(np.trunc(hi / tol) * tol) - np.floor(np.trunc(lo / tol) * tol)
     return int(size[0]), int(size[1])
 
@@ -679,6 +686,12 @@ class RandomRotation(_ImageTransform):
         self._mode = _interpolation(interpolation, ("nearest", "bilinear"))
         self.expand = expand
         self.fill = _setup_fill(fill)
+
+    @property
+    def _batched(self):
+        # with expand each angle has its own size: a dataset's batch path would stack
+        # images of different sizes (a later Resize may make them equal again)
+        return not self.expand
 
     def _apply(self, x):
         n, c, h, w = x.shape
