@@ -22,7 +22,7 @@ cdef object _np_asarray = np.asarray
 
 cdef class TensorBase:
     """The fields of a Tensor (see tinygrad_kr/tensor.py)."""
-    cdef public object array, grad, grad_fn
+    cdef public object array, grad, grad_fn, _hooks
     cdef public bint _requires_grad
     cdef public long long _version, _changed_at
     cdef object __weakref__
@@ -30,7 +30,7 @@ cdef class TensorBase:
 
 cdef class FunctionBase:
     """The fields of a Function (see tinygrad_kr/autograd/function.py)."""
-    cdef public object parents, needs_input_grad, input_meta, _retained
+    cdef public object parents, needs_input_grad, input_meta, _hooks
     cdef public object saved, _saved_at, _saved_src, _saved_inputs, _output
     cdef dict __dict__
     cdef object __weakref__
@@ -47,17 +47,19 @@ cdef object _sum_to = None
 cdef object _deliver = None
 cdef object _root_grad = None
 cdef object _get_array_module = None
+cdef object _call_hooks = None
 
 
 def bind(fn_module):
     """Take what the compiled core shares with the reference from function.py."""
     global Tensor, _fn_module, _grad_state, _RELEASED, _SECOND_BACKWARD, _device_mismatch
-    global _sum_to, _deliver, _root_grad, _get_array_module
+    global _sum_to, _deliver, _root_grad, _get_array_module, _call_hooks
     m = _fn_module = fn_module
     Tensor, _grad_state, _RELEASED, _SECOND_BACKWARD = \
         m.Tensor, m._grad_state, m._RELEASED, m._SECOND_BACKWARD
     _device_mismatch, _sum_to, _deliver, _root_grad, _get_array_module = \
         m._device_mismatch, m._sum_to, m._deliver, m._root_grad, m.get_array_module
+    _call_hooks = m._call_hooks
 
 
 cdef inline TensorBase _make(object data, object grad_fn):
@@ -134,6 +136,28 @@ def apply(cls, *inputs, **options):
     return out
 
 
+cdef bint _holds_array(object v):
+    """function.py's _holds_array: an array, NumPy scalar or Tensor, or a
+    tuple/list holding one."""
+    cdef type cls = type(v)
+    if cls is int or cls is bool or cls is float or v is None:
+        return False
+    if cls is tuple or cls is list:
+        for x in v:
+            if _holds_array(x):
+                return True
+        return False
+    return hasattr(v, "dtype")
+
+
+cpdef bint holds_arrays(dict kept):
+    """function.py's _holds_arrays: whether an op kept an array in its __dict__."""
+    for v in kept.values():
+        if _holds_array(v):
+            return True
+    return False
+
+
 cdef list _topological_order(FunctionBase root):
     """Functions reachable from ``root``, each before all of its parents
     (function.py's _topological_order, for one root)."""
@@ -189,19 +213,18 @@ def run_backward(FunctionBase root, object root_grad, bint retain_graph):
     """function.py's _run_backward for loss.backward(): one root Function,
     gradients accumulated into the leaves' .grad, no create_graph."""
     cdef dict grads = {root: root_grad}
+    cdef list hooked = []
     cdef FunctionBase fn
     cdef TensorBase leaf
-    cdef object gy, gxs, xp, parent, gx, shape, dtype, saved, t
+    cdef object gy, gxs, xp, parent, gx, shape, dtype, saved
     cdef tuple gtuple, parents, metas
     cdef Py_ssize_t i, n
     for fn in _topological_order(root):
         gy = grads.pop(fn, None)
         if gy is None:
             continue
-        if fn._retained is not None:
-            t = fn._retained()
-            if t is not None:
-                t.grad = Tensor(gy)
+        if fn._hooks is not None:
+            gy = _call_hooks(fn._hooks, gy, False)
         saved = fn.saved
         if saved is not None:
             if saved is _RELEASED:
@@ -223,7 +246,7 @@ def run_backward(FunctionBase root, object root_grad, bint retain_graph):
                 gx = _sum_to(xp, gx, shape)
             if gx.dtype is not dtype and gx.dtype != dtype:
                 gx = gx.astype(dtype)
-            if isinstance(parent, TensorBase):
+            if isinstance(parent, TensorBase) and (<TensorBase> parent)._hooks is None:
                 leaf = <TensorBase> parent
                 if leaf.grad is None:
                     # a leaf's first gradient: copy an array that may be shared (see _deliver)
@@ -236,9 +259,13 @@ def run_backward(FunctionBase root, object root_grad, bint retain_graph):
                 grads[parent] = grads[parent] + gx
             else:
                 grads[parent] = gx
+                if isinstance(parent, TensorBase):
+                    hooked.append(parent)      # a leaf with hooks: delivered at the end
         if not retain_graph:
             namespace = (<object> fn).__dict__
-            if saved is not None or namespace:      # Function.release()
+            if saved is not None or (namespace and holds_arrays(namespace)):  # Function.release()
                 namespace.clear()
                 fn.saved = _RELEASED
                 fn._saved_src = fn._saved_inputs = fn._output = None
+    for leaf in hooked:
+        _deliver(leaf, grads.pop(leaf), None, False, None)

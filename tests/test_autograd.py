@@ -287,4 +287,222 @@ def test_double_backward_through_kernel_op_raises_clearly():
 
 def test_function_repr_and_name():
     x = tkr.ones(2, requires_grad=True)
-    assert "MulBackward" in repr((x * 2).grad_fn)
+    fn = (x * 2).grad_fn
+    assert fn.name() == "MulBackward0"
+    assert repr(fn).startswith("<MulBackward0 object at 0x")
+    assert "grad_fn=<MulBackward0>" in repr(x * 2)
+    assert (x.reshape(2, 1) @ x.reshape(1, 2)).grad_fn.name() == "MmBackward0"
+
+
+# grad_fn names as PyTorch prints them, where the engine's op is PyTorch's op
+GRAD_FN_NAMES = {
+    "add": lambda m, x, w: x + w, "sub": lambda m, x, w: x - w, "mul": lambda m, x, w: x * w,
+    "div": lambda m, x, w: x / w, "pow": lambda m, x, w: x ** 2, "neg": lambda m, x, w: -x,
+    "exp": lambda m, x, w: x.exp(), "log": lambda m, x, w: x.log(),
+    "tanh": lambda m, x, w: x.tanh(),
+    "sigmoid": lambda m, x, w: x.sigmoid(), "relu": lambda m, x, w: m.relu(x),
+    "sum": lambda m, x, w: x.sum(), "mean": lambda m, x, w: x.mean(),
+    "matmul": lambda m, x, w: x @ w.t(), "softmax": lambda m, x, w: m.softmax(x, 1),
+    "log_softmax": lambda m, x, w: m.log_softmax(x, 1), "view": lambda m, x, w: x.view(-1),
+    "permute": lambda m, x, w: x.permute(1, 0), "cat": lambda m, x, w: m.cat([x, w]),
+    "clamp": lambda m, x, w: x.clamp(0, 1), "amax": lambda m, x, w: x.amax(0),
+    "max_dim": lambda m, x, w: x.max(0)[0], "cumsum": lambda m, x, w: x.cumsum(0),
+    "cumprod": lambda m, x, w: x.cumprod(0), "clone": lambda m, x, w: x.clone(),
+    "cast": lambda m, x, w: x.double(), "index": lambda m, x, w: x[[0, 1]],
+    "logsumexp": lambda m, x, w: m.logsumexp(x, 1), "where": lambda m, x, w: m.where(x > 0, x, w),
+    "roll": lambda m, x, w: m.roll(x, 1, 0),
+    "log1p": lambda m, x, w: x.log1p(), "norm": lambda m, x, w: x.norm(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_FN_NAMES))
+def test_grad_fn_names_are_pytorchs(name):
+    torch = pytest.importorskip("torch")
+    f = GRAD_FN_NAMES[name]
+    x = tkr.rand(3, 3, requires_grad=True)
+    w = tkr.rand(3, 3, requires_grad=True)
+    tx, tw = torch.rand(3, 3, requires_grad=True), torch.rand(3, 3, requires_grad=True)
+    assert f(tkr, x, w).grad_fn.name() == type(f(torch, tx, tw).grad_fn).__name__
+
+
+# -- a second backward through a graph that saved nothing ------------------------------
+
+@pytest.mark.parametrize("build", [
+    lambda x: x.sum(),
+    lambda x: (x + 1).mean(),
+    lambda x: x.reshape(2, 2).permute(1, 0)[:, 1].sum(),
+    lambda x: tkr.cat([x, x]).double().sum(),
+])
+def test_second_backward_through_nodes_that_saved_nothing_accumulates(build):
+    """As PyTorch: ``y = x.sum(); y.backward(); y.backward()`` runs twice."""
+    x = tkr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = build(x)
+    y.backward()
+    first = x.grad.array.copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.array, 2 * first)
+
+
+@pytest.mark.parametrize("build", [
+    lambda m, x: (x * x).sum(),              # Mul saved its inputs
+    lambda m, x: x.clamp(0, 2).sum(),        # Clamp kept a mask
+    lambda m, x: x[[0, 0, 1]].sum(),         # an index array
+    lambda m, x: (x.exp() + 1).sum(),        # freed deeper in the graph
+])
+def test_second_backward_raises_where_saved_values_were_freed(build):
+    x = tkr.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    y = build(tkr, x)
+    y.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time"):
+        y.backward()
+    try:
+        import torch
+    except ImportError:
+        return
+    ty = build(torch, torch.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True))
+    ty.backward()
+    with pytest.raises(RuntimeError, match="second time"):    # PyTorch raises there too
+        ty.backward()
+
+
+def test_release_frees_the_arrays_an_op_kept():
+    x = tkr.ones(2, 3, requires_grad=True)
+    c = x.clamp(0, 1)
+    c.sum().backward()
+    assert not any(isinstance(v, np.ndarray) for v in c.grad_fn.__dict__.values())
+
+
+# -- Tensor.register_hook -----------------------------------------------------------
+
+def test_leaf_hook_sees_each_gradient_before_accumulation():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.array.copy()))
+    (x * 3).sum().backward()
+    (x * 5).sum().backward()
+    np.testing.assert_array_equal(seen[0], [3, 3])
+    np.testing.assert_array_equal(seen[1], [5, 5])      # this backward's, not the sum
+    np.testing.assert_array_equal(x.grad.array, [8, 8])
+
+
+def test_leaf_hook_runs_once_on_the_sum_of_its_gradients():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.array.copy()) or g * 2)
+    (x * x * 2 + x).sum().backward()                     # three edges into x
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], 4 * x.array + 1)
+    np.testing.assert_array_equal(x.grad.array, 2 * (4 * x.array + 1))
+
+
+def test_hooks_replace_the_gradient_in_order():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 2)
+    x.register_hook(lambda g: g + 1)                     # sees the doubled gradient
+    x.register_hook(lambda g: None)                      # None: keep it
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad.array, [7, 7])
+
+
+def test_non_leaf_hook_sees_the_total_gradient_once_and_changes_what_flows_on():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    calls = []
+
+    def hook(g):
+        calls.append(g.array.copy())
+        return g * 10
+    y.register_hook(hook)
+    (y * y + y).sum().backward()                         # y reaches the loss twice
+    assert len(calls) == 1
+    np.testing.assert_allclose(calls[0], 2 * y.array + 1)
+    np.testing.assert_allclose(x.grad.array, 30 * (2 * y.array + 1))
+
+
+def test_hook_handle_removes_the_hook():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    handle = x.register_hook(lambda g: g * 100)
+    handle.remove()
+    handle.remove()                                      # twice is harmless
+    with x.register_hook(lambda g: g * 2):
+        (x * 1).sum().backward()
+    (x * 1).sum().backward()                             # removed on leaving the with
+    np.testing.assert_array_equal(x.grad.array, [3, 3])
+
+
+def test_hook_errors():
+    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+        tkr.ones(2).register_hook(print)
+    x = tkr.ones(3, requires_grad=True)
+    h = x.register_hook(lambda g: g[:2])
+    with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the size of value"):
+        (x * 1).sum().backward()
+    h.remove()
+    h = x.register_hook(lambda g: g.double())
+    with pytest.raises(RuntimeError, match="changed the type of value"):
+        (x * 1).sum().backward()
+    h.remove()
+    x.register_hook(lambda g: 5)
+    with pytest.raises(TypeError, match="expected Tensor, but hook returned 'int'"):
+        (x * 1).sum().backward()
+
+
+def test_hooks_keep_their_gradient_when_grad_is_zeroed_in_place():
+    x = tkr.ones(2, requires_grad=True)
+    kept = []
+    x.register_hook(kept.append)
+    (x * 2).sum().backward()
+    x.grad.zero_()
+    np.testing.assert_array_equal(kept[0].array, [2, 2])
+
+
+def test_hooks_with_autograd_grad_and_retain_grad():
+    x = tkr.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 2)
+    g, = grad((x * 3).sum(), x)                           # captured after the leaf's hooks
+    np.testing.assert_array_equal(g.array, [6, 6])
+    assert x.grad is None
+    y = x * 3
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)                    # registered after: still runs first
+    assert y.retains_grad and not x.retains_grad
+    y.sum().backward(retain_graph=True)
+    np.testing.assert_array_equal(y.grad.array, [10, 10])
+    y.sum().backward()
+    np.testing.assert_array_equal(y.grad.array, [20, 20])   # accumulated, as PyTorch
+
+
+def test_hooks_under_create_graph_are_recorded():
+    x = tkr.tensor([1.0, 2.0], dtype=tkr.float64, requires_grad=True)
+    y = x ** 3
+    y.register_hook(lambda g: g * 2)
+    g, = grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.array, 6 * x.array ** 2)
+    assert g.requires_grad
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.array, 12 * x.array)
+
+
+def test_hooks_match_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def run(m, make):
+        x = make([0.5, -1.0, 2.0])
+        w = make([1.5, 2.0, -0.5])
+        log = []
+        x.register_hook(lambda g: log.append(("x", g.tolist())))
+        x.register_hook(lambda g: g * 3)
+        h = x * w
+        h.register_hook(lambda g: log.append(("h", g.tolist())) or g.clamp(-1, 1))
+        h.retain_grad()
+        out = (m.tanh(h) * h + h * w + x * x).sum()     # x reaches the loss on 3 edges
+        out.backward(retain_graph=True)
+        out.backward()
+        return log, x.grad.tolist(), w.grad.tolist(), h.grad.tolist()
+
+    ours = run(tkr, lambda v: tkr.tensor(v, dtype=tkr.float64, requires_grad=True))
+    theirs = run(torch, lambda v: torch.tensor(v, dtype=torch.float64, requires_grad=True))
+    assert [e[0] for e in ours[0]] == [e[0] for e in theirs[0]]
+    for a, b in zip([e[1] for e in ours[0]] + list(ours[1:]),
+                    [e[1] for e in theirs[0]] + list(theirs[1:])):
+        np.testing.assert_allclose(a, b, rtol=1e-12)

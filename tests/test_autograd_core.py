@@ -186,6 +186,69 @@ def test_walk_frees_saved_values_as_it_goes():
         node.saved_tensors
 
 
+def test_walk_twins_run_hooks_alike():
+    """register_hook on leaves and non-leaves, replacing or only looking,
+    with retain_grad: the same calls, in the same order, with the same values."""
+    def build(log):
+        rng = np.random.default_rng(3)
+        a, b = (tkr.tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(2))
+        a.register_hook(lambda g: log.append(("a", g.array.copy())))
+        b.register_hook(lambda g: g * 2)
+        h = a * b
+        h.register_hook(lambda g: log.append(("h", g.array.copy())) or g + 1)
+        h.retain_grad()
+        k = tkr.relu(h) + h.sum(1, keepdim=True)
+        k.register_hook(lambda g: g * 0.5)
+        return [a, b], (k * a).sum(), [h]
+    for_walks = []
+    for walk in ("compiled", "reference"):
+        log = []
+        leaves, loss, keep = build(log)
+        if walk == "compiled":
+            compiled_core()
+            loss.backward()
+        else:
+            F._run_backward((loss,), (F._root_grad(loss, None, False),), False, False)
+        for_walks.append((log, [t.grad.array for t in leaves + keep]))
+    (log, grads), (ref_log, ref_grads) = for_walks
+    assert [name for name, _ in log] == [name for name, _ in ref_log] == ["h", "a"]
+    for x, y in zip([g for _, g in log] + grads, [g for _, g in ref_log] + ref_grads):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_release_twins_free_the_same_nodes():
+    """What a node kept decides whether a second backward may run through it:
+    the compiled walk's test (holds_arrays) is the reference's (_holds_arrays)."""
+    graph = compiled_core()
+    kept = [{}, {"shape": (2, 3), "axes": (0,), "keepdim": False}, {"in_dtype": np.dtype("f4")},
+            {"mask": np.ones(2, bool)}, {"index": (slice(None), np.arange(2))},
+            {"sizes": [1, 2], "dim": 0}, {"count": np.int64(3)}, {"t": tkr.ones(1)},
+            {"opts": (None, -100, "mean", [0.5, np.ones(1)])}, {"fn": print, "x": 1.5}]
+    for d in kept:
+        assert graph.holds_arrays(d) == F._holds_arrays(d), d
+    for build, again in [(lambda x: x.sum(), True), (lambda x: (x * x).sum(), False),
+                         (lambda x: x.clamp(0, 1).reshape(2, 2).sum(), False),
+                         (lambda x: x.reshape(2, 2).permute(1, 0).mean(), True)]:
+        results = []
+        for walk in ("compiled", "reference"):
+            x = tkr.ones(4, requires_grad=True)
+            y = build(x)
+            outcome = []
+            for _ in range(2):
+                try:
+                    if walk == "compiled":
+                        y.backward()
+                    else:
+                        F._run_backward((y,), (F._root_grad(y, None, False),), False, False)
+                    outcome.append(x.grad.array.copy())
+                except RuntimeError as e:
+                    outcome.append(str(e)[:40])
+            results.append(outcome)
+        assert (type(results[0][1]) is not str) == again
+        for ours, ref in zip(*results):
+            np.testing.assert_array_equal(ours, ref)
+
+
 def test_long_chains_need_no_recursion():
     x = tkr.ones(2, requires_grad=True)
     y = x

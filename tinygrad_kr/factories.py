@@ -3,11 +3,11 @@ import numpy as np
 
 from . import dtypes as _dt
 from .random import get_rng
-from .tensor import Tensor, _to_array, _to_device, device as _device
+from .tensor import Tensor, _host, _to_array, _to_device, device as _device
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
-           "randint", "randperm", "rand_like", "randn_like"]
+           "randint", "randperm", "rand_like", "randn_like", "multinomial"]
 
 
 def _finish(arr, requires_grad=False, device=None):
@@ -52,6 +52,10 @@ def from_numpy(ndarray):
     """A tensor sharing memory with ``ndarray`` (its dtype is kept)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if not ndarray.dtype.isnative:      # converting would copy: no memory shared
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported "
+                         "(tinygrad_kr.tensor(array) converts it, as a copy).")
     return Tensor._make(_to_array(ndarray), None)
 
 
@@ -153,3 +157,43 @@ def rand_like(input, dtype=None, device=None, requires_grad=False):
 def randn_like(input, dtype=None, device=None, requires_grad=False):
     return randn(*input.shape, dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Indices drawn from the categories of each row of ``input`` (1-D or 2-D
+    non-negative weights, not necessarily summing to 1): ``num_samples`` per
+    row, int64, as torch.multinomial.  Without replacement a category is drawn
+    at most once, each draw from the weights of those not drawn yet; once the
+    categories of positive weight are used up, zero-weight ones follow (as in
+    PyTorch, which does not raise there either; its order among them differs)."""
+    w = _host(input.array)
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim (got {w.ndim})")
+    if w.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{w.dtype}")
+    num_samples = int(num_samples)
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+    n = rows.shape[1]
+    if not np.isfinite(rows).all() or (rows < 0).any():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (rows.sum(axis=1) <= 0).any():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = get_rng(generator)
+    if replacement:
+        cdf = np.cumsum(rows, axis=1)
+        u = rng.random((rows.shape[0], num_samples)) * cdf[:, -1:]
+        out = np.stack([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
+        out = np.minimum(out, n - 1)    # u < total, but guard the last float
+    else:
+        if num_samples > n:
+            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                               "replacement")
+        # the largest w / Exp(1): the same law as drawing one at a time in
+        # proportion to the weights left (Efraimidis-Spirakis), all rows at once
+        keys = rows / rng.standard_exponential(rows.shape)
+        out = np.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    out = out.astype(np.int64).reshape(w.shape[:-1] + (num_samples,))
+    return _finish(out, device=input.device)

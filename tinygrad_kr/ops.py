@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import dtypes as _dt
 from . import kernels, return_types
 from .autograd.function import Function, device_mismatch
 from .backend import get_array_module
@@ -39,7 +40,10 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        # each gradient needs only the other input: keep what a wanted one
+        # needs (as PyTorch), so that y[0] = y[0] * 5 is no in-place conflict
+        need_a, need_b = self.needs_input_grad
+        self.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     def backward(self, xp, gy):
@@ -50,7 +54,7 @@ class Mul(Function):
 
 class Div(Function):
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        self.save_for_backward(a if self.needs_input_grad[1] else None, b)
         return a / b
 
     def backward(self, xp, gy):
@@ -582,14 +586,14 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        if a.ndim == 2 and b.ndim == 2:
+        if a.ndim == 2 and b.ndim == 2 and a.dtype.char in "fd":   # the GEMM kernel's dtypes
             return kernels.gemm(a, b)
-        return get_array_module(a).matmul(a, b)
+        return get_array_module(a).matmul(a, b)     # integers, float16, 1-D and batched
 
     def backward(self, xp, gy):
         a, b = self.saved_tensors
         need_a, need_b = self.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2 and not self._graph_mode:
+        if a.ndim == 2 and b.ndim == 2 and not self._graph_mode and a.dtype.char in "fd":
             ga = kernels.gemm(gy, b, False, True) if need_a else None
             gb = kernels.gemm(a, gy, True, False) if need_b else None
             return ga, gb
@@ -685,6 +689,22 @@ class TensorMath:
         return MatMul.apply(a, b)
 
     @staticmethod
+    def cumsum(x, axis):
+        return CumSum.apply(x, dim=axis)
+
+    @staticmethod
+    def cumprod(x, axis):
+        return CumProd.apply(x, dim=axis)
+
+    @staticmethod
+    def flip(x, axis):
+        return flip(x, axis)
+
+    @staticmethod
+    def einsum(subscripts, *operands):
+        return Einsum.apply(*[_as_tensor(x, None) for x in operands], equation=subscripts)
+
+    @staticmethod
     def put_along_axis_grad(g, idx, shape, dim):
         return IndexAdd.apply(g, shape=shape, index=_along_axis_index(idx, shape, dim))
 
@@ -760,6 +780,45 @@ def _result_dtype(da, db):
     if (da.kind == "f") != (db.kind == "f"):
         return da if da.kind == "f" else db
     return np.promote_types(da, db)
+
+
+def promote_types(type1, type2):
+    """The dtype PyTorch promotes two dtypes to (float16 with int64 is float16)."""
+    return _result_dtype(np.dtype(type1), np.dtype(type2))
+
+
+def result_type(tensor1, tensor2):
+    """The dtype of an arithmetic op on ``tensor1`` and ``tensor2`` (Tensors or
+    Python numbers), by PyTorch's rules: a tensor with dimensions decides over a
+    0-d tensor, which decides over a number, unless the lower one is of a
+    higher category (bool < integer < floating point)."""
+    dims = zero = number = None
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            d = x.array.dtype
+            if x.array.ndim:
+                dims = d if dims is None else _result_dtype(dims, d)
+            else:
+                zero = d if zero is None else _result_dtype(zero, d)
+        else:
+            d = np.dtype(bool) if isinstance(x, (bool, np.bool_)) else \
+                np.dtype(np.int64) if isinstance(x, (int, np.integer)) else _dt.get_default_dtype()
+            number = d if number is None else _result_dtype(number, d)
+    return _combine_categories(_combine_categories(dims, zero), number)
+
+
+def _combine_categories(higher, lower):
+    if higher is None:
+        return lower
+    if lower is None or _category(higher) >= _category(lower):
+        return higher
+    return _result_dtype(higher, lower)
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow ``from_`` -> ``to`` in an in-place
+    op: not floating point to integer, not anything else to bool."""
+    return _category(np.dtype(from_)) <= _category(np.dtype(to))
 
 
 def add(input, other, *, alpha=1):
@@ -1260,8 +1319,24 @@ def matmul(input, other):
         except ValueError:
             raise RuntimeError(f"matmul: batch dimensions of {list(input.shape)} and "
                                f"{list(other.shape)} are not broadcastable") from None
-    a, b = _promote(input, other)
-    return MatMul.apply(a, b)
+    _same_dtype_for_matmul(input.array.dtype, other.array.dtype)
+    return MatMul.apply(input, other)
+
+
+def _same_dtype_for_matmul(da, db):
+    """PyTorch multiplies matrices of one dtype only (no promotion), and no bools."""
+    if da != db:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_c_type_name(da)} != {_c_type_name(db)}")
+    if da.kind == "b":
+        raise NotImplementedError("\"matmul\" not implemented for 'Bool'")
+
+
+def _c_type_name(dtype):
+    """The C name PyTorch's messages give a dtype (float32 -> 'float')."""
+    return {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+            "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+            "bool": "bool"}.get(str(dtype), str(dtype))
 
 
 def _shape_str(shape):
@@ -1426,6 +1501,247 @@ def prod(input, dim=None, keepdim=False):
         shape = _reduced_shape(input.shape, (d,), keepdim)
         return Tensor(get_array_module(input.array).ones(shape, dtype=input.dtype))
     return unsqueeze(out, d) if keepdim else out
+
+
+class CumProd(Function):
+    """Running product along ``dim``.  dy_j/dx_k = y_j / x_k (j >= k), so the
+    gradient is a running sum from the end of gy * y, divided by x -- before a
+    slice's first zero.  At the first zero it is that sum with the zero taken
+    as 1 (the product of the other factors), after it 0: PyTorch's handling,
+    without dividing by zero."""
+
+    def forward(self, x, *, dim):
+        self.dim = dim
+        y = get_array_module(x).cumprod(x, axis=dim)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, xp, gy):
+        x, y = self.saved_tensors
+        d = self.dim
+        is_zero = _data(x) == 0
+        zeros_so_far = get_array_module(is_zero).cumsum(is_zero, axis=d)
+        before = zeros_so_far == 0
+        gx = xp.where(before, _sum_from_end(xp, gy * y, d) / xp.where(before, x, 1), 0)
+        if not before.all():
+            first = is_zero & (zeros_so_far == 1)
+            y_skip = xp.cumprod(xp.where(first, 1, x), axis=d)
+            gx = gx + xp.where(first, _sum_from_end(xp, gy * y_skip, d), 0)
+        return gx
+
+
+def _sum_from_end(xp, a, axis):
+    """out[k] = sum of a[j] for j >= k along ``axis`` (by flips, not total - cumsum,
+    which loses the small tail of a series that shrinks)."""
+    return xp.flip(xp.cumsum(xp.flip(a, axis), axis), axis)
+
+
+class Roll(Function):
+    def forward(self, x, *, shifts, dims):
+        self.shifts, self.dims = shifts, dims
+        return get_array_module(x).roll(x, shifts, axis=dims)
+
+    def backward(self, xp, gy):
+        back = tuple(-s for s in self.shifts)
+        return Roll.apply(gy, shifts=back, dims=self.dims) if xp is TensorMath else \
+            xp.roll(gy, back, axis=self.dims)
+
+
+class Einsum(Function):
+    """np.einsum on an explicit equation without ellipsis ('ij,jk->ik'; the
+    wrapper ``einsum`` writes any equation so).  The gradient of an operand is
+    the einsum of the output's gradient with the other operands, back to that
+    operand's subscripts; a subscript repeated in it ('ii->i') is reached
+    through an identity matrix, one summed over only there ('ij->i') through
+    a vector of ones, a size-1 dim that broadcast by a sum or a broadcast."""
+
+    def forward(self, *arrays, equation):
+        self.equation = equation
+        self.save_for_backward(*arrays)
+        return get_array_module(arrays[0]).einsum(equation, *arrays, optimize=len(arrays) > 1)
+
+    def backward(self, xp, gy):
+        arrays = self.saved_tensors
+        ins, out = self.equation.split("->")
+        ins = ins.split(",")
+        return tuple(_einsum_grad(xp, gy, out, arrays, ins, k) if need else None
+                     for k, need in enumerate(self.needs_input_grad))
+
+
+def _einsum_grad(xp, gy, out, arrays, ins, k):
+    """d(einsum)/d(operand k), contracted with gy (see Einsum)."""
+    subs = [out] + [s for i, s in enumerate(ins) if i != k]
+    operands = [gy] + [a for i, a in enumerate(arrays) if i != k]
+    reached = set("".join(subs))
+    shape = _data(arrays[k]).shape
+    in_use = set("".join(ins) + out)
+    unused = iter(c for c in _EINSUM_LETTERS if c not in in_use)
+    like = _data(gy)
+    mod = get_array_module(like)
+    target, seen = "", set()
+    for c, n in zip(ins[k], shape):
+        if c in seen:                       # a repeated subscript: a new one tied by eye
+            fresh = next(unused)
+            subs.append(c + fresh)
+            operands.append(_const(mod.eye(n, dtype=like.dtype), xp))
+            c = fresh
+        elif c not in reached:              # summed over in this operand alone
+            subs.append(c)
+            operands.append(_const(mod.ones(n, dtype=like.dtype), xp))
+            reached.add(c)
+        seen.add(c)
+        target += c
+    gx = xp.einsum(",".join(subs) + "->" + target, *operands)
+    if tuple(gx.shape) != shape:    # a size-1 dim broadcast: here, or in the other operands
+        ones_here = tuple(i for i, (m, n) in enumerate(zip(gx.shape, shape)) if n == 1 != m)
+        if ones_here:
+            gx = xp.sum(gx, axis=ones_here, keepdims=True)
+        gx = xp.broadcast_to(gx, shape)
+    return gx
+
+
+def _const(a, xp):
+    return Tensor(a) if xp is TensorMath else a
+
+
+_EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def einsum(equation, *operands):
+    """torch.einsum: 'ij,jk->ik', implicit outputs ('ij,jk'), '...' for
+    leading dims that broadcast, size-1 dims that broadcast; operands may be
+    given as one list.  Differentiable in every operand."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise RuntimeError("einsum(): must provide at least one operand")
+    operands = [_as_tensor(x, None) for x in operands]
+    dtype = operands[0].array.dtype
+    for x in operands[1:]:
+        if x.array.dtype != dtype:
+            raise RuntimeError(f"einsum(): expected all operands to have the same dtype, but "
+                               f"found {dtype} and {x.array.dtype}")
+    return Einsum.apply(*operands, equation=_einsum_explicit(equation,
+                                                             [x.shape for x in operands]))
+
+
+def _einsum_explicit(equation, shapes):
+    """``equation`` written out: an output after '->', each '...' replaced by
+    letters of its own (right-aligned across operands, as broadcasting)."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) > len(shapes):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the equation")
+    if len(ins) < len(shapes):
+        raise RuntimeError("einsum(): more operands were provided than specified in the equation")
+    for part in ins + [out]:
+        rest = part.replace("...", "", 1)
+        bad = [c for c in rest if c not in _EINSUM_LETTERS]
+        if bad:
+            raise RuntimeError(f"einsum(): invalid subscript given at index "
+                               f"{eq.index(bad[0])} in the equation string, subscripts must be "
+                               f"in [a-zA-Z] ('{equation}')")
+    used = set(c for c in eq if c.isalpha())
+    free = [c for c in _EINSUM_LETTERS if c not in used]
+    n_ell = 0
+    for i, (part, shape) in enumerate(zip(ins, shapes)):
+        named = len(part.replace("...", ""))
+        if ("..." in part and named > len(shape)) or ("..." not in part and named != len(shape)):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({named}) "
+                               f"does not match the number of dimensions ({len(shape)}) for "
+                               f"operand {i}"
+                               + ("" if "..." in part else " and no ellipsis was given"))
+        if "..." in part:
+            n_ell = builtins.max(n_ell, len(shape) - named)
+    ell = "".join(free[:n_ell])
+    # an operand's '...' covers its dims not named, the last of the letters of ell
+    ins = [part.replace("...", ell[n_ell - (len(shape) - len(part.replace("...", ""))):])
+           for part, shape in zip(ins, shapes)]
+    if arrow:
+        out = out.replace("...", ell)
+        for c in out:
+            if out.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   f"the output")
+            if not any(c in part for part in ins):
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   f"equation for any input operand")
+    else:   # implicit: the broadcast dims, then the subscripts used once, sorted
+        joined = "".join(ins)
+        out = ell + "".join(sorted(c for c in set(lhs) if c.isalpha() and joined.count(c) == 1))
+    sizes = {}
+    for i, (part, shape) in enumerate(zip(ins, shapes)):
+        for c, n in zip(part, shape):
+            if sizes.get(c, 1) != 1 and n != 1 and n != sizes[c]:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
+                                   f"does not broadcast with previously seen size {sizes[c]}")
+            if n != 1 or c not in sizes:
+                sizes[c] = n
+    return ",".join(ins) + "->" + out
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    """The diagonal ``offset`` of the matrices spanned by ``dim1`` and ``dim2``,
+    as the last dim of the result (a copy here, a view in PyTorch)."""
+    d1, d2 = _norm_dims((dim1, dim2), input.ndim)
+    n1, n2 = input.shape[d1], input.shape[d2]
+    length = builtins.max(builtins.min(n1, n2 - offset) if offset >= 0 else
+                          builtins.min(n1 + offset, n2), 0)
+    if (d1, d2) != (input.ndim - 2, input.ndim - 1):
+        input = permute(input, *[d for d in range(input.ndim) if d not in (d1, d2)], d1, d2)
+    xp = get_array_module(input.array)
+    rows = xp.arange(length) + builtins.max(-offset, 0)
+    cols = xp.arange(length) + builtins.max(offset, 0)
+    return GetItem.apply(input, index=(Ellipsis, rows, cols))
+
+
+_diagonal = diagonal    # diag's argument of that name hides it
+
+
+def diag(input, diagonal=0):
+    """A 1-D input as the diagonal ``diagonal`` of a square matrix; a 2-D
+    input's diagonal ``diagonal`` as a 1-D tensor."""
+    if input.ndim == 2:
+        return _diagonal(input, diagonal)
+    if input.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+    xp = get_array_module(input.array)
+    n = input.shape[0] + builtins.abs(diagonal)
+    steps = xp.arange(input.shape[0])
+    index = (steps + builtins.max(-diagonal, 0), steps + builtins.max(diagonal, 0))
+    return SetItem.apply(Tensor._make(xp.zeros((n, n), input.array.dtype), None), input,
+                         index=index)
+
+
+def trace(input):
+    """The sum of a matrix's diagonal."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return sum(diagonal(input))
+
+
+def cumprod(input, dim, dtype=None):
+    if dtype is not None:
+        input = input.to(dtype)
+    return CumProd.apply(input, dim=_norm_dims(dim, input.ndim)[0] if input.ndim else 0)
+
+
+def roll(input, shifts, dims=None):
+    """Shift the entries along ``dims`` by ``shifts``, wrapping around; with no
+    dims, along the flattened tensor."""
+    shifts = (shifts,) if isinstance(shifts, (int, np.integer)) else tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: with no dims, shifts must be one number (got {shifts})")
+        flat = Roll.apply(reshape(input, -1), shifts=(int(shifts[0]),), dims=(0,))
+        return reshape(flat, *input.shape)
+    dims = (dims,) if isinstance(dims, (int, np.integer)) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                           f"dims:{len(dims)}")
+    return Roll.apply(input, shifts=tuple(int(s) for s in shifts),
+                      dims=tuple(_norm_dims(d, input.ndim)[0] for d in dims))
 
 
 # --------------------------------------------------------------------------

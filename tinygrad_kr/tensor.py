@@ -7,6 +7,7 @@ Arithmetic and methods are one-line calls into ``tinygrad_kr.ops``, where each
 op's forward and backward live.
 """
 import copy
+import weakref
 
 import numpy as np
 
@@ -71,6 +72,7 @@ class Tensor(TensorFields):
         self.grad_fn = None
         self._version = 0
         self._requires_grad = False
+        self._hooks = None
         if requires_grad:
             self.requires_grad = True
 
@@ -84,6 +86,7 @@ class Tensor(TensorFields):
         t.grad = None
         t.grad_fn = grad_fn
         t._version = 0
+        t._hooks = None
         t._requires_grad = grad_fn is not None
         if grad_fn is not None and data.dtype.kind != "f":
             t._requires_grad = False  # integer results (argmax...) carry no gradient
@@ -117,12 +120,34 @@ class Tensor(TensorFields):
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward."""
-        import weakref
         if self.grad_fn is None:
             if not self.requires_grad:
                 raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
-        self.grad_fn._retained = weakref.ref(self)
+        self._tensor_hooks().retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self):
+        hooks = self.grad_fn._hooks if self.grad_fn is not None else None
+        return hooks is not None and hooks.retained is not None
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time a gradient for this tensor is computed,
+        as PyTorch: on a leaf before it is added to ``.grad``, on a non-leaf
+        with the gradient flowing into it.  A hook may return a Tensor to use
+        instead (same shape and dtype); several run in the order registered.
+        Returns a handle whose ``.remove()`` unregisters the hook."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        return self._tensor_hooks().add(hook)
+
+    def _tensor_hooks(self):
+        """This tensor's TensorHooks, made on first use: a leaf keeps them, a
+        non-leaf's go on its grad_fn (the node the backward walk meets)."""
+        owner = self if self.grad_fn is None else self.grad_fn
+        if owner._hooks is None:
+            owner._hooks = _TensorHooks()
+        return owner._hooks
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor w.r.t. the graph's leaves."""
@@ -279,7 +304,8 @@ class Tensor(TensorFields):
         return _tensor_repr(self.array, dtype_name=f"tinygrad_kr.{self.array.dtype}",
                             default_dtype=_dt.get_default_dtype(), to_host=_host,
                             device=self.device if self.is_cuda else None,
-                            grad_fn=None if self.grad_fn is None else repr(self.grad_fn),
+                            grad_fn=None if self.grad_fn is None else
+                            f"<{self.grad_fn.name()}>",
                             requires_grad=self.requires_grad)
 
     __str__ = __repr__
@@ -358,6 +384,10 @@ class Tensor(TensorFields):
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from .factories import multinomial
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     def cpu(self):
         return self.to("cpu")
 
@@ -394,14 +424,36 @@ class Tensor(TensorFields):
                                    "in-place operation (it would overwrite a value backward "
                                    "needs); wrap it in tinygrad_kr.no_grad() or use the "
                                    "out-of-place op")
+            records = True
+        else:
+            records = isinstance(value, Tensor) and value._requires_grad
+        if records and self._is_view():
+            raise RuntimeError(
+                f"an in-place operation that autograd must record was applied to a view of "
+                f"another tensor (made by indexing, view/reshape, transpose/permute or expand; "
+                f"shape {tuple(self.shape)}): views are not tracked here, so the gradient "
+                f"would not reach the tensor it views. Write through that tensor instead "
+                f"(base[index] = value), or use out-of-place ops (torch.cat, torch.stack)")
+        return records
+
+    def _is_view(self):
+        """Whether self's array is a view of another tensor's array: a leaf
+        whose array is a view (out[0] of a plain buffer), or the output of a
+        view op (basic indexing, reshape, permute, expand)."""
+        if getattr(self.array, "base", None) is None:
+            return False
+        fn = self.grad_fn
+        if fn is None:
             return True
-        return isinstance(value, Tensor) and value._requires_grad
+        if isinstance(fn, _ops.GetItem):
+            return _ops._is_basic_index(fn.index)
+        return isinstance(fn, (_ops.Reshape, _ops.Permute, _ops.Expand))
 
     def _bump_version(self):
         """Count an in-place change of the data, stamped so that backward can
         tell whether it came after a Function saved this tensor."""
         self._version += 1
-        self._changed_at = _inplace_stamp()
+        self._changed_at = _inplace_stamp(self.array)
 
     def _inplace(self, op, other, **options):
         """self <- op(self, other, **options) in place, keeping self's dtype."""
@@ -719,7 +771,7 @@ class Size(tuple):
 def _rebuild_tensor(cls, data, requires_grad):
     """A leaf ``cls`` holding ``data`` as is (unpickling, deepcopy)."""
     t = TensorFields.__new__(cls)
-    t.array, t.grad, t.grad_fn, t._version = data, None, None, 0
+    t.array, t.grad, t.grad_fn, t._version, t._hooks = data, None, None, 0, None
     t._requires_grad = bool(requires_grad)
     return t
 
@@ -763,6 +815,8 @@ def _to_array(data, dtype=None):
             arr = arr.astype(_dt.get_default_dtype())
         elif arr.dtype.kind in "iu" and arr.dtype != _dt.int64:
             arr = arr.astype(_dt.int64)
+    if not arr.dtype.isnative:     # big-endian data ('>f4', from a file): native order, same values
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype not in _dt.SUPPORTED:
         kind = {"U": "str", "S": "bytes", "O": "object", "c": "complex"}.get(arr.dtype.kind, str(arr.dtype))
         raise TypeError(f"can't convert data of dtype {arr.dtype} ({kind}) to a tensor: only "
@@ -820,6 +874,7 @@ from .ops import (  # noqa: E402  (ops import Tensor from this module)
 from . import ops as _ops  # noqa: E402
 from .autograd.function import backward as _autograd_backward  # noqa: E402
 from .autograd.function import inplace_stamp as _inplace_stamp  # noqa: E402
+from .autograd.function import TensorHooks as _TensorHooks  # noqa: E402
 
 # methods that are plain calls into ops, with PyTorch's names
 for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "sum", "mean",
@@ -829,7 +884,8 @@ for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "ne
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
               "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
-              "tril", "triu", "sort", "index_select", "scatter"):
+              "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
+              "diagonal", "trace"):
     if hasattr(_ops, _name):
         setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.view = Tensor.reshape

@@ -29,7 +29,7 @@ else:
     class TensorFields:
         """The fields of a Tensor (the compiled core's are C members)."""
         __slots__ = ("array", "grad", "_requires_grad", "grad_fn", "_version", "_changed_at",
-                     "__weakref__")
+                     "_hooks", "__weakref__")
 
     class FunctionFields:
         """The fields of a Function.  The Python core keeps its defaults on the
@@ -38,7 +38,7 @@ else:
         saved = None
         _saved_at = None    # the in-place count when forward saved its values
         _output = None      # a weak reference to the output, when it is saved
-        _retained = None
+        _hooks = None       # TensorHooks of the tensor this Function made (register_hook)
 
 
 def name():

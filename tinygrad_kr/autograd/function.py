@@ -19,7 +19,7 @@ from ..backend import get_array_module
 from ._core import FunctionFields, graph
 from .grad_mode import _state as _grad_state
 
-__all__ = ["Function", "backward", "grad"]
+__all__ = ["Function", "RemovableHandle", "backward", "grad"]
 
 _RELEASED = object()  # marks a Function whose saved values were freed by backward
 
@@ -31,12 +31,49 @@ _inplace_count = 0
 _inplace_lock = threading.Lock()   # "+= 1" on a global is not atomic across threads
 
 
-def inplace_stamp():
-    """Count one more in-place change; returns the stamp for the tensor."""
+# A view shares its base's memory, so a change through either is a change of
+# both (PyTorch's views share one version counter).  The stamp is therefore
+# also kept per memory owner, the array at the root of ``.base``, and the
+# check reads it for every saved tensor: y[0].add_(1) is caught for a node
+# that saved y, and y.add_(1) for one that saved y[0].
+_owner_stamps = {}   # id(owner array) -> [weak reference to the owner, stamp]
+
+
+def _memory_owner(a):
+    while True:
+        base = getattr(a, "base", None)
+        if base is None or not hasattr(base, "base"):   # an ndarray's base may be a bytes, mmap...
+            return a
+        a = base
+
+
+def inplace_stamp(array):
+    """Count one more in-place change of ``array``; returns the stamp for its tensor."""
     global _inplace_count
     with _inplace_lock:
         _inplace_count += 1
-        return _inplace_count
+        stamp = _inplace_count
+    owner = _memory_owner(array)
+    entry = _owner_stamps.get(id(owner))
+    if entry is not None and entry[0]() is owner:
+        entry[1] = stamp            # the usual case: a parameter changed every step
+        return stamp
+    try:
+        ref = weakref.ref(owner)
+    except TypeError:       # not weakly referenceable: the tensor's own stamp still counts
+        return stamp
+    if len(_owner_stamps) > 4096:   # forget owners that are gone (their ids get reused)
+        for key in [k for k, (r, _) in _owner_stamps.items() if r() is None]:
+            del _owner_stamps[key]
+    _owner_stamps[id(owner)] = [ref, stamp]
+    return stamp
+
+
+def _memory_stamp(array):
+    """The stamp of the last in-place change of ``array``'s memory (0: none)."""
+    owner = _memory_owner(array)
+    entry = _owner_stamps.get(id(owner))
+    return entry[1] if entry is not None and entry[0]() is owner else 0
 
 
 def device_mismatch(first, second, where):
@@ -65,7 +102,7 @@ class Function(FunctionFields):
     """
 
     # fields (_core.py): parents, needs_input_grad, input_meta, saved and the
-    # bookkeeping of what was saved, _retained; anything else an op keeps
+    # bookkeeping of what was saved, _hooks; anything else an op keeps
     # (self.shape, ...) goes in its __dict__
     __slots__ = ()
 
@@ -151,6 +188,8 @@ class Function(FunctionFields):
 
     def _saved_as_tensor(self, a, src):
         """Saved value ``a`` as the Tensor create_graph differentiates through."""
+        if a is None:
+            return None     # not kept: no wanted gradient needs it
         if src is None:
             return Tensor(a)
         if src == -1:
@@ -169,7 +208,8 @@ class Function(FunctionFields):
             return          # no in-place change anywhere since: the common case
         output = self._output
         for t in self._saved_inputs + ([output()] if output is not None else []):
-            if isinstance(t, Tensor) and getattr(t, "_changed_at", 0) > saved_at:
+            if isinstance(t, Tensor) and (getattr(t, "_changed_at", 0) > saved_at
+                                          or _memory_stamp(t.array) > saved_at):
                 raise RuntimeError(
                     f"one of the variables needed for gradient computation has been modified "
                     f"by an inplace operation: a tensor of shape {tuple(t.shape)} saved by "
@@ -178,9 +218,13 @@ class Function(FunctionFields):
                     f"after backward.")
 
     def release(self):
-        """Free what backward needed (after a backward without retain_graph)."""
-        if self.saved is not None or self.__dict__:
-            self.__dict__.clear()
+        """Free what backward needed (after a backward without retain_graph):
+        the saved values and any array the op kept for itself (a mask, an
+        index).  A node that kept only shapes and options (Sum, Reshape, Add)
+        stays usable, so a second backward through it runs, as in PyTorch."""
+        kept = self.__dict__
+        if self.saved is not None or (kept and _holds_arrays(kept)):
+            kept.clear()
             self.saved = _RELEASED
             if graph is not None:   # the compiled core keeps these as fields, not in __dict__
                 self._saved_src = self._saved_inputs = self._output = None
@@ -197,10 +241,115 @@ class Function(FunctionFields):
         return tuple((p, 0) for p in self.parents)
 
     def name(self):
-        return type(self).__name__
+        """PyTorch's name for this node, e.g. 'MulBackward0' (see _TORCH_NAMES)."""
+        cls = type(self).__name__
+        return _TORCH_NAMES.get(cls) or cls + "Backward0"
 
     def __repr__(self):
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+# PyTorch's grad_fn names where they are not simply the op's class name +
+# "Backward0" (Mul -> MulBackward0).  Where PyTorch's name depends on the
+# arguments (SumBackward0 or 1, Select/Slice/IndexBackward0) the common one.
+_TORCH_NAMES = {
+    "MatMul": "MmBackward0", "ReLU": "ReluBackward0", "LeakyReLU": "LeakyReluBackward0",
+    "Clamp": "ClampBackward1", "AMax": "AmaxBackward0", "MaxDim": "MaxBackward0",
+    "LogSumExp": "LogsumexpBackward0", "Norm": "LinalgVectorNormBackward0",
+    "Reshape": "ViewBackward0", "GetItem": "IndexBackward0", "SetItem": "CopySlices",
+    "Cast": "ToCopyBackward0", "ToDevice": "ToCopyBackward0", "CumSum": "CumsumBackward0",
+    "CumProd": "CumprodBackward0", "Log1p": "Log1PBackward0", "Einsum": "EinsumBackward0",
+    "Linear": "AddmmBackward0", "Conv2d": "ConvolutionBackward0",
+    "MaxPool2d": "MaxPool2DWithIndicesBackward0", "AvgPool2d": "AvgPool2DBackward0",
+    "CrossEntropy": "NllLossBackward0", "NLLLoss": "NllLossBackward0",
+    "BatchNorm": "NativeBatchNormBackward0", "Dropout": "MulBackward0",
+}
+
+
+def _holds_arrays(kept):
+    """Whether the values an op kept in its __dict__ include an array (or a
+    Tensor, or a tuple/list holding one): release() must free those."""
+    return any(map(_holds_array, kept.values()))
+
+
+def _holds_array(v):
+    cls = v.__class__
+    if cls is int or cls is bool or cls is float or v is None:
+        return False
+    if cls is tuple or cls is list:
+        return any(map(_holds_array, v))
+    return hasattr(v, "dtype")      # an array, a NumPy scalar, a Tensor (not a np.dtype)
+
+
+# -- hooks (Tensor.register_hook, retain_grad) ---------------------------------
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` unregisters the hook
+    (also as a context manager, as torch.utils.hooks.RemovableHandle)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self._hooks = weakref.ref(hooks)
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        hooks = self._hooks()
+        if hooks is not None:
+            hooks.fns.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class TensorHooks:
+    """What the backward walk does with the gradient reaching one tensor,
+    before anything else: the ``register_hook`` functions in the order
+    registered (each sees the previous one's result and may return a
+    replacement), then, for a non-leaf with ``retain_grad()``, adding it to
+    ``.grad`` (last, as in PyTorch).  A leaf's are on the Tensor (``_hooks``),
+    a non-leaf's on its grad_fn: the walk meets that, not the Tensor.  Where no
+    tensor has hooks (``_hooks`` None) the walk pays one field read per node."""
+
+    __slots__ = ("fns", "retained", "__weakref__")
+
+    def __init__(self):
+        self.fns = {}           # handle id -> hook
+        self.retained = None    # weak reference to the non-leaf tensor that keeps .grad
+
+    def add(self, hook):
+        handle = RemovableHandle(self)
+        self.fns[handle.id] = hook
+        return handle
+
+
+def _call_hooks(hooks, g, create_graph):
+    """Run ``hooks`` (a TensorHooks) on gradient ``g`` (an array, or a Tensor
+    with create_graph); returns the gradient that goes on."""
+    for hook in tuple(hooks.fns.values()):
+        new = hook(g if create_graph else Tensor._make(g, None))
+        if new is None:
+            continue
+        if not isinstance(new, Tensor):
+            raise TypeError(f"expected Tensor, but hook returned '{type(new).__name__}'")
+        name = getattr(hook, "__name__", repr(hook))
+        if new.shape != g.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value (was "
+                               f"{list(g.shape)}, got {list(new.shape)})")
+        if new.dtype != g.dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.dtype} "
+                               f"got {new.dtype})")
+        g = new if create_graph else new.array
+    if hooks.retained is not None:
+        t = hooks.retained()
+        if t is not None:       # retain_grad(): accumulated like a leaf's .grad
+            kept = g if create_graph else Tensor(g)
+            t.grad = kept if t.grad is None else t.grad + kept
+    return g
 
 
 _SECOND_BACKWARD = (
@@ -278,9 +427,12 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
 
     Without ``capture`` leaf gradients accumulate into ``.grad``.  With
     ``capture`` (a dict node -> None) the gradients reaching those nodes are
-    stored there instead and ``.grad`` is left alone (autograd.grad)."""
-    grads = {}
+    stored there instead and ``.grad`` is left alone (autograd.grad).  A
+    leaf with hooks gets its gradients summed first, and once, at the end: its
+    hooks see this backward's whole gradient, as in PyTorch."""
+    grads = {}      # node (a Function, or a leaf with hooks) -> gradient so far
     fns = []
+    hooked = []     # leaves with hooks, in the order their first gradient came
     for t, g in zip(roots, root_grads):
         node = _node_of(t)
         if isinstance(node, Tensor):  # backward on a leaf: its own gradient
@@ -295,10 +447,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         gy = grads.pop(fn, None)
         if gy is None:
             continue
-        if fn._retained is not None:
-            t = fn._retained()
-            if t is not None:
-                t.grad = gy if create_graph else Tensor(gy)
+        if fn._hooks is not None:
+            gy = _call_hooks(fn._hooks, gy, create_graph)
         if capture is not None and fn in capture:
             capture[fn] = gy
         saved = fn.saved
@@ -333,18 +483,27 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
                 gx = _sum_to(xp, gx, shape)
             if not create_graph and gx.dtype is not dtype and gx.dtype != dtype:
                 gx = gx.astype(dtype)
-            if parent.__class__ is Tensor or isinstance(parent, Tensor):
+            if (parent.__class__ is Tensor or isinstance(parent, Tensor)) \
+                    and parent._hooks is None:
                 _deliver(parent, gx, capture, create_graph, gy)
             elif parent in grads:
                 grads[parent] = grads[parent] + gx
             else:
                 grads[parent] = gx
+                if parent.__class__ is Tensor or isinstance(parent, Tensor):
+                    hooked.append(parent)
         if not retain_graph:
             fn.release()
+    for leaf in hooked:
+        _deliver(leaf, grads.pop(leaf), capture, create_graph, None)
 
 
 def _deliver(leaf, g, capture, create_graph, gy):
-    """Hand gradient ``g`` to a leaf tensor: captured, or accumulated in .grad."""
+    """Hand gradient ``g`` to a leaf tensor: through its hooks, then captured
+    or accumulated in .grad."""
+    if leaf._hooks is not None:
+        g = _call_hooks(leaf._hooks, g, create_graph)
+        gy = g      # the hooks saw this array and may keep it: .grad gets a copy
     if capture is not None:
         if leaf in capture:
             prev = capture[leaf]
