@@ -183,3 +183,10 @@ def test_device_mismatch_message_names_both_devices():
     err = device_mismatch(tkr.ones(2), OnGpu1(), "weight")
     assert isinstance(err, RuntimeError)
     assert str(err).endswith("devices, cpu and cuda:1! (weight)")
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU")
+def test_to_device_gradcheck():
+    from tinygrad_kr.autograd import gradcheck
+    x = tkr.tensor(np.random.default_rng(0).uniform(-1, 1, (3, 4)), requires_grad=True)
+    assert gradcheck(lambda t: (t.cuda() * t.cuda()).cpu(), (x,))

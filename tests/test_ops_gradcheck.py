@@ -295,3 +295,13 @@ def test_cumprod_gradient_with_zeros():
     assert gradcheck(lambda t: tkr.cumprod(t, 1), (x,))
     # by hand, row 0: d/dx0 of x0 + x0 x1 + ... = 1 + x1 + x1 x2 + ... = 1 (x1 = 0)
     np.testing.assert_allclose(x.grad.array[0], [1.0, 1.5 * (1 + 2.0 + 2.0 * -1.0), 0, 0, 0])
+
+
+def test_cast_and_clone_gradcheck():
+    x = leaf(3, 4)
+    assert gradcheck(lambda t: t.clone() * 2, (x,))
+    # through float32 and back: linear, so a wide step keeps float32 rounding out
+    assert gradcheck(lambda t: t.float().double() * t, (x,), eps=1e-2, atol=1e-4)
+    y = x.float()
+    y.sum().backward()
+    assert x.grad.dtype == tkr.float64        # the gradient comes back in the input's dtype
