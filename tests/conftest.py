@@ -1,9 +1,11 @@
+import functools
 import importlib
 
 import numpy as np
 import pytest
 
 import tinygrad_kr as tkr
+from tinygrad_kr import kernels
 from tinygrad_kr.autograd.function import Function
 
 
@@ -37,12 +39,14 @@ def pytest_report_header(config):
             f"openmp={c.get('openmp')}, threads={c.get('num_threads')}")
 
 
-# -- every Function has a float64 gradcheck: what gradcheck saw, read by
-# tests/test_gradcheck_coverage.py after every other test ----------------------
+# -- what the standards ask of the whole suite, recorded while it runs and
+# checked by tests/test_coverage.py after every other test ---------------------
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "after_all: runs after every other test of the session")
-    config.gradchecked = set()       # the Function classes of every graph gradcheck checked
+    # every Function has a float64 gradcheck: the Function classes of every
+    # graph passed to gradcheck
+    config.gradchecked = set()
     module = importlib.import_module("tinygrad_kr.autograd.gradcheck")
     analytical = module._analytical_jacobian
 
@@ -58,6 +62,41 @@ def pytest_configure(config):
         return analytical(fn, inputs, diff, *args, **kwargs)
 
     module._analytical_jacobian = recording
+
+    # every compiled kernel is compared to its twin in float32 and float64: the
+    # float dtypes each side of a kernel was called with, through the
+    # kernels.compiled(name) / kernels.reference(name) the comparisons use
+    config.kernel_dtypes = {}       # (name, "compiled" | "twin") -> {"float32", ...}
+    wrapped = {}
+
+    def recorder(get, side):
+        def get_recorded(name):
+            fn = get(name)
+            if fn is None:
+                return None
+            if (name, side) not in wrapped:   # one wrapper per kernel: identities hold
+                seen = config.kernel_dtypes.setdefault((name, side), set())
+
+                def run(*args, **kwargs):
+                    seen.update(_float_dtypes(args + tuple(kwargs.values())))
+                    return fn(*args, **kwargs)
+                wrapped[name, side] = functools.wraps(fn)(run)
+            return wrapped[name, side]
+        return get_recorded
+
+    kernels.compiled = recorder(kernels.compiled, "compiled")
+    kernels.reference = recorder(kernels.reference, "twin")
+
+
+def _float_dtypes(values, depth=0):
+    """Float dtypes of the arrays among ``values`` (and in lists of them)."""
+    found = set()
+    for v in values:
+        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
+            found.add(v.dtype.name)
+        elif isinstance(v, (list, tuple)) and depth < 2:
+            found |= _float_dtypes(v, depth + 1)
+    return found
 
 
 def pytest_collection_modifyitems(session, config, items):
