@@ -111,6 +111,15 @@ class Function(FunctionFields):
     double_differentiable = True
     _graph_mode = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            # written PyTorch's way (static forward(ctx, ...) on Tensors): run by
+            # a node class of its own (ctx_function.py)
+            from . import ctx_function
+            cls._node_class = ctx_function.node_class(cls)
+            cls.apply = classmethod(ctx_function.apply)
+
     # -- recording ---------------------------------------------------------
     @classmethod
     def apply(cls, *inputs, **options):
@@ -631,3 +640,7 @@ if graph is not None:
     Function._python_apply = Function.__dict__["apply"]     # the reference (twin tests)
     Function.apply = classmethod(graph.apply)
     Tensor._make = staticmethod(graph.make)
+
+# PyTorch's names: torch.autograd.function.once_differentiable / FunctionCtx
+from .ctx_function import FunctionCtx, once_differentiable  # noqa: E402
+__all__ += ["FunctionCtx", "once_differentiable"]
