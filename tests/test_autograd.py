@@ -15,7 +15,7 @@ def test_leaf_and_graph_links():
     b = a * 2
     assert a.is_leaf and not b.is_leaf and b.grad_fn is not None
     assert b.requires_grad and not b.detach().requires_grad
-    assert b.grad_fn.next_functions[0][0] is a
+    assert b.grad_fn.next_functions[0][0].variable is a    # an AccumulateGrad, as in PyTorch
 
 
 def test_reused_input_accumulates():

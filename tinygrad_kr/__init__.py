@@ -6,14 +6,16 @@ from . import dtypes, kernels
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half, int,
                      int8, int16, int32, int64, long, short, uint8, set_default_dtype)
-from .factories import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
-                        multinomial, ones, ones_like, rand, rand_like, randint, randn, randn_like,
-                        randperm, tensor, zeros, zeros_like, as_tensor)
+from .factories import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor,
+                        LongTensor, arange, empty, empty_like, eye, from_numpy, full, full_like,
+                        linspace, multinomial, normal, ones, ones_like, rand, rand_like, randint,
+                        randn, randn_like, randperm, tensor, zeros, zeros_like, as_tensor,
+                        set_default_device, get_default_device)
 from .ops import (abs, add, amax, amin, argmax, argmin, argsort, bmm, broadcast_to, can_cast, cat,
                   chunk, clamp, clip, concat, concatenate, cos, cumprod, cumsum, diag, diagonal,
                   div, dot, einsum, exp, expand, expm1, flatten, flip, gather, index_select,
                   leaky_relu, log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min,
-                  minimum, mm, mul, narrow, neg, norm, outer, permute, pow, prod, promote_types,
+                  minimum, mm, mul, mv, narrow, neg, norm, outer, permute, pow, prod, promote_types,
                   reciprocal, relu, repeat, reshape, result_type, roll, rsqrt, scatter, sigmoid,
                   sign, sin, softmax, sort, split, sqrt, square, squeeze, stack, std, sub, sum,
                   swapaxes, t, tanh, topk, trace, transpose, tril, triu, unbind, unsqueeze, var,
@@ -22,7 +24,7 @@ from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, device
 from .config import get_num_threads, set_num_threads, show_config
-from . import autograd, backend, cuda, return_types  # noqa: E402
+from . import accelerator, autograd, backend, backends, cuda, return_types  # noqa: E402
 
 multiply, divide, subtract, negative, absolute = mul, div, sub, neg, abs
 __version__ = "0.1.0"

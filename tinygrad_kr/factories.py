@@ -7,10 +7,27 @@ from .tensor import Tensor, _host, _to_array, _to_device, device as _device
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
-           "randint", "randperm", "rand_like", "randn_like", "multinomial"]
+           "randint", "randperm", "rand_like", "randn_like", "multinomial", "normal",
+           "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor",
+           "set_default_device", "get_default_device"]
+
+
+_default_device = [None]   # set_default_device's device; None: the CPU
+
+
+def set_default_device(device):
+    """As torch.set_default_device: where the factories put a tensor when not
+    told (``None`` goes back to the CPU).  ``from_numpy`` stays on the host."""
+    _default_device[0] = None if device is None else _device(device)
+
+
+def get_default_device():
+    return _default_device[0] or _device("cpu")
 
 
 def _finish(arr, requires_grad=False, device=None):
+    if device is None:
+        device = _default_device[0]
     t = Tensor._make(arr, None)
     if device is not None and _device(device).type != "cpu":
         t = _to_device(t, _device(device))
@@ -19,7 +36,13 @@ def _finish(arr, requires_grad=False, device=None):
     return t
 
 
-def _size(size):
+def _size(size, keyword=None):
+    """The shape from ``zeros(2, 3)``, ``zeros((2, 3))`` or, as PyTorch also
+    takes it, ``zeros(size=(2, 3))`` (``keyword``)."""
+    if keyword is not None:
+        if size:
+            raise TypeError("size given both positionally and as size=")
+        size = (keyword,)
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     size = tuple(int(s) for s in size)
@@ -59,16 +82,16 @@ def from_numpy(ndarray):
     return Tensor._make(_to_array(ndarray), None)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(np.zeros(_size(size), _float_dtype(dtype)), requires_grad, device)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.zeros(_size(sizes, size), _float_dtype(dtype)), requires_grad, device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(np.ones(_size(size), _float_dtype(dtype)), requires_grad, device)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.ones(_size(sizes, size), _float_dtype(dtype)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _finish(np.empty(_size(size), _float_dtype(dtype)), requires_grad, device)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _finish(np.empty(_size(sizes, size), _float_dtype(dtype)), requires_grad, device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -120,13 +143,13 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    arr = get_rng(generator).random(_size(size)).astype(_float_dtype(dtype))
+def rand(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = get_rng(generator).random(_size(sizes, size)).astype(_float_dtype(dtype))
     return _finish(arr, requires_grad, device)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
-    arr = get_rng(generator).standard_normal(_size(size)).astype(_float_dtype(dtype))
+def randn(*sizes, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    arr = get_rng(generator).standard_normal(_size(sizes, size)).astype(_float_dtype(dtype))
     return _finish(arr, requires_grad, device)
 
 
@@ -147,6 +170,57 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     dtype = _dt.int64 if dtype is None else _dt.check_dtype(dtype)
     return _finish(get_rng(generator).permutation(n).astype(dtype), requires_grad, device)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Samples of N(mean, std) as torch.normal: a tensor ``mean`` and/or ``std``
+    give the shape (broadcast) and dtype; two numbers need ``size``."""
+    tensors = [a for a in (mean, std) if isinstance(a, Tensor)]
+    if not tensors and size is None:
+        raise TypeError("normal() received an invalid combination of arguments - got (float, "
+                        "float), but expected one of: (Tensor mean, Tensor std), (Tensor mean, "
+                        "float std), (float mean, Tensor std), (float mean, float std, tuple "
+                        "of ints size)")
+    if tensors and size is not None:
+        raise TypeError("normal() received an invalid combination of arguments: size= is only "
+                        "taken with a number mean and std")
+    m = _host(mean.array) if isinstance(mean, Tensor) else float(mean)
+    s = _host(std.array) if isinstance(std, Tensor) else float(std)
+    if np.any(np.asarray(s) < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {np.min(s)}")
+    if tensors:
+        shape = np.broadcast_shapes(*(t.shape for t in tensors))
+        dtype = dtype or tensors[0].dtype
+        device = device or tensors[0].device
+    else:
+        shape = _size((size,))
+    arr = get_rng(generator).normal(m, s, shape).astype(_float_dtype(dtype))
+    return _finish(arr, requires_grad, device)
+
+
+class _LegacyTensorType(type):
+    """``torch.FloatTensor`` and its kin: a constructor (``FloatTensor([1, 2])``
+    copies data, ``FloatTensor(2, 3)`` makes a shape) and, for isinstance, the
+    CPU tensors of one dtype."""
+
+    def __call__(cls, *args, device=None):
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, tuple)):
+            if isinstance(args[0], Tensor) and args[0].dtype != cls.dtype:
+                raise TypeError(f"expected a tensor of dtype {cls.dtype} (got {args[0].dtype})")
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        return zeros(*args, dtype=cls.dtype, device=device)  # PyTorch's memory is uninitialized
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype == cls.dtype and obj.device.type == "cpu"
+
+
+FloatTensor = _LegacyTensorType("FloatTensor", (), {"dtype": _dt.float32})
+DoubleTensor = _LegacyTensorType("DoubleTensor", (), {"dtype": _dt.float64})
+LongTensor = _LegacyTensorType("LongTensor", (), {"dtype": _dt.int64})
+IntTensor = _LegacyTensorType("IntTensor", (), {"dtype": _dt.int32})
+BoolTensor = _LegacyTensorType("BoolTensor", (), {"dtype": _dt.bool})
+ByteTensor = _LegacyTensorType("ByteTensor", (), {"dtype": _dt.uint8})
 
 
 def rand_like(input, dtype=None, device=None, requires_grad=False):

@@ -958,8 +958,13 @@ def _check_dim_kw(dim, axis):
     return axis if dim is None else dim
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
-    dim = _check_dim_kw(dim, axis)
+def _keepdim_kw(keepdim, keepdims):
+    """PyTorch also takes NumPy's ``keepdims=`` for ``keepdim=`` (as ``axis=`` for ``dim=``)."""
+    return keepdim if keepdims is None else keepdims
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims)
     if dtype is not None:
         input = input.to(dtype)
     elif input.array.dtype.kind in "bi" and input.array.dtype != np.int64:
@@ -967,8 +972,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None):
     return Sum.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
-    dim = _check_dim_kw(dim, axis)
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    dim, keepdim = _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims)
     if dtype is not None:
         input = input.to(dtype)
     if input.array.dtype.kind != "f":
@@ -977,14 +982,14 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None):
     return Mean.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
 
 
-def amax(input, dim=(), keepdim=False):
-    return AMax.apply(input, axes=_norm_dims(dim if dim != () else None, input.ndim),
-                      keepdim=keepdim, minimum=False)
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _check_dim_kw(None if dim == () else dim, axis), _keepdim_kw(keepdim, keepdims)
+    return AMax.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, minimum=False)
 
 
-def amin(input, dim=(), keepdim=False):
-    return AMax.apply(input, axes=_norm_dims(dim if dim != () else None, input.ndim),
-                      keepdim=keepdim, minimum=True)
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
+    dim, keepdim = _check_dim_kw(None if dim == () else dim, axis), _keepdim_kw(keepdim, keepdims)
+    return AMax.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, minimum=True)
 
 
 def _max_or_min(input, dim, keepdim, minimum, other):
@@ -1012,20 +1017,22 @@ def _max_or_min(input, dim, keepdim, minimum, other):
 minimum_ = minimum
 
 
-def max(input, dim=None, keepdim=False, *, other=None):
-    return _max_or_min(input, dim, keepdim, False, other)
+def max(input, dim=None, keepdim=False, *, other=None, axis=None, keepdims=None):
+    return _max_or_min(input, _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims), False,
+                       other)
 
 
-def min(input, dim=None, keepdim=False, *, other=None):
-    return _max_or_min(input, dim, keepdim, True, other)
+def min(input, dim=None, keepdim=False, *, other=None, axis=None, keepdims=None):
+    return _max_or_min(input, _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims), True,
+                       other)
 
 
-def argmax(input, dim=None, keepdim=False):
-    return _arg(input, dim, keepdim, "argmax")
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _arg(input, _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims), "argmax")
 
 
-def argmin(input, dim=None, keepdim=False):
-    return _arg(input, dim, keepdim, "argmin")
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    return _arg(input, _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims), "argmin")
 
 
 def _arg(input, dim, keepdim, fname):
@@ -1043,7 +1050,9 @@ def _arg(input, dim, keepdim, fname):
     return Tensor(xp.asarray(r, dtype=np.int64))
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):
+    dim, keepdim = _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims)
     if unbiased is not None and correction is not None:
         raise ValueError("var: pass either unbiased or correction, not both")
     if isinstance(dim, bool):  # torch.var(x, False) means unbiased=False
@@ -1055,8 +1064,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return Var.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, correction=c)
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
+        keepdims=None):
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+                    keepdims=keepdims))
 
 
 def logsumexp(input, dim, keepdim=False):
@@ -1352,6 +1363,15 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    if input.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat "
+                           f"({input.shape[0]}x{input.shape[1]}), vec ({vec.shape[0]})")
+    return matmul(input, vec)
+
+
 def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
@@ -1482,7 +1502,10 @@ def rsqrt(input):
     return div(1.0, sqrt(input))
 
 
-def cumsum(input, dim, dtype=None):
+def cumsum(input, dim=None, dtype=None, *, axis=None):
+    dim = _check_dim_kw(dim, axis)
+    if dim is None:
+        raise TypeError('cumsum() missing 1 required positional arguments: "dim"')
     if dtype is not None:
         input = input.to(dtype)
     return CumSum.apply(input, dim=_norm_dims(dim, input.ndim)[0])

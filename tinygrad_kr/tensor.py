@@ -880,7 +880,7 @@ from .autograd.function import TensorHooks as _TensorHooks  # noqa: E402
 for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "neg", "sum", "mean",
               "amax", "amin", "max", "min", "argmax", "argmin", "var", "std", "logsumexp",
               "softmax", "log_softmax", "reshape", "flatten", "squeeze", "unsqueeze", "permute",
-              "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "t", "clamp",
+              "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "mv", "t", "clamp",
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
               "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",

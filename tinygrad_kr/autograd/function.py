@@ -247,7 +247,9 @@ class Function(FunctionFields):
 
     @property
     def next_functions(self):
-        return tuple((p, 0) for p in self.parents)
+        """Per input, as PyTorch: (its grad_fn, 0), (an AccumulateGrad node for
+        a leaf that requires grad, 0), or (None, 0)."""
+        return tuple((_accumulate_grad(p) if isinstance(p, Tensor) else p, 0) for p in self.parents)
 
     def name(self):
         """PyTorch's name for this node, e.g. 'MulBackward0' (see _TORCH_NAMES)."""
@@ -273,6 +275,36 @@ _TORCH_NAMES = {
     "CrossEntropy": "NllLossBackward0", "NLLLoss": "NllLossBackward0",
     "BatchNorm": "NativeBatchNormBackward0", "Dropout": "MulBackward0",
 }
+
+
+class AccumulateGrad:
+    """What ``next_functions`` shows for a leaf that requires grad (the graph
+    links the leaf itself, see the module docstring): ``.variable`` is the leaf;
+    code that walks a graph (printing it, torchviz) stops here, as in PyTorch."""
+
+    __slots__ = ("variable", "metadata", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, variable):
+        self.variable, self.metadata = variable, {}
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self):
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+_accumulators = weakref.WeakValueDictionary()   # id(leaf) -> its AccumulateGrad, while one is held
+
+
+def _accumulate_grad(leaf):
+    """The leaf's AccumulateGrad: the same object while anyone holds it, as in
+    PyTorch (graph walkers keep a set of the nodes seen)."""
+    node = _accumulators.get(id(leaf))
+    if node is None or node.variable is not leaf:
+        node = _accumulators[id(leaf)] = AccumulateGrad(leaf)
+    return node
 
 
 def _holds_arrays(kept):

@@ -8,7 +8,8 @@ Where things live:
   * elu, gelu, silu, softplus, ...     -> nn/_ops_activation.py (one Function each)
   * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
     two Functions (binary cross-entropy, with and without logits) whose
-    PyTorch gradients a composition would get wrong at the edges.
+    PyTorch gradients a composition would get wrong at the edges, and MseLoss
+    (one node, for PyTorch's grad_fn).
 """
 import math
 import warnings
@@ -240,9 +241,37 @@ def _pointwise_loss(fname, elementwise, input, target, reduction, weight=None,
 # --------------------------------------------------------------------------
 
 
+class MseLoss(Function):
+    """reduce((x - t)^2) in one node, so that ``loss.grad_fn`` is PyTorch's
+    MseLossBackward0 (the 60-minute blitz prints it); x and t broadcast."""
+
+    def forward(self, x, t, *, reduction):
+        self.save_for_backward(x, t)
+        self.reduction, d = reduction, x - t
+        self.count = d.size
+        return _reduce_array(d * d, reduction)
+
+    def backward(self, xp, gy):
+        x, t = self.saved_tensors
+        g = 2 * (x - t) * gy
+        if self.reduction == "mean":
+            g = g / self.count
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+def _reduce_array(a, reduction):
+    if reduction == "mean":
+        return a.mean()
+    return a.sum() if reduction == "sum" else a
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean squared error: reduce((input - target)^2)."""
     reduction = _reduction(size_average, reduce, reduction)
+    if weight is None and isinstance(input, Tensor) and isinstance(target, Tensor) \
+            and input.dtype == target.dtype and input.is_floating_point():
+        _broadcast_target("mse_loss", input, target)
+        return MseLoss.apply(input, target, reduction=reduction)
     return _pointwise_loss("mse_loss", lambda d: d * d, input, target, reduction, weight)
 
 

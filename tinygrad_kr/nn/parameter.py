@@ -4,7 +4,7 @@ import numpy as np
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer"]
 
 
 class Parameter(Tensor):
@@ -34,3 +34,42 @@ class Parameter(Tensor):
 
     __str__ = __repr__
 
+
+class _Uninitialized:
+    """A tensor of the lazy layers (nn/modules/lazy.py) whose shape is not known
+    yet; ``materialize(shape)`` gives it one in place and makes it a
+    ``cls_to_become`` (its contents are left for the layer's init)."""
+
+    __slots__ = ()
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        from ..factories import empty
+        self.array = empty(*shape, dtype=dtype or self.array.dtype, device=device).array
+        self.__class__ = self.cls_to_become
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = type(self)(self.requires_grad, dtype=self.array.dtype)
+        return memo[id(self)]
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+    __str__ = __repr__
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        super().__init__(np.empty(0, dtype=dtype or get_default_dtype()), requires_grad)
+
+
+class UninitializedBuffer(_Uninitialized, Tensor):
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __init__(self, requires_grad=False, device=None, dtype=None):
+        super().__init__(np.empty(0, dtype=dtype or get_default_dtype()), requires_grad)

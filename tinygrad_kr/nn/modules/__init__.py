@@ -7,6 +7,7 @@ from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
+from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyConv2d, LazyLinear
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                    MSELoss, NLLLoss, SmoothL1Loss)
 from .module import Module
@@ -20,4 +21,4 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", 
            "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
            "AdaptiveMaxPool2d", "ELU", "SELU", "CELU", "GELU", "SiLU", "Softplus", "Hardtanh",
            "ReLU6", "Mish", "LogSigmoid", "Softsign", "KLDivLoss", "CosineSimilarity",
-           "PairwiseDistance"]
+           "PairwiseDistance", "LazyLinear", "LazyConv2d", "LazyBatchNorm1d", "LazyBatchNorm2d"]
