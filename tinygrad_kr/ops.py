@@ -1439,17 +1439,23 @@ class Gather(Function):
         return _index_add(gy, self.in_shape, self.index)
 
 
-def gather(input, dim, index):
+def _index_along(fname, what, input, dim, index):
+    """(dim normalised, index array) for gather/scatter, checked as PyTorch checks them."""
     idx = _data(index)
     if idx.dtype.kind not in "iu":
-        raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")
+        raise RuntimeError(f"{fname}(): Expected dtype int64 for index, got {idx.dtype}")
     if idx.ndim != input.ndim:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
                            f"tensor ({idx.ndim} vs {input.ndim})")
     d = _norm_dims(dim, input.ndim)[0]
     if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
-        raise IndexError(f"gather(): index {int(idx.max())} is out of bounds for dimension {d} "
+        raise IndexError(f"{fname}(): index {int(idx.max())} is out of bounds for dimension {d} "
                          f"with size {input.shape[d]}")
+    return d, idx
+
+
+def gather(input, dim, index):
+    d, idx = _index_along("gather", "input", input, dim, index)
     return Gather.apply(input, dim=d, index=idx)
 
 
@@ -1838,16 +1844,7 @@ def scatter(input, dim, index, src=None, *, value=None):
     ``dim`` (src a tensor or, as ``value``, a number)."""
     if src is None:
         src = value
-    idx = _data(index)
-    if idx.dtype.kind not in "iu":
-        raise RuntimeError(f"scatter(): Expected dtype int64 for index, got {idx.dtype}")
-    if idx.ndim != input.ndim:
-        raise RuntimeError(f"Index tensor must have the same number of dimensions as self "
-                           f"tensor ({idx.ndim} vs {input.ndim})")
-    d = _norm_dims(dim, input.ndim)[0]
-    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
-        raise IndexError(f"scatter(): index {int(idx.max())} is out of bounds for dimension {d} "
-                         f"with size {input.shape[d]}")
+    d, idx = _index_along("scatter", "self", input, dim, index)
     if isinstance(src, Tensor) and src.shape != idx.shape:
         src = src[tuple(slice(n) for n in idx.shape)]   # PyTorch reads src's leading block
     return SetItem.apply(input, src, index=_along_axis_index(idx, idx.shape, d))
