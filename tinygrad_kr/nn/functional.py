@@ -2,10 +2,13 @@
 
 Where things live:
   * linear, conv2d, pooling            -> nn/_ops_dense.py (Functions on compiled kernels)
+  * conv1d, conv_transpose1d/2d, 1-D pooling, interpolate -> nn/_ops_conv_extra.py
   * cross_entropy, nll_loss            -> nn/_ops_loss.py
   * batch_norm, dropout, dropout2d     -> nn/_ops_norm.py
   * relu, sigmoid, softmax, ...        -> tinygrad_kr/ops.py (core ops)
   * elu, gelu, silu, softplus, ...     -> nn/_ops_activation.py (one Function each)
+  * embedding, layer_norm, group_norm -> nn/_ops_embedding_norm.py
+  * scaled_dot_product_attention, multi_head_attention_forward -> nn/_attention.py
   * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
     two Functions (binary cross-entropy, with and without logits) whose
     PyTorch gradients a composition would get wrong at the edges, and MseLoss
@@ -25,6 +28,10 @@ from ._ops_dense import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, c
                          max_pool2d)
 from ._ops_loss import cross_entropy, nll_loss
 from ._ops_norm import batch_norm, dropout, dropout2d
+from ._ops_conv_extra import (avg_pool1d, conv1d, conv_transpose1d, conv_transpose2d,
+                              interpolate, max_pool1d)
+from ._attention import multi_head_attention_forward, scaled_dot_product_attention
+from ._ops_embedding_norm import embedding, group_norm, layer_norm
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "relu", "leaky_relu",
@@ -34,6 +41,10 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
            "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
            "binary_cross_entropy_with_logits", "kl_div", "normalize", "cosine_similarity",
            "pairwise_distance", "one_hot", "pad"]
+__all__ += ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
+            "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+__all__ += ["embedding", "layer_norm", "group_norm", "scaled_dot_product_attention",
+            "multi_head_attention_forward"]
 
 sigmoid = ops.sigmoid
 tanh = ops.tanh
@@ -598,3 +609,21 @@ def _pad_by_index(x, dim, lo, hi, mode):
     idx = np.pad(np.arange(n), (lo, hi), mode=_PAD_MODES[mode])
     return ops.getitem(x, (slice(None),) * dim + (idx,))
 
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Deprecated alias of interpolate (PyTorch warns the same)."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,0 +1,535 @@
+"""conv1d, 1-D pooling, transposed convolutions and interpolate
+(nn/_ops_conv_extra.py) and their layers: float64 gradchecks, values and
+gradients against PyTorch in float32 and float64, PyTorch's errors and reprs."""
+import zlib
+
+import numpy as np
+import pytest
+
+import tinygrad_kr as tkr
+import tinygrad_kr.nn as nn
+import tinygrad_kr.nn.functional as F
+from tinygrad_kr.autograd import gradcheck, gradgradcheck
+
+
+def _rng(*key):
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+def _leaf(a):
+    return tkr.tensor(a, requires_grad=True)
+
+
+def _distinct(shape, rng):
+    """float64 values at least 1e-2 apart (no max-pool near-ties)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.01 + rng.random(n) * 1e-3).reshape(shape) - n * 0.005
+
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+DTYPES = [np.float32, np.float64]
+
+
+def _check_against_torch(ours, theirs, arrays, dtype, **kwargs):
+    """Forward values and the gradients of every input (for one random gy)
+    of ours(*Tensors) and theirs(*torch tensors) agree; kwargs go to both."""
+    torch = _torch()
+    arrays = [None if a is None else a.astype(dtype) for a in arrays]
+    mine = [None if a is None else _leaf(a) for a in arrays]
+    ref = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
+    y, ty = ours(*mine, **kwargs), theirs(*ref, **kwargs)
+    if isinstance(ty, tuple):
+        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
+        y, ty = y[0], ty[0]
+    tol = TOL[dtype]
+    assert y.dtype == np.dtype(dtype) and tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    gy = _rng("gy", tuple(y.shape)).standard_normal(tuple(y.shape)).astype(dtype)
+    y.backward(tkr.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    for t, r in zip(mine, ref):
+        if t is not None:
+            assert t.grad.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol)
+
+
+def _raises_like_torch(ours, theirs, exc, message):
+    """Both libraries raise ``exc``; ours with ``message`` (a regex)."""
+    torch = _torch()
+    with pytest.raises(exc, match=message):
+        ours(tkr, nn, F)
+    with pytest.raises(exc):
+        theirs(torch, torch.nn, torch.nn.functional)
+
+
+# ======================================================================= conv1d
+
+CONV1D = [  # x shape, w shape, kwargs
+    ((2, 3, 9), (4, 3, 3), {}),
+    ((2, 3, 9), (4, 3, 3), dict(stride=2, padding=1)),
+    ((1, 2, 10), (3, 2, 2), dict(padding="same", dilation=3)),
+    ((1, 2, 10), (3, 2, 4), dict(padding="same")),
+    ((2, 4, 8), (6, 2, 3), dict(groups=2, dilation=2, padding="valid")),
+    ((3, 7), (5, 3, 3), dict(stride=(3,), padding=(2,))),          # unbatched
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONV1D)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv1d_gradcheck(x_shape, w_shape, kwargs, with_bias):
+    rng = _rng("conv1d", x_shape, w_shape, with_bias)
+    inputs = [_leaf(rng.standard_normal(x_shape)), _leaf(rng.standard_normal(w_shape))]
+    if with_bias:
+        inputs.append(_leaf(rng.standard_normal(w_shape[0])))
+    assert gradcheck(lambda *a: F.conv1d(*a, **kwargs), inputs)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONV1D)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv1d_matches_torch(x_shape, w_shape, kwargs, dtype):
+    torch = _torch()
+    rng = _rng("conv1d-torch", x_shape, w_shape)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+              rng.standard_normal(w_shape[0])]
+    _check_against_torch(F.conv1d, torch.nn.functional.conv1d, arrays, dtype, **kwargs)
+
+
+CONV1D_ERRORS = [
+    (lambda t, nn, F: F.conv1d(t.ones(3), t.ones(4, 3, 3)), r"Expected 2D \(unbatched\)"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 2, 3)),
+     r"expected input\[2, 3, 8\] to have 2 channels"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 9)),
+     r"padded input size per channel: \(8\)\. Kernel size: \(9\)"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3, 3)),
+     r"Expected 4-dimensional input for 4-dimensional weight"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3), stride=0), "non-positive stride"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3), padding=-1), "negative padding"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3), padding="same", stride=2),
+     "strided"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3), stride=(1, 2)),
+     r"stride to be a single integer value or a list of 1 values"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3, dtype=t.float64)),
+     "should be the same|expected scalar type"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 3, 3), t.ones(5)),
+     "bias to be 1-dimensional with 4 elements"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 1, 3), groups=3), "divisible by 3"),
+    (lambda t, nn, F: F.conv1d(t.ones(2, 3, 8), t.ones(4, 1, 3), groups=0), "non-positive groups"),
+]
+
+
+@pytest.mark.parametrize("call, message", CONV1D_ERRORS)
+def test_conv1d_raises_like_torch(call, message):
+    _raises_like_torch(call, call, RuntimeError, message)
+
+
+# ======================================================================= 1-D pooling
+
+POOL1D = [  # x shape, kwargs
+    ((2, 3, 9), dict(kernel_size=2)),
+    ((2, 3, 9), dict(kernel_size=3, stride=2, padding=1)),
+    ((2, 3, 10), dict(kernel_size=3, stride=2, ceil_mode=True)),
+    ((3, 11), dict(kernel_size=(2,), stride=(3,), padding=(1,), ceil_mode=True)),   # unbatched
+]
+
+
+@pytest.mark.parametrize("x_shape, kwargs", POOL1D + [((2, 2, 12), dict(kernel_size=3,
+                                                                        dilation=2, padding=1))])
+def test_max_pool1d_gradcheck(x_shape, kwargs):
+    x = _leaf(_distinct(x_shape, _rng("maxpool1d", x_shape)))
+    assert gradcheck(lambda x: F.max_pool1d(x, **kwargs), (x,))
+
+
+@pytest.mark.parametrize("x_shape, kwargs", POOL1D)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pool1d_gradcheck(x_shape, kwargs, count_include_pad):
+    x = _leaf(_rng("avgpool1d", x_shape).standard_normal(x_shape))
+    assert gradcheck(lambda x: F.avg_pool1d(x, count_include_pad=count_include_pad, **kwargs),
+                     (x,))
+
+
+@pytest.mark.parametrize("x_shape, kwargs", POOL1D + [((2, 2, 12), dict(kernel_size=3,
+                                                                        dilation=2, padding=1))])
+@pytest.mark.parametrize("return_indices", [False, True])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool1d_matches_torch(x_shape, kwargs, return_indices, dtype):
+    torch = _torch()
+    x = _distinct(x_shape, _rng("maxpool1d-torch", x_shape))
+    _check_against_torch(F.max_pool1d, torch.nn.functional.max_pool1d, [x], dtype,
+                         return_indices=return_indices, **kwargs)
+
+
+@pytest.mark.parametrize("x_shape, kwargs", POOL1D)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_avg_pool1d_matches_torch(x_shape, kwargs, count_include_pad, dtype):
+    torch = _torch()
+    x = _rng("avgpool1d-torch", x_shape).standard_normal(x_shape)
+    _check_against_torch(F.avg_pool1d, torch.nn.functional.avg_pool1d, [x], dtype,
+                         count_include_pad=count_include_pad, **kwargs)
+
+
+POOL1D_ERRORS = [
+    (lambda t, nn, F: F.max_pool1d(t.ones(3), 2), "Expected 2D or 3D"),
+    (lambda t, nn, F: F.max_pool1d(t.ones(2, 3, 8), 2, padding=2),
+     "padding should be at most half of kernel size"),
+    (lambda t, nn, F: F.max_pool1d(t.ones(2, 3, 8), 10), "Invalid computed output size: 0"),
+    (lambda t, nn, F: F.max_pool1d(t.ones(2, 3, 8), (2, 2)), "tuple of ints of size 1"),
+    (lambda t, nn, F: F.max_pool1d(t.ones(2, 3, 8), 0), "kernel_size must be greater than zero"),
+    (lambda t, nn, F: F.avg_pool1d(t.ones(3), 2), "Expected 2 to 3 dimensions"),
+    (lambda t, nn, F: F.avg_pool1d(t.ones(2, 3, 8), 2, padding=2),
+     "pad should be at most half of effective kernel size"),
+    (lambda t, nn, F: F.avg_pool1d(t.ones(2, 3, 8), 10),
+     r"Given input size: \(3x1x8\)\. Calculated output size: \(3x1x0\)"),
+]
+
+
+@pytest.mark.parametrize("call, message", POOL1D_ERRORS)
+def test_pool1d_raises_like_torch(call, message):
+    _raises_like_torch(call, call, RuntimeError, message)
+
+
+# ======================================================================= conv_transpose
+
+CONVT2D = [  # x shape, w shape, kwargs
+    ((2, 3, 4, 5), (3, 2, 3, 3), {}),
+    ((2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding=1, output_padding=1)),
+    ((1, 4, 3, 3), (4, 3, 2, 3), dict(stride=(2, 3), groups=2, output_padding=(1, 2))),
+    ((1, 2, 4, 4), (2, 2, 3, 3), dict(dilation=2, padding=2, output_padding=1)),  # op < dilation
+    ((2, 3, 4), (2, 4, 3, 3), dict(stride=3, padding=(0, 1), output_padding=(2, 0))),  # unbatched
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONVT2D)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv_transpose2d_gradcheck(x_shape, w_shape, kwargs, with_bias):
+    rng = _rng("convt2d", x_shape, w_shape, with_bias)
+    inputs = [_leaf(rng.standard_normal(x_shape)), _leaf(rng.standard_normal(w_shape))]
+    if with_bias:
+        inputs.append(_leaf(rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))))
+    assert gradcheck(lambda *a: F.conv_transpose2d(*a, **kwargs), inputs)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONVT2D)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose2d_matches_torch(x_shape, w_shape, kwargs, dtype):
+    torch = _torch()
+    rng = _rng("convt2d-torch", x_shape, w_shape)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+              rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))]
+    _check_against_torch(F.conv_transpose2d, torch.nn.functional.conv_transpose2d, arrays, dtype,
+                         **kwargs)
+
+
+CONVT1D = [
+    ((2, 3, 5), (3, 2, 3), {}),
+    ((2, 4, 5), (4, 3, 2), dict(stride=2, padding=1, output_padding=1, groups=2, dilation=2)),
+    ((3, 6), (3, 2, 4), dict(stride=(3,), output_padding=(2,))),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONVT1D)
+def test_conv_transpose1d_gradcheck(x_shape, w_shape, kwargs):
+    rng = _rng("convt1d", x_shape, w_shape)
+    inputs = [_leaf(rng.standard_normal(x_shape)), _leaf(rng.standard_normal(w_shape)),
+              _leaf(rng.standard_normal(w_shape[1] * kwargs.get("groups", 1)))]
+    assert gradcheck(lambda *a: F.conv_transpose1d(*a, **kwargs), inputs)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", CONVT1D)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv_transpose1d_matches_torch(x_shape, w_shape, kwargs, dtype):
+    torch = _torch()
+    rng = _rng("convt1d-torch", x_shape, w_shape)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape),
+              rng.standard_normal(w_shape[1] * kwargs.get("groups", 1))]
+    _check_against_torch(F.conv_transpose1d, torch.nn.functional.conv_transpose1d, arrays, dtype,
+                         **kwargs)
+
+
+def test_conv_transpose2d_grad_of_one_input_and_no_create_graph():
+    rng = _rng("convt-one")
+    x, w = _leaf(rng.standard_normal((1, 2, 3, 3))), tkr.tensor(rng.standard_normal((2, 2, 3, 3)))
+    F.conv_transpose2d(x, w).sum().backward()
+    assert x.grad is not None and w.grad is None
+    y = F.conv_transpose2d(x, w).sum()
+    with pytest.raises(RuntimeError):
+        tkr.autograd.grad(y, x, create_graph=True)
+
+
+x4 = (1, 3, 4, 4)
+CONVT_ERRORS = [
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), output_padding=1),
+     r"output padding must be smaller than either stride or dilation, but got "
+     r"output_padding_height: 1 output_padding_width: 1 stride_height: 1 stride_width: 1 "
+     r"dilation_height: 1 dilation_width: 1"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), padding=4),
+     r"Given input size per channel: \(4 x 4\)\. Calculated output size per channel: "
+     r"\(-2 x -2\)\. Output size is too small"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(2, 2, 3, 3)),
+     r"Given transposed=1, weight of size \[2, 2, 3, 3\], expected input\[1, 3, 4, 4\] to have "
+     r"2 channels, but got 3 channels instead"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), groups=2),
+     r"expected weight to be divisible by 2"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), t.ones(3)),
+     r"expected bias to be 1-dimensional with 2 elements"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(4), t.ones(3, 2, 3, 3)),
+     r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv_transpose2d"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), stride=0),
+     "non-positive stride"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3), padding=-1),
+     "negative padding"),
+    (lambda t, nn, F: F.conv_transpose2d(t.ones(*x4), t.ones(3, 2, 3, 3, dtype=t.float64)),
+     "expected scalar type Float but found Double"),
+    (lambda t, nn, F: F.conv_transpose1d(t.ones(1, 3, 4), t.ones(3, 2, 3), padding=4),
+     r"Given input size per channel: \(4\)\. Calculated output size per channel: \(-2\)"),
+]
+
+
+@pytest.mark.parametrize("call, message", CONVT_ERRORS)
+def test_conv_transpose_raises_like_torch(call, message):
+    _raises_like_torch(call, call, RuntimeError, message)
+
+
+def test_conv_transpose_padding_string_raises_like_torch():
+    def call(t, nn, F):
+        return nn.ConvTranspose2d(3, 4, 3, padding="same")(t.ones(1, 3, 4, 4))
+    _raises_like_torch(call, call, TypeError, "argument 'padding' must be tuple of ints")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda t, nn, F: nn.ConvTranspose2d(3, 4, 3, padding_mode="reflect"),
+     'Only "zeros" padding mode is supported for ConvTranspose2d'),
+    (lambda t, nn, F: nn.ConvTranspose2d(3, 4, 3, groups=2), "in_channels must be divisible"),
+    (lambda t, nn, F: nn.ConvTranspose2d(4, 3, 3, groups=2), "out_channels must be divisible"),
+    (lambda t, nn, F: nn.ConvTranspose2d(2, 3, 3, stride=2)(t.ones(1, 2, 4, 4),
+                                                            output_size=(11, 9)),
+     r"requested an output size of \[11, 9\], but valid sizes range from \[9, 9\] to \[10, 10\]"),
+    (lambda t, nn, F: nn.ConvTranspose2d(2, 3, 3)(t.ones(1, 2, 4, 4), output_size=(1, 2, 3)),
+     "output_size must have 2 or 4 elements"),
+])
+def test_conv_transpose_layer_raises_like_torch(call, message):
+    _raises_like_torch(call, call, ValueError, message)
+
+
+# ======================================================================= interpolate
+
+INTERP = [  # x shape, kwargs
+    ((2, 3, 4, 5), dict(scale_factor=2)),
+    ((2, 3, 4, 5), dict(scale_factor=(1.7, 0.6))),
+    ((1, 2, 5, 7), dict(size=(3, 11))),
+    ((1, 2, 6, 3), dict(size=4)),
+    ((1, 1, 3, 3), dict(scale_factor=3.3)),
+    ((1, 2, 5, 4), dict(size=(5, 9))),      # one dimension unchanged
+    ((1, 1, 1, 4), dict(size=(1, 1))),
+]
+MODES_4D = [dict(mode="nearest"), dict(mode="bilinear"),
+            dict(mode="bilinear", align_corners=True), dict(mode="bilinear", align_corners=False)]
+
+
+@pytest.mark.parametrize("x_shape, kwargs", INTERP)
+@pytest.mark.parametrize("mode", MODES_4D)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_interpolate_matches_torch(x_shape, kwargs, mode, dtype):
+    torch = _torch()
+    x = _rng("interp", x_shape).standard_normal(x_shape)
+    _check_against_torch(F.interpolate, torch.nn.functional.interpolate, [x], dtype,
+                         **kwargs, **mode)
+
+
+@pytest.mark.parametrize("x_shape, kwargs", [((2, 3, 5), dict(scale_factor=2)),
+                                             ((1, 2, 7), dict(size=3)),
+                                             ((1, 2, 4), dict(scale_factor=2.6))])
+@pytest.mark.parametrize("mode", [dict(mode="nearest"), dict(mode="linear"),
+                                  dict(mode="linear", align_corners=True)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_interpolate_1d_matches_torch(x_shape, kwargs, mode, dtype):
+    torch = _torch()
+    x = _rng("interp1d", x_shape).standard_normal(x_shape)
+    _check_against_torch(F.interpolate, torch.nn.functional.interpolate, [x], dtype,
+                         **kwargs, **mode)
+
+
+@pytest.mark.parametrize("recompute", [None, True, False])
+def test_interpolate_recompute_scale_factor_matches_torch(recompute):
+    torch = _torch()
+    x = _rng("recompute").standard_normal((1, 2, 5, 7))
+    for mode in ("nearest", "bilinear"):
+        _check_against_torch(F.interpolate, torch.nn.functional.interpolate, [x], np.float64,
+                             scale_factor=(1.3, 2.55), mode=mode,
+                             recompute_scale_factor=recompute)
+
+
+def test_nearest_matches_torch_where_float32_index_rounding_matters():
+    """PyTorch computes the nearest source index in float32 (floor(dst * s));
+    sizes whose exact ratios land on integers show the difference."""
+    torch = _torch()
+    for n_in in range(1, 30):
+        for n_out in range(1, 40):
+            x = np.arange(n_in, dtype=np.float32).reshape(1, 1, 1, n_in)
+            ours = F.interpolate(tkr.tensor(x), size=(1, n_out)).numpy()
+            theirs = torch.nn.functional.interpolate(torch.tensor(x), size=(1, n_out)).numpy()
+            np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=2, mode="nearest"),
+                                    dict(size=(3, 7), mode="bilinear"),
+                                    dict(size=(5, 2), mode="bilinear", align_corners=True)])
+def test_interpolate_gradcheck(kwargs):
+    x = _leaf(_rng("interp-gc").standard_normal((2, 2, 4, 3)))
+    assert gradcheck(lambda x: F.interpolate(x, **kwargs), (x,))
+    assert gradgradcheck(lambda x: F.interpolate(x, **kwargs) ** 2, (x,))
+
+
+INTERP_ERRORS = [
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4)), ValueError,
+     "either size or scale_factor should be defined"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, scale_factor=2), ValueError,
+     "only one of size or scale_factor should be defined"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, align_corners=True), ValueError,
+     "align_corners option can only be set with the interpolating modes"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4), size=3, mode="bilinear"),
+     NotImplementedError, "Got 3D input, but bilinear mode needs 4D input"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, mode="linear"),
+     NotImplementedError, "Got 4D input, but linear mode needs 3D input"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=(3, 3, 3)), ValueError,
+     "Input and output must have the same number of spatial dimensions"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), scale_factor=(2, 2, 2)), ValueError,
+     "Input and scale_factor must have the same number of spatial dimensions"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, mode="foo"), NotImplementedError,
+     r"Only 3D, 4D and 5D input Tensors supported \(got 4D\)"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=0), RuntimeError,
+     r"Input and output sizes should be greater than 0, but got input \(H: 4, W: 4\) output "
+     r"\(H: 0, W: 0\)"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), scale_factor=0.1), RuntimeError,
+     "Input and output sizes should be greater than 0"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, recompute_scale_factor=True),
+     ValueError, "recompute_scale_factor is not meaningful with an explicit size"),
+]
+
+
+@pytest.mark.parametrize("call, exc, message", INTERP_ERRORS)
+def test_interpolate_raises_like_torch(call, exc, message):
+    _raises_like_torch(call, call, exc, message)
+
+
+def test_upsample_aliases_warn_as_torch():
+    x = tkr.ones(1, 1, 2, 2)
+    with pytest.warns(UserWarning, match="upsample` is deprecated"):
+        assert F.upsample(x, scale_factor=2).shape == (1, 1, 4, 4)
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        assert F.upsample_bilinear(x, size=3).shape == (1, 1, 3, 3)
+
+
+# ======================================================================= layers
+
+LAYERS = [  # make(nn), input shape
+    (lambda nn: nn.Conv1d(3, 4, 3), (2, 3, 9)),
+    (lambda nn: nn.Conv1d(3, 4, 3, stride=2, padding=1, dilation=2, bias=False,
+                          padding_mode="reflect"), (2, 3, 9)),
+    (lambda nn: nn.Conv1d(3, 6, 4, padding="same", groups=3, padding_mode="circular"), (3, 8)),
+    (lambda nn: nn.Conv1d(2, 2, 3, padding="valid", padding_mode="replicate"), (1, 2, 6)),
+    (lambda nn: nn.MaxPool1d(2), (2, 3, 9)),
+    (lambda nn: nn.MaxPool1d(3, 1, 1, 2, False, True), (2, 3, 9)),
+    (lambda nn: nn.AvgPool1d(2), (3, 9)),
+    (lambda nn: nn.AvgPool1d(3, 1, 1, True, False), (2, 3, 9)),
+    (lambda nn: nn.ConvTranspose2d(3, 4, 3), (2, 3, 4, 4)),
+    (lambda nn: nn.ConvTranspose2d(4, 6, (3, 2), stride=2, padding=1, output_padding=1,
+                                   groups=2, bias=False, dilation=2), (1, 4, 3, 5)),
+    (lambda nn: nn.ConvTranspose1d(3, 4, 3, stride=2, output_padding=1), (2, 3, 5)),
+    (lambda nn: nn.Upsample(scale_factor=2), (1, 2, 3, 3)),
+    (lambda nn: nn.Upsample(size=(4, 5), mode="bilinear", align_corners=True), (1, 2, 3, 3)),
+    (lambda nn: nn.Upsample(scale_factor=(2, 1.5), mode="bilinear"), (1, 2, 3, 4)),
+    (lambda nn: nn.Upsample(scale_factor=2, mode="linear"), (1, 2, 3)),
+    (lambda nn: nn.UpsamplingNearest2d(scale_factor=2), (1, 2, 3, 3)),
+    (lambda nn: nn.UpsamplingBilinear2d(size=5), (1, 2, 3, 3)),
+]
+
+
+@pytest.mark.parametrize("make, shape", LAYERS)
+def test_layers_match_torch(make, shape):
+    """Same repr, same outputs and gradients (torch's weights copied in)."""
+    torch = _torch()
+    theirs = make(torch.nn).double()
+    ours = make(nn).double()
+    assert repr(ours) == repr(theirs)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert tuple(p.shape) == tuple(q.shape)
+        p.data.copy_(tkr.tensor(q.detach().numpy()))
+    x = _rng("layer", shape).standard_normal(shape)
+    xo, xt = _leaf(x), torch.tensor(x, requires_grad=True)
+    yo, yt = ours(xo), theirs(xt)
+    if isinstance(yt, tuple):
+        np.testing.assert_array_equal(yo[1].numpy(), yt[1].numpy())
+        yo, yt = yo[0], yt[0]
+    np.testing.assert_allclose(yo.detach().numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    gy = _rng("layer-gy", shape).standard_normal(tuple(yt.shape))
+    yo.backward(tkr.tensor(gy))
+    yt.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_conv_transpose2d_output_size_matches_torch():
+    torch = _torch()
+    theirs = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).double()
+    ours = nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1).double()
+    ours.load_state_dict({k: tkr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    x = _rng("output-size").standard_normal((1, 2, 4, 4))
+    for size in [(7, 7), (8, 7), [1, 3, 8, 8]]:
+        yo, yt = ours(tkr.tensor(x), output_size=size), theirs(torch.tensor(x), output_size=size)
+        np.testing.assert_allclose(yo.detach().numpy(), yt.detach().numpy(), rtol=1e-12,
+                                   atol=1e-12)
+
+
+def test_layer_default_init_has_torch_bounds():
+    """kaiming_uniform(a=sqrt(5)): bound 1/sqrt(fan_in), fan_in from weight.shape[1:]
+    (C_out/groups * k for a transposed layer)."""
+    tkr.manual_seed(0)
+    for layer, fan_in in [(nn.Conv1d(4, 8, 5), 4 * 5),
+                          (nn.ConvTranspose2d(4, 6, 3, groups=2), 3 * 9)]:
+        bound = 1 / np.sqrt(fan_in)
+        assert np.abs(layer.weight.detach().numpy()).max() <= bound
+        assert np.abs(layer.bias.detach().numpy()).max() <= bound
+        assert np.abs(layer.weight.detach().numpy()).max() > bound * 0.7
+
+
+def test_names_exported_where_torch_has_them():
+    torch = _torch()
+    for name in ["Conv1d", "ConvTranspose1d", "ConvTranspose2d", "MaxPool1d", "AvgPool1d",
+                 "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]:
+        assert hasattr(torch.nn, name) and name in nn.__all__ and hasattr(nn, name)
+    for name in ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
+                 "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]:
+        assert hasattr(torch.nn.functional, name) and name in F.__all__
+
+
+def test_lenet_style_autoencoder_trains_like_torch():
+    """A small conv / transposed-conv / upsample model: one SGD step equal to PyTorch's."""
+    torch = _torch()
+
+    def make(nn):
+        return nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2),
+                             nn.Unflatten(2, (1, 4)), nn.ConvTranspose2d(4, 3, 2, stride=2),
+                             nn.Upsample(scale_factor=2, mode="bilinear"),
+                             nn.Conv2d(3, 1, 3, padding="same"))
+    theirs = make(torch.nn).double()
+    ours = make(nn).double()
+    ours.load_state_dict({k: tkr.tensor(v.numpy()) for k, v in theirs.state_dict().items()})
+    x = _rng("ae").standard_normal((2, 2, 8))
+    target = _rng("ae-t").standard_normal((2, 1, 4, 16))
+    for lib, model, t in ((tkr, ours, tkr.tensor), (torch, theirs, torch.tensor)):
+        opt = (tkr.optim if lib is tkr else torch.optim).SGD(model.parameters(), lr=0.1)
+        loss = ((model(t(x)) - t(target)) ** 2).mean()
+        loss.backward()
+        opt.step()
+    for (k, p), (_, q) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)

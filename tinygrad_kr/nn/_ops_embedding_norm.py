@@ -1,0 +1,188 @@
+"""embedding, layer_norm, group_norm: one Function each for embedding and
+layer norm (group norm is layer norm of a reshaped input, plus the affine
+step as a composition).
+
+* embedding: the forward is a row gather ``weight[indices]``; the backward
+  adds each row of the upstream gradient into the row it was read from
+  (``xp.add.at``, through ops' ``_index_add``), so repeated indices
+  accumulate; the ``padding_idx`` row gets none.
+* layer norm: PyTorch's two-pass statistics (mean, then the biased variance
+  of the centred values) and its exact backward
+  ``gx = rstd * (g - mean(g) - xhat * mean(g * xhat))`` with ``g = gy * w``.
+  Under create_graph the statistics are recomputed from the saved input with
+  the NumPy subset, so the backward is itself differentiable.
+"""
+import math
+
+import numpy as np
+
+from .. import ops
+from ..autograd.function import Function
+from ..backend import get_array_module
+
+__all__ = ["embedding", "layer_norm", "group_norm"]
+
+
+# --------------------------------------------------------------------------
+# embedding
+# --------------------------------------------------------------------------
+
+
+class Embedding(Function):
+    """weight[indices]: (num_embeddings, D) and int indices of shape S -> (*S, D)."""
+
+    def forward(self, weight, *, indices, padding_idx):
+        if self.needs_input_grad[0]:
+            self.indices, self.padding_idx, self.shape = indices, padding_idx, weight.shape
+        return weight[indices]
+
+    def backward(self, xp, gy):
+        if self.padding_idx is not None:
+            gy = xp.where((self.indices != self.padding_idx)[..., None], gy, 0)
+        if xp is ops.TensorMath:
+            return ops.IndexAdd.apply(gy, shape=self.shape, index=(self.indices,))
+        return ops._index_add(gy, self.shape, (self.indices,))
+
+
+def _embedding_indices(input, num_embeddings):
+    idx = input.array
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int (or another integer type); but got "
+                           f"{idx.dtype} instead (call .long() on the indices)")
+    if idx.size:
+        low, high = int(idx.min()), int(idx.max())
+        if low < 0 or high >= num_embeddings:
+            bad = low if low < 0 else high
+            raise IndexError(f"embedding: index {bad} is out of range for a weight with "
+                             f"{num_embeddings} rows (valid indices are 0 .. "
+                             f"{num_embeddings - 1}): index out of range in self")
+    return idx
+
+
+def _padding_idx(padding_idx, num_embeddings):
+    if padding_idx is None:
+        return None
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise AssertionError(f"Padding_idx must be within num_embeddings (got padding_idx="
+                             f"{padding_idx} for num_embeddings={num_embeddings})")
+    return padding_idx + num_embeddings if padding_idx < 0 else padding_idx
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` (num_embeddings, D) picked by integer ``input`` of any
+    shape S: output (*S, D).  The ``padding_idx`` row receives no gradient."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding: max_norm is not supported (it renormalises the "
+                                  "weight's rows in place); renormalise the rows yourself, "
+                                  "e.g. under no_grad, before the lookup")
+    if scale_grad_by_freq:
+        raise NotImplementedError("embedding: scale_grad_by_freq=True is not supported")
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True is not supported (gradients are dense)")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding: 'weight' must be 2-D (num_embeddings, embedding_dim), "
+                           f"got shape {tuple(weight.shape)}")
+    num = weight.shape[0]
+    idx = _embedding_indices(input, num)
+    return Embedding.apply(weight, indices=idx, padding_idx=_padding_idx(padding_idx, num))
+
+
+# --------------------------------------------------------------------------
+# layer norm
+# --------------------------------------------------------------------------
+
+
+def _stats(xp, x, axes, eps):
+    """Mean and 1 / sqrt(biased variance + eps) over ``axes`` (kept as size 1)."""
+    n = math.prod(x.shape[a] for a in axes)
+    mean = xp.sum(x, axis=axes, keepdims=True) / n
+    xc = x - mean
+    var = xp.sum(xc * xc, axis=axes, keepdims=True) / n
+    return xc, 1 / xp.sqrt(var + eps)
+
+
+class LayerNorm(Function):
+    """(x - mean) * rstd * weight + bias over the last ``ndim`` dimensions;
+    weight and bias (shape x.shape[-ndim:]) may be None."""
+
+    def forward(self, x, weight, bias, *, ndim, eps):
+        xp = get_array_module(x)
+        axes = tuple(range(x.ndim - ndim, x.ndim))
+        with np.errstate(divide="ignore", invalid="ignore"):     # empty input: nan, as PyTorch
+            xc, rstd = _stats(xp, x, axes, eps)
+        xhat = (xc * rstd).astype(x.dtype, copy=False)
+        if any(self.needs_input_grad):
+            self.save_for_backward(x, weight)
+            self.axes, self.eps, self.xhat, self.rstd = axes, eps, xhat, rstd
+        y = xhat if weight is None else xhat * weight
+        return y if bias is None else y + bias
+
+    def backward(self, xp, gy):
+        x, weight = self.saved_tensors
+        need_x, need_w, need_b = self.needs_input_grad
+        if self._graph_mode:    # statistics as functions of x, so that they are recorded
+            xc, rstd = _stats(xp, x, self.axes, self.eps)
+            xhat = xc * rstd
+        else:
+            xhat, rstd = self.xhat, self.rstd
+        gx = gw = None
+        if need_x:
+            g = gy if weight is None else gy * weight
+            n = math.prod(x.shape[a] for a in self.axes)
+            mean_g = xp.sum(g, axis=self.axes, keepdims=True) / n
+            mean_gx = xp.sum(g * xhat, axis=self.axes, keepdims=True) / n
+            gx = (g - mean_g - xhat * mean_gx) * rstd
+        if need_w:
+            gw = gy * xhat      # summed down to weight's shape by the engine
+        return gx, gw, (gy if need_b else None)
+
+
+def _normalized_shape(normalized_shape):
+    if isinstance(normalized_shape, (int, np.integer)):
+        return (int(normalized_shape),)
+    return tuple(int(n) for n in normalized_shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalise over the last len(normalized_shape) dimensions (biased
+    variance), then scale by ``weight`` and shift by ``bias`` (both of shape
+    normalized_shape, or None)."""
+    shape = _normalized_shape(normalized_shape)
+    if not shape or tuple(input.shape[input.ndim - len(shape):]) != shape \
+            or input.ndim < len(shape):
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size "
+                           f"{list(input.shape)}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != shape:
+            raise RuntimeError(f"layer_norm: expected {name} of shape {list(shape)}, got "
+                               f"{list(p.shape)}")
+    return LayerNorm.apply(input, weight, bias, ndim=len(shape), eps=eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Normalise (N, C, *) input over each group of C // num_groups channels
+    (and all of *), then scale and shift per channel."""
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input of at least 2 dimensions (N, C, *), got "
+                           f"shape {tuple(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {list(input.shape)} and num_groups="
+                           f"{num_groups}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != (c,):
+            raise RuntimeError(f"group_norm: expected {name} of shape [{c}], got "
+                               f"{list(p.shape)}")
+    grouped = ops.reshape(input, (n, num_groups, -1)) if input.numel() else \
+        ops.reshape(input, (n, num_groups, c // num_groups * math.prod(input.shape[2:])))
+    y = ops.reshape(LayerNorm.apply(grouped, None, None, ndim=1, eps=eps), tuple(input.shape))
+    per_channel = (c,) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * ops.reshape(weight, per_channel)
+    if bias is not None:
+        y = y + ops.reshape(bias, per_channel)
+    return y
