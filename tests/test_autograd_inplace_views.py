@@ -104,3 +104,48 @@ def test_matches_torch_where_both_define_it():
     for lib in (tkr, torch):
         with pytest.raises(RuntimeError, match=MODIFIED):
             saved_views_then_written(lib)
+
+
+def test_inplace_shape_ops_as_pytorch():
+    # the generating-names tutorial's target_line_tensor.unsqueeze_(-1)
+    def run(lib):
+        z = lib.zeros(2, 3)
+        d = z.data
+        z.unsqueeze_(1)
+        shapes = [tuple(z.shape), tuple(d.shape)]
+        for op in (lambda t: t.squeeze_(), lambda t: t.t_(), lambda t: t.transpose_(0, 1),
+                   lambda t: t.unsqueeze_(-1), lambda t: t.squeeze_(2)):
+            assert op(z) is z
+            shapes.append(tuple(z.shape))
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            x.unsqueeze_(0)
+        with lib.no_grad():
+            lib.zeros(3, requires_grad=True).unsqueeze_(0)
+        y = x * lib.tensor([1.0, 2.0, 3.0])
+        y.unsqueeze_(0)
+        (y * lib.tensor([[1.0], [2.0]])).sum().backward()
+        shapes.append(tuple(y.shape))
+        return shapes, x.grad.numpy()
+
+    shapes, grad = run(tkr)
+    assert shapes == [(2, 1, 3), (2, 3), (2, 3), (3, 2), (2, 3), (2, 3, 1), (2, 3), (1, 3)]
+    np.testing.assert_allclose(grad, [3.0, 6.0, 9.0])
+    try:
+        import torch
+    except ImportError:
+        return
+    theirs = run(torch)
+    assert shapes == theirs[0]
+    np.testing.assert_allclose(grad, theirs[1])
+
+
+def test_inplace_shape_op_counts_as_a_change_of_a_saved_value():
+    def run(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True) * 1
+        b = a * a                     # saves a
+        a.unsqueeze_(0)
+        b.sum().backward()
+
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        run(tkr)

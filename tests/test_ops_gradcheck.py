@@ -49,6 +49,7 @@ UNARY = {
     "neg": (lambda x: -x, np.negative, False),
     "clamp": (lambda x: tkr.clamp(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), False),
     "square": (tkr.square, np.square, False), "log1p": (tkr.log1p, np.log1p, True),
+    "log2": (tkr.log2, np.log2, True), "log10": (lambda x: x.log10(), np.log10, True),
     "expm1": (tkr.expm1, np.expm1, False), "rsqrt": (tkr.rsqrt, lambda x: 1 / np.sqrt(x), True),
     "pow_scalar": (lambda x: x ** 3, lambda x: x ** 3, False),
     "rpow": (lambda x: 2.0 ** x, lambda x: 2.0 ** x, False),

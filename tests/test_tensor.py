@@ -204,3 +204,14 @@ def test_max_of_outputs_data_as_in_course_code():
     _, predicted = tkr.max(outputs.data, 1)
     assert predicted.tolist() == [1, 0]
     assert (predicted == tkr.tensor([1, 1])).sum().item() == 1
+
+
+def test_tensor_constructor_makes_float_tensors_as_pytorch():
+    # torch.Tensor([0]) (the generating-names tutorial's loss accumulator) is float
+    assert tkr.Tensor([0]).dtype == tkr.float32
+    assert tkr.Tensor([[1, 2], [3, 4]]).dtype == tkr.float32
+    assert tkr.Tensor((True,)).dtype == tkr.float32
+    assert tkr.Tensor([1], dtype=tkr.int64).dtype == tkr.int64
+    loss = tkr.Tensor([0])
+    loss += tkr.tensor(2.5, requires_grad=True) * 2
+    assert loss.tolist() == [5.0] and loss.grad_fn is not None

@@ -1469,6 +1469,19 @@ class Log1p(Function):
         return gy / (1 + x)
 
 
+class LogBase(Function):
+    """log2 / log10: log(x) / log(base), differentiated once."""
+    def forward(self, x, *, base):
+        self.save_for_backward(x)
+        self.base = base
+        xp = get_array_module(x)
+        return xp.log2(x) if base == 2 else xp.log10(x)
+
+    def backward(self, xp, gy):
+        x, = self.saved_tensors
+        return gy / (x * math.log(self.base))
+
+
 class Expm1(Function):
     def forward(self, x):
         y = get_array_module(x).expm1(x)
@@ -1494,6 +1507,14 @@ class CumSum(Function):
 
 def log1p(input):
     return Log1p.apply(_float(input))
+
+
+def log2(input):
+    return LogBase.apply(_float(input), base=2)
+
+
+def log10(input):
+    return LogBase.apply(_float(input), base=10)
 
 
 def expm1(input):
@@ -1829,6 +1850,25 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     return input.topk(k, dim, largest, sorted)
 
 
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """``(hist, bin_edges)`` of the flattened input, as ``torch.histogram``
+    (not differentiable): ``bins`` equal bins over ``range`` (default: the
+    input's min and max), or the given edges."""
+    x = _data(input)
+    if x.dtype.kind != "f":
+        name = {"i": "Long", "u": "Byte", "b": "Bool"}.get(x.dtype.kind, str(x.dtype))
+        raise NotImplementedError(f'"histogramdd" not implemented for \'{name}\'')
+    xp = get_array_module(x)
+    edges = _data(bins)
+    if not isinstance(edges, (builtins.int, np.integer)):
+        edges = xp.asarray(edges, dtype=x.dtype)
+    elif edges <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {edges} for dimension 0")
+    w = None if weight is None else _data(weight).reshape(-1)
+    hist, edges = xp.histogram(x.reshape(-1), bins=edges, range=range, weights=w, density=density)
+    return return_types.histogram((Tensor(hist.astype(x.dtype)), Tensor(edges.astype(x.dtype))))
+
+
 def index_select(input, dim, index):
     """The slices ``index`` (a 1-D integer tensor) along ``dim``."""
     idx = _data(index)
@@ -1837,6 +1877,31 @@ def index_select(input, dim, index):
                          f"(got {idx.ndim}-D {idx.dtype})")
     d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
     return GetItem.apply(input, index=(slice(None),) * d + (idx.reshape(-1),))
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of ``input`` with ``alpha * source``'s slices added at the
+    positions ``index`` (a 1-D integer tensor; repeats accumulate) along ``dim``."""
+    idx = _data(index)
+    if idx.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                         f"{idx.ndim} with size: {list(idx.shape)}")
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{idx.dtype}")
+    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    idx = idx.reshape(-1)
+    if source.ndim and idx.size != source.shape[d]:
+        raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
+                           f"source.size(dim): ({source.shape[d]}), for dim: {d}")
+    if input.ndim and idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
+        bad = int(idx.max()) if idx.max() >= input.shape[d] else int(idx.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size "
+                           f"{input.shape[d]}")
+    if alpha != 1:
+        source = source * alpha
+    return input + IndexAdd.apply(source, shape=input.shape,
+                                  index=(slice(None),) * d + (idx,) if input.ndim else ())
 
 
 def scatter(input, dim, index, src=None, *, value=None):

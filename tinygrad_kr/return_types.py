@@ -5,7 +5,7 @@ prints as PyTorch prints it.  They live in this module under the ops' names
 so that pickle finds them again.
 """
 
-__all__ = ["max", "min", "topk", "sort"]
+__all__ = ["max", "min", "topk", "sort", "histogram"]
 
 
 class _ValuesIndices(tuple):
@@ -38,3 +38,20 @@ class topk(_ValuesIndices):
 
 class sort(_ValuesIndices):
     __slots__ = ()
+
+
+class histogram(tuple):
+    """``(hist, bin_edges)`` of ``torch.histogram``."""
+    __slots__ = ()
+
+    @property
+    def hist(self):
+        return self[0]
+
+    @property
+    def bin_edges(self):
+        return self[1]
+
+    def __repr__(self):
+        return (f"tinygrad_kr.return_types.histogram(\n"
+                f"hist={self[0]!r},\nbin_edges={self[1]!r})")

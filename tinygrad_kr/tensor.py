@@ -66,6 +66,8 @@ class Tensor(TensorFields):
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.array
+        elif dtype is None and isinstance(data, (list, tuple)):
+            dtype = _dt.get_default_dtype()   # torch.Tensor([0]) is a float tensor, as in PyTorch
         data = _to_array(data, dtype)
         self.array = data
         self.grad = None
@@ -536,6 +538,9 @@ class Tensor(TensorFields):
     def masked_fill_(self, mask, value):
         return self._inplace(lambda x, v, mask: x.masked_fill(mask, v), value, mask=mask)
 
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(lambda x, s: _ops.index_add(x, dim, index, s, alpha=alpha), source)
+
     def scatter_(self, dim, index, src=None, *, value=None):
         return self._inplace(lambda x, s: _ops.scatter(x, dim, index, s),
                              value if src is None else src)
@@ -572,6 +577,33 @@ class Tensor(TensorFields):
 
     def neg_(self):
         return self._unary_(neg)
+
+    # the shape ops' in-place forms: self takes the view's shape (and, in a
+    # graph, stands for the view's node); the data are not written, but PyTorch
+    # counts them as in-place changes (the version moves, a leaf refuses)
+    def _inplace_view(self, op, *args):
+        if _grad_state.enabled and self._requires_grad and self.grad_fn is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an "
+                               "in-place operation.")
+        result = op(Tensor._make(self.array, self.grad_fn) if self._requires_grad
+                    else self.detach(), *args)
+        self._bump_version()
+        self.array = result.array
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+        return self
+
+    def unsqueeze_(self, dim):
+        return self._inplace_view(_ops.unsqueeze, dim)
+
+    def squeeze_(self, dim=None):
+        return self._inplace_view(_ops.squeeze, dim)
+
+    def t_(self):
+        return self._inplace_view(_ops.t)
+
+    def transpose_(self, dim0, dim1):
+        return self._inplace_view(_ops.transpose, dim0, dim1)
 
     __iadd__ = add_
     __isub__ = sub_
@@ -883,7 +915,7 @@ for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "ne
               "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "mv", "t", "clamp",
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
-              "expm1", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
+              "log2", "log10", "expm1", "histogram", "index_add", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
               "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
               "diagonal", "trace"):
     if hasattr(_ops, _name):
