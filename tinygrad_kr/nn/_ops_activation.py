@@ -32,7 +32,9 @@ _GELU_CUBIC = 0.044715
 
 
 def _abs(xp, x):
-    return x * xp.sign(x)      # d|x| = sign(x) dx; the sign is a constant
+    # d|x| = +-1 dx with +1 at 0 (x * sign(x) would give 0 there, and the
+    # second derivative of silu/softplus/logsigmoid/mish at 0 with it)
+    return xp.where(x >= 0, x, -x)
 
 
 def _sigmoid(xp, x):
@@ -46,7 +48,7 @@ def _softplus(xp, x):
     """log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|))."""
     e = xp.exp(-_abs(xp, x))
     log1p = xp.log(1 + e) if isinstance(e, Tensor) else xp.log1p(e)
-    return xp.where(x > 0, x, 0.0) + log1p
+    return xp.where(x >= 0, x, 0.0) + log1p     # x >= 0: the side _abs takes at 0
 
 
 def _tanh(xp, x):
@@ -106,7 +108,9 @@ class Elu(Function):
         x, = self.saved_tensors
         slope = self.scale * self.alpha * self.input_scale
         return gy * xp.where(x > 0, self.scale,
-                             slope * xp.exp(xp.where(x > 0, 0.0, x) * self.input_scale))
+                             # x >= 0 inside: the same value at 0, and a second
+                             # derivative of 0 there, as PyTorch's
+                             slope * xp.exp(xp.where(x >= 0, 0.0, x) * self.input_scale))
 
 
 class Gelu(Function):

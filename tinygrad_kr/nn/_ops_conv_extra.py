@@ -351,12 +351,14 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 # --------------------------------------------------------------------------
 
 
-def _nearest_indices(in_size, out_size, scale, dtype):
+def _nearest_indices(in_size, out_size, scale, dtype, shortcuts=True):
     """PyTorch's legacy 'nearest' source index: min(floor(dst * s), in - 1),
-    s = 1/scale_factor if given, else in/out, in float32 as its CPU kernel."""
-    if out_size == in_size:
+    s = 1/scale_factor if given, else in/out, in float32 as its CPU kernel.
+    Its 2-D kernel copies (same size) or halves the index (twice the size)
+    whatever the scale factor; its 1-D kernel does not (``shortcuts=False``)."""
+    if shortcuts and out_size == in_size:
         return np.arange(out_size)
-    if out_size == 2 * in_size:
+    if shortcuts and out_size == 2 * in_size:
         return np.arange(out_size) >> 1
     s = np.float32(1.0 / scale) if scale is not None and scale > 0 \
         else np.float32(in_size) / np.float32(out_size)
@@ -393,7 +395,8 @@ def _interpolate_dim(x, dim, out_size, scale, mode, align_corners):
     """Resize dimension ``dim`` of x to ``out_size`` (nearest or linear)."""
     in_size = x.shape[dim]
     if mode == "nearest":
-        return _along(x, dim, _nearest_indices(in_size, out_size, scale, x.dtype))
+        return _along(x, dim, _nearest_indices(in_size, out_size, scale, x.dtype,
+                                               shortcuts=x.ndim == 4))
     i0, i1, w0, w1 = _linear_indices(in_size, out_size, scale, align_corners, x.dtype)
     xp = get_array_module(x.array)
     shape = (out_size,) + (1,) * (x.ndim - 1 - dim)

@@ -216,6 +216,9 @@ class Mish(Module):
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
 
+    def extra_repr(self):
+        return _inplace_repr(self.inplace, "")
+
 
 class LogSigmoid(Module):
     """log(sigmoid(x)), computed without overflow."""
