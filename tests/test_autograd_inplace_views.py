@@ -149,3 +149,99 @@ def test_inplace_shape_op_counts_as_a_change_of_a_saved_value():
 
     with pytest.raises(RuntimeError, match=MODIFIED):
         run(tkr)
+
+
+# -- found in review: each was a silent difference from PyTorch ---------------------
+
+def test_changes_through_data_are_unseen_by_autograd():
+    w = tkr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()
+    w.data.mul_(2)                  # PyTorch: not version-counted, backward uses new values
+    y.backward()
+    assert w.grad.tolist() == [4.0, 8.0, 12.0]
+    d = w.detach()                  # detach() shares the version, as PyTorch's
+    y = (w * w).sum()
+    d.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.backward()
+
+
+def test_retained_gradients_do_not_share_an_array():
+    a, b = tkr.tensor([1.0, 2.0], requires_grad=True), tkr.tensor([3.0, 4.0], requires_grad=True)
+    x, y = a * 2, b * 2
+    x.retain_grad()
+    y.retain_grad()
+    (x + y).sum().backward()        # Add hands the same gradient to both
+    x.grad.zero_()
+    assert y.grad.tolist() == [1.0, 1.0]
+
+
+def test_retain_grad_survives_release_in_both_cores():
+    w = tkr.tensor([1.0, 2.0], requires_grad=True)
+    y = w * w
+    y.retain_grad()
+    y.sum().backward()
+    assert y.retains_grad and y.grad.tolist() == [1.0, 1.0]
+
+
+def test_autograd_grad_runs_hooks_of_the_requested_leaves_only():
+    a, b = tkr.tensor([1.0, 2.0], requires_grad=True), tkr.tensor([3.0, 4.0], requires_grad=True)
+    fired = []
+    b.register_hook(lambda g: fired.append("b"))
+    a.register_hook(lambda g: fired.append("a"))
+    tkr.autograd.grad((a * b).sum(), [a])
+    assert fired == ["a"]
+
+
+def test_setitem_keeps_no_mask_and_gives_pytorchs_gradients():
+    w = tkr.tensor([1.0, 2.0], requires_grad=True)
+    out = tkr.zeros(3, 2)
+    out[0] = w * 2
+    out[2] = w * w
+    node = out.grad_fn
+    assert not any(isinstance(v, np.ndarray) and v.shape == (3, 2) for v in vars(node).values())
+    (out * tkr.tensor([[1.0], [2.0], [3.0]])).sum().backward()
+    assert w.grad.tolist() == [8.0, 14.0]
+
+
+def test_contiguous_copies_a_strided_view():
+    x = tkr.ones(2, 3)
+    y = x.t().contiguous()
+    y.add_(1)                        # must not reach x (PyTorch copies)
+    assert x.tolist() == [[1.0] * 3] * 2 and y.is_contiguous() and not x.t().is_contiguous()
+    assert x.contiguous() is x
+
+
+def test_legacy_constructors_read_a_tuple_as_data_and_a_size_as_a_shape():
+    assert tkr.FloatTensor((2, 3)).tolist() == [2.0, 3.0]
+    assert tkr.FloatTensor(tkr.ones(2, 3).size()).shape == (2, 3)
+
+
+def test_a_subclass_of_a_ctx_function_runs_its_own_backward():
+    class A(tkr.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class B(A):
+        @staticmethod
+        def backward(ctx, g):
+            return g * 100
+
+    x = tkr.tensor([1.0], requires_grad=True)
+    B.apply(x).sum().backward()
+    assert x.grad.tolist() == [100.0]
+    A.apply(x).sum().backward()
+    assert x.grad.tolist() == [102.0]
+
+
+def test_owner_stamps_stay_cheap_with_many_live_arrays():
+    from tinygrad_kr.autograd import function
+    keep = [tkr.zeros(2) for _ in range(9000)]
+    for t in keep:
+        t.add_(1)                   # each a new owner: pruning must be amortised
+    assert len(function._owner_stamps) >= 9000 and function._prune_at >= 9000

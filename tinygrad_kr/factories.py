@@ -3,7 +3,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .random import get_rng
-from .tensor import Tensor, _host, _to_array, _to_device, device as _device
+from .tensor import Size, Tensor, _host, _to_array, _to_device, device as _device
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
            "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
@@ -203,11 +203,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 class _LegacyTensorType(type):
     """``torch.FloatTensor`` and its kin: a constructor (``FloatTensor([1, 2])``
-    copies data, ``FloatTensor(2, 3)`` makes a shape) and, for isinstance, the
+    and ``FloatTensor((2, 3))`` copy data, ``FloatTensor(2, 3)`` and
+    ``FloatTensor(x.size())`` make a shape) and, for isinstance, the
     CPU tensors of one dtype."""
 
     def __call__(cls, *args, device=None):
-        if len(args) == 1 and not isinstance(args[0], (int, np.integer, tuple)):
+        # a Size is a shape (FloatTensor(x.size())); any other tuple is data, as in PyTorch
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer, Size)):
             if isinstance(args[0], Tensor) and args[0].dtype != cls.dtype:
                 raise TypeError(f"expected a tensor of dtype {cls.dtype} (got {args[0].dtype})")
             return tensor(args[0], dtype=cls.dtype, device=device)

@@ -548,17 +548,19 @@ class SetItem(Function):
     back to x; v gets the gradient of the entries it wrote."""
 
     def forward(self, x, v, *, index):
-        xp = get_array_module(x)
         y = x.copy()
         y[index] = v
         self.index, self.v_ndim = index, getattr(v, "ndim", 0)
-        if self.needs_input_grad[0]:
-            self.written = xp.zeros(x.shape, dtype=bool)
-            self.written[index] = True
         return y
 
     def backward(self, xp, gy):
-        gx = xp.where(self.written, 0, gy) if self.needs_input_grad[0] else None
+        gx = None
+        if self.needs_input_grad[0]:    # gy with the written entries zeroed (no mask kept)
+            if xp is TensorMath:
+                gx = SetItem.apply(gy, 0.0, index=self.index)
+            else:
+                gx = gy.copy()
+                gx[self.index] = 0
         gv = None
         if self.needs_input_grad[1]:
             gv = gy[self.index]

@@ -165,7 +165,9 @@ class Tensor(TensorFields):
         PyTorch's ``.data``: ``w.data.normal_(0, 0.01)`` and ``p.data -= lr * p.grad``
         change ``w`` and ``p`` in place, unseen by autograd (no version count, no
         leaf check).  The array itself is ``.array``."""
-        return Tensor._make(self.array, None)
+        view = Tensor._make(self.array, None)
+        view._changed_at = -1   # _bump_version: not stamped on the shared memory
+        return view
 
     @data.setter
     def data(self, value):
@@ -397,10 +399,12 @@ class Tensor(TensorFields):
         return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
     def contiguous(self):
-        return self
+        # a copy when the array is a strided view (x.t()), as PyTorch: an
+        # in-place change of the result must not reach x
+        return self if self.is_contiguous() else self.clone()
 
     def is_contiguous(self):
-        return True
+        return bool(self.array.flags.c_contiguous)
 
     def clone(self):
         return Clone.apply(self)
@@ -455,7 +459,10 @@ class Tensor(TensorFields):
         """Count an in-place change of the data, stamped so that backward can
         tell whether it came after a Function saved this tensor."""
         self._version += 1
-        self._changed_at = _inplace_stamp(self.array)
+        # -1: a .data view, whose changes autograd does not see (unset in the
+        # Python core's slots until a first change)
+        if getattr(self, "_changed_at", 0) != -1:
+            self._changed_at = _inplace_stamp(self.array)
 
     def _inplace(self, op, other, **options):
         """self <- op(self, other, **options) in place, keeping self's dtype."""

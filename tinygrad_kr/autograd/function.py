@@ -10,6 +10,7 @@ that made it; a Function's ``parents`` hold, per input, the input's own
 its gradient is accumulated into ``.grad``), or None (no gradient needed).
 Tensors are thin handles; the graph is the Functions.
 """
+import inspect
 import threading
 import weakref
 
@@ -37,6 +38,7 @@ _inplace_lock = threading.Lock()   # "+= 1" on a global is not atomic across thr
 # check reads it for every saved tensor: y[0].add_(1) is caught for a node
 # that saved y, and y.add_(1) for one that saved y[0].
 _owner_stamps = {}   # id(owner array) -> [weak reference to the owner, stamp]
+_prune_at = 4096
 
 
 def _memory_owner(a):
@@ -62,9 +64,13 @@ def inplace_stamp(array):
         ref = weakref.ref(owner)
     except TypeError:       # not weakly referenceable: the tensor's own stamp still counts
         return stamp
-    if len(_owner_stamps) > 4096:   # forget owners that are gone (their ids get reused)
-        for key in [k for k, (r, _) in _owner_stamps.items() if r() is None]:
-            del _owner_stamps[key]
+    global _prune_at
+    if len(_owner_stamps) > _prune_at:  # forget owners that are gone (their ids get reused)
+        with _inplace_lock:
+            for key in [k for k, (r, _) in list(_owner_stamps.items()) if r() is None]:
+                del _owner_stamps[key]
+            # amortised: the next scan when the live entries have doubled
+            _prune_at = max(4096, 2 * len(_owner_stamps))
     _owner_stamps[id(owner)] = [ref, stamp]
     return stamp
 
@@ -113,7 +119,8 @@ class Function(FunctionFields):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if isinstance(cls.__dict__.get("forward"), staticmethod):
+        static = isinstance(inspect.getattr_static(cls, "forward"), staticmethod)
+        if static and ("forward" in cls.__dict__ or "backward" in cls.__dict__):
             # written PyTorch's way (static forward(ctx, ...) on Tensors): run by
             # a node class of its own (ctx_function.py)
             from . import ctx_function
@@ -233,7 +240,10 @@ class Function(FunctionFields):
         stays usable, so a second backward through it runs, as in PyTorch."""
         kept = self.__dict__
         if self.saved is not None or (kept and _holds_arrays(kept)):
+            hooks = kept.get("_hooks")      # a field of the compiled core's nodes
             kept.clear()
+            if hooks is not None:
+                kept["_hooks"] = hooks
             self.saved = _RELEASED
             if graph is not None:   # the compiled core keeps these as fields, not in __dict__
                 self._saved_src = self._saved_inputs = self._output = None
@@ -388,7 +398,8 @@ def _call_hooks(hooks, g, create_graph):
     if hooks.retained is not None:
         t = hooks.retained()
         if t is not None:       # retain_grad(): accumulated like a leaf's .grad
-            kept = g if create_graph else Tensor(g)
+            # its own array: the same gradient may flow to another input (Add)
+            kept = g if create_graph else Tensor(g.copy())
             t.grad = kept if t.grad is None else t.grad + kept
     return g
 
@@ -542,6 +553,8 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
 def _deliver(leaf, g, capture, create_graph, gy):
     """Hand gradient ``g`` to a leaf tensor: through its hooks, then captured
     or accumulated in .grad."""
+    if capture is not None and leaf not in capture:
+        return      # autograd.grad: a leaf it was not asked for (its hooks do not run)
     if leaf._hooks is not None:
         g = _call_hooks(leaf._hooks, g, create_graph)
         gy = g      # the hooks saw this array and may keep it: .grad gets a copy
