@@ -1488,3 +1488,24 @@ def test_lazy_layers(make, x):
     assert repr(layer) == repr(plain)
     assert {k: tuple(v.shape) for k, v in layer.state_dict().items()} == \
         {k: tuple(v.shape) for k, v in plain.state_dict().items()}
+
+
+@pytest.mark.parametrize("lazy,plain,shape", [
+    (lambda nn: nn.LazyLinear(3), lambda nn: nn.Linear(5, 3), (2, 5)),
+    (lambda nn: nn.LazyConv2d(4, 3), lambda nn: nn.Conv2d(2, 4, 3), (1, 2, 6, 6)),
+    (lambda nn: nn.LazyBatchNorm2d(), lambda nn: nn.BatchNorm2d(2), (2, 2, 3, 3))])
+def test_lazy_layers_load_a_checkpoint_before_their_first_forward(lazy, plain, shape):
+    """Build the lazy model, load a trained state, then run it (PyTorch fills the
+    parameters in from the checkpoint; the first forward keeps them)."""
+    nn = tinygrad_kr.nn
+    source, model = plain(nn), lazy(nn)
+    with tinygrad_kr.no_grad():
+        for t in source.state_dict(keep_vars=True).values():
+            if t.is_floating_point():
+                t.copy_(tinygrad_kr.randn(*t.shape).abs())   # abs: a valid running_var
+    model.load_state_dict(source.state_dict())
+    source.eval()
+    model.eval()
+    x = tinygrad_kr.randn(*shape)
+    np.testing.assert_allclose(model(x).detach().numpy(), source(x).detach().numpy(), rtol=1e-6)
+    assert type(model) is type(source) and repr(model) == repr(source)

@@ -5,6 +5,8 @@ Until then the parameters are ``UninitializedParameter``s; the first call
 gives them their shape in place (an optimizer built before it holds the same
 objects), runs the layer's usual init, and the module becomes the plain layer
 (``cls_to_become``): ``LazyLinear(10)`` is a ``Linear`` after its first forward.
+``load_state_dict`` before that gives them the checkpoint's shapes and values
+(as PyTorch's), and the first forward then keeps them.
 """
 from ..parameter import UninitializedBuffer, UninitializedParameter
 from .conv import Conv2d
@@ -62,6 +64,8 @@ class LazyLinear(LazyModuleMixin, Linear):
 
     def initialize_parameters(self, input, *args):
         self.in_features = input.shape[-1]
+        if not self.has_uninitialized_params():
+            return      # loaded from a checkpoint before the first forward
         self.weight.materialize((self.out_features, self.in_features), input.device)
         if self.bias is not None:
             self.bias.materialize((self.out_features,), input.device)
@@ -88,6 +92,8 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
         if self.in_channels % self.groups != 0:
             raise ValueError(f"in_channels must be divisible by groups (in_channels="
                              f"{self.in_channels}, groups={self.groups})")
+        if not self.has_uninitialized_params():
+            return      # loaded from a checkpoint before the first forward
         self.weight.materialize((self.out_channels, self.in_channels // self.groups,
                                  *self.kernel_size), input.device)
         if self.bias is not None:
@@ -110,6 +116,8 @@ class _LazyBatchNorm(LazyModuleMixin):
     def initialize_parameters(self, input, *args):
         self._check_input_dim(input)
         self.num_features = input.shape[1]
+        if not self.has_uninitialized_params():
+            return      # loaded from a checkpoint before the first forward
         for name in ("weight", "bias", "running_mean", "running_var"):
             t = getattr(self, name)
             if t is not None:

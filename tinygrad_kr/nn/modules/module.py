@@ -16,7 +16,7 @@ import numpy as np
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor, _parse_to_args, _to_device, _zero_grads, device as _device
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = ["Module"]
 
@@ -445,7 +445,9 @@ class Module:
         errors, copies = [], []
         for key, target in own.items():
             if key in state_dict:
-                src, error = _checkpoint_array(key, state_dict[key], target)
+                # a lazy layer's parameter not made yet takes the checkpoint's shape
+                lazy = isinstance(target, (UninitializedParameter, UninitializedBuffer))
+                src, error = _checkpoint_array(key, state_dict[key], target, any_shape=lazy)
                 if error:
                     errors.append(error)
                 else:
@@ -462,6 +464,8 @@ class Module:
                 type(self).__name__, "\n\t".join(errors)))
         with no_grad():
             for target, src in copies:
+                if isinstance(target, (UninitializedParameter, UninitializedBuffer)):
+                    target.materialize(src.shape, dtype=src.dtype)
                 target.copy_(src)
         return _IncompatibleKeys(missing, unexpected)
 
@@ -488,7 +492,7 @@ class Module:
         return main + ")"
 
 
-def _checkpoint_array(key, value, target):
+def _checkpoint_array(key, value, target, any_shape=False):
     """(array to copy into ``target``, None) or (None, error message)."""
     if isinstance(value, Tensor):
         src = value.array
@@ -499,7 +503,7 @@ def _checkpoint_array(key, value, target):
                       f'from checkpoint but received {type(value)}')
     if target.ndim == 0 and src.shape == (1,):
         src = src.reshape(())
-    if tuple(src.shape) != tuple(target.shape):
+    if not any_shape and tuple(src.shape) != tuple(target.shape):
         return None, (f"size mismatch for {key}: copying a param with shape {Size(src.shape)!r} "
                       f"from checkpoint, the shape in current model is {target.shape!r}.")
     if target.array.__class__ is np.ndarray and src.__class__ is not np.ndarray:
