@@ -70,7 +70,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         xp = get_array_module(scores.array)
         allowed = xp.asarray(allowed)
         scores = ops.where(xp.broadcast_to(allowed, scores.shape), scores, -math.inf)
-    return _softmax_rows_then_matmul(scores, value, dropout_p, dead_rows_zero=True)
+    # only a mask can leave a query row with no key (a scan, and on a GPU a host
+    # read, that unmasked attention does not need to pay)
+    return _softmax_rows_then_matmul(scores, value, dropout_p,
+                                     dead_rows_zero=attn_mask is not None)
 
 
 def _softmax_rows_then_matmul(scores, value, dropout_p, dead_rows_zero, training=True):
