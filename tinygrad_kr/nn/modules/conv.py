@@ -14,98 +14,6 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation, as in PyTorch).
-
-    Input (N, C_in, H, W) or unbatched (C_in, H, W); weight
-    (C_out, C_in / groups, kH, kW); output (N, C_out, H_out, W_out) with
-    H_out = (H + 2 padding - dilation (kH - 1) - 1) // stride + 1.
-    ``padding`` may also be 'valid' (0) or 'same' (output size = input size,
-    stride 1 only)."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__()
-        if groups <= 0:
-            raise ValueError("groups must be a positive integer")
-        if in_channels % groups != 0:
-            raise ValueError(f"in_channels must be divisible by groups (in_channels="
-                             f"{in_channels}, groups={groups})")
-        if out_channels % groups != 0:
-            raise ValueError(f"out_channels must be divisible by groups (out_channels="
-                             f"{out_channels}, groups={groups})")
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"padding_mode must be one of {list(_PADDING_MODES)}, but got "
-                             f"padding_mode='{padding_mode}'")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size)
-        self.stride = _pair(stride)
-        self.dilation = _pair(dilation)
-        self.groups = groups
-        self.padding_mode = padding_mode
-        if isinstance(padding, str):
-            if padding not in ("valid", "same"):
-                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
-                                 f"['valid', 'same']")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-            self.padding = padding
-        else:
-            self.padding = _pair(padding)
-        self._reversed_padding_repeated_twice = self._padding_amounts()
-        self.weight = Parameter(factories.empty(out_channels, in_channels // groups,
-                                                *self.kernel_size, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(factories.empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def _padding_amounts(self):
-        """[left, right, top, bottom] as F.pad takes them (for padding_mode != 'zeros')."""
-        if self.padding == "valid":
-            return [0, 0, 0, 0]
-        if self.padding == "same":
-            amounts = []
-            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
-                total = d * (k - 1)
-                amounts += [total // 2, total - total // 2]
-            return amounts
-        ph, pw = self.padding
-        return [pw, pw, ph, ph]
-
-    def reset_parameters(self):
-        reset_weight_and_bias(self.weight, self.bias)
-
-    def forward(self, input):
-        # F.conv2d checks everything else (dims, dtypes, kernel larger than the input)
-        if input.ndim in (3, 4) and input.shape[-3] != self.in_channels:
-            raise RuntimeError(f"{self!r}: expected input with {self.in_channels} channels, got "
-                               f"input of shape {tuple(input.shape)} ({input.shape[-3]} channels)")
-        if self.padding_mode == "zeros":
-            return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                            self.dilation, self.groups)
-        padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-        return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
-                        self.groups)
-
-    def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * len(self.padding):
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * len(self.dilation):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
-
-
 def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
 
@@ -144,13 +52,12 @@ def _conv_extra_repr(self):
     return s
 
 
-class Conv1d(Module):
-    """1-D convolution (cross-correlation, as in PyTorch).
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: the arguments, their checks, the weight
+    (C_out, C_in / groups, *kernel_size) and bias, PyTorch's init and repr.
+    ``_tuple`` spreads an int over the layer's dimensions."""
 
-    Input (N, C_in, L) or unbatched (C_in, L); weight (C_out, C_in / groups, k);
-    output (N, C_out, L_out) with
-    L_out = (L + 2 padding - dilation (k - 1) - 1) // stride + 1.
-    ``padding`` may also be 'valid' (0) or 'same' (stride 1 only)."""
+    _tuple = None
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -158,9 +65,9 @@ class Conv1d(Module):
         _check_channels(in_channels, out_channels, groups, padding_mode)
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _single(kernel_size)
-        self.stride = _single(stride)
-        self.dilation = _single(dilation)
+        self.kernel_size = self._tuple(kernel_size)
+        self.stride = self._tuple(stride)
+        self.dilation = self._tuple(dilation)
         self.groups = groups
         self.padding_mode = padding_mode
         if isinstance(padding, str):
@@ -171,14 +78,8 @@ class Conv1d(Module):
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _single(padding)
-        if self.padding == "valid":
-            self._reversed_padding_repeated_twice = [0, 0]
-        elif self.padding == "same":
-            total = self.dilation[0] * (self.kernel_size[0] - 1)
-            self._reversed_padding_repeated_twice = [total // 2, total - total // 2]
-        else:
-            self._reversed_padding_repeated_twice = [self.padding[0]] * 2
+            self.padding = self._tuple(padding)
+        self._reversed_padding_repeated_twice = self._padding_amounts()
         self.weight = Parameter(factories.empty(out_channels, in_channels // groups,
                                                 *self.kernel_size, device=device, dtype=dtype))
         if bias:
@@ -187,8 +88,59 @@ class Conv1d(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+    def _padding_amounts(self):
+        """[left, right(, top, bottom)] as F.pad takes them (for padding_mode != 'zeros')."""
+        if self.padding == "valid":
+            return [0, 0] * len(self.kernel_size)
+        amounts = []
+        if self.padding == "same":
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                amounts += [total // 2, total - total // 2]
+        else:
+            for p in reversed(self.padding):
+                amounts += [p, p]
+        return amounts
+
     def reset_parameters(self):
         reset_weight_and_bias(self.weight, self.bias)
+
+    extra_repr = _conv_extra_repr
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation, as in PyTorch).
+
+    Input (N, C_in, H, W) or unbatched (C_in, H, W); weight
+    (C_out, C_in / groups, kH, kW); output (N, C_out, H_out, W_out) with
+    H_out = (H + 2 padding - dilation (kH - 1) - 1) // stride + 1.
+    ``padding`` may also be 'valid' (0) or 'same' (output size = input size,
+    stride 1 only)."""
+
+    _tuple = staticmethod(_pair)
+
+    def forward(self, input):
+        # F.conv2d checks everything else (dims, dtypes, kernel larger than the input)
+        if input.ndim in (3, 4) and input.shape[-3] != self.in_channels:
+            raise RuntimeError(f"{self!r}: expected input with {self.in_channels} channels, got "
+                               f"input of shape {tuple(input.shape)} ({input.shape[-3]} channels)")
+        if self.padding_mode == "zeros":
+            return F.conv2d(input, self.weight, self.bias, self.stride, self.padding,
+                            self.dilation, self.groups)
+        padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+        return F.conv2d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation, as in PyTorch).
+
+    Input (N, C_in, L) or unbatched (C_in, L); weight (C_out, C_in / groups, k);
+    output (N, C_out, L_out) with
+    L_out = (L + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    ``padding`` may also be 'valid' (0) or 'same' (stride 1 only)."""
+
+    _tuple = staticmethod(_single)
 
     def forward(self, input):
         if self.padding_mode == "zeros":
@@ -197,8 +149,6 @@ class Conv1d(Module):
         padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
         return F.conv1d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
                         self.groups)
-
-    extra_repr = _conv_extra_repr
 
 
 class _ConvTransposeNd(Module):

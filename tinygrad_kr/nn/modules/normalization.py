@@ -9,6 +9,23 @@ from .module import Module
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
+def _affine_parameters(module, affine, bias, shape, device, dtype):
+    """The norms' scale and shift: Parameters ``weight`` and ``bias`` of
+    ``shape`` (bias None with bias=False; both None without affine), filled by
+    _reset_affine."""
+    for name, wanted in (("weight", affine), ("bias", affine and bias)):
+        module.register_parameter(name, Parameter(factories.empty(shape, device=device,
+                                                                  dtype=dtype)) if wanted else None)
+
+
+def _reset_affine(module):
+    """weight 1, bias 0 (where they exist)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """y = (x - mean) / sqrt(var + eps) * weight + bias over all dimensions but 1.
 
@@ -27,15 +44,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(factories.empty(num_features, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(factories.empty(num_features, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _affine_parameters(self, affine, bias, num_features, device, dtype)
         if track_running_stats:
             self.register_buffer("running_mean",
                                  factories.zeros(num_features, device=device, dtype=dtype))
@@ -57,10 +66,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, input):
         raise NotImplementedError
