@@ -939,8 +939,8 @@ def gpt(lib, start, model_kind="gpt", max_iters=30, eval_iters=4, batch_size=8, 
     torch.manual_seed(7)
     gen2 = m.generate(context, max_new_tokens=2 * block_size)[0].tolist()
     return dict(n_params=n_params, losses=losses, evals=evals, gen=gen, gen2=gen2,
-                text=decode(gen), vocab_size=vocab_size,
-                state={k: v.detach().numpy() for k, v in model.state_dict().items()})
+                text=decode(gen), vocab_size=vocab_size, device=device,
+                state={k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
 
 
 @pytest.mark.parametrize("kind", ["bigram", "gpt"])
@@ -956,13 +956,23 @@ def test_gpt(kind):
 def test_gpt_matches_pytorch(kind):
     ours, theirs = both(gpt, kind, dropout=0.0)
     assert ours["n_params"] == theirs["n_params"]
-    close(ours["losses"], theirs["losses"], rtol=1e-3)
-    close(ours["evals"], theirs["evals"], rtol=1e-3)
+    assert ours["device"] == theirs["device"]
+    # After one step the parameters agree to 1e-7; Adam's normalised steps of 1e-2
+    # grow float32 rounding differences to ~5e-4 in 30 steps on the CPU (parameters
+    # within 1.6e-3).  On a GPU (the lecture picks one when there is one) each library
+    # sums its products in its own cuBLAS order, and the runs drift further apart
+    # (measured on an H100: losses 0.7 %, evaluations 0.35 %; a parameter whose
+    # gradient is near zero is pushed by lr per step whichever way the rounding tips
+    # it, one by 0.062 in all), so there the early losses are held close, the curves
+    # within 3 %, and the parameters only coarsely.
+    gpu = ours["device"] == "cuda"
+    close(ours["losses"][:8], theirs["losses"][:8], rtol=1e-4)
+    close(ours["losses"], theirs["losses"], rtol=3e-2 if gpu else 1e-3)
+    close(ours["evals"], theirs["evals"], rtol=3e-2 if gpu else 1e-3)
     assert ours["state"].keys() == theirs["state"].keys()
-    # after one step the parameters agree to 1e-7; Adam's normalised steps of 1e-2
-    # grow float32 rounding differences to ~5e-4 in 30 steps
     for k in ours["state"]:
-        close(ours["state"][k], theirs["state"][k], rtol=1e-3, atol=2e-3)
+        close(ours["state"][k], theirs["state"][k], rtol=3e-2 if gpu else 1e-3,
+              atol=0.1 if gpu else 2e-3)
 
 
 def test_gpt_with_dropout_matches_pytorch_parameter_count():
