@@ -52,6 +52,14 @@ TORCH_CASES = {
     "roll": (lambda m, a: m.roll(a, (1, -2), (0, 1)), A),
     "roll_flat": (lambda m, a: a.roll(-5), A),
     "roll_same_dim_twice": (lambda m, a: m.roll(a, (1, 2), (1, 1)), A),
+    "flip_varargs": (lambda m, t: t.flip(0, 2) * 2, T3),
+    "flip_keyword": (lambda m, t: m.flip(t, dims=[-1]), T3),
+    "fliplr_flipud": (lambda m, a: m.fliplr(a) + a.flipud(), A[:, :3].T @ A[:, :3]),
+    **{f"rot90_k{k}_{d0}{d1}": (lambda m, t, k=k, d0=d0, d1=d1: m.rot90(t, k, (d0, d1)), T3)
+       for k in (-3, -1, 0, 1, 2, 3, 5) for d0, d1 in ((0, 1), (2, 1), (-1, 0))},
+    # the result is new memory: an in-place change stays in it (and is recorded)
+    "flip_then_in_place": (lambda m, a: a.flip(0).mul_(3) + a, A),
+    "rot90_then_in_place": (lambda m, a: m.rot90(a).add_(1) * 2, A),
 }
 
 
@@ -59,6 +67,30 @@ TORCH_CASES = {
 def test_matches_torch(name):
     f, *arrays = TORCH_CASES[name]
     _both(_torch(), f, *arrays)
+
+
+def test_flips_copy_and_check_as_torch():
+    x = tkr.tensor(A)
+    for y in (x.flip(1), tkr.fliplr(x), x.flipud(), x.rot90(2), tkr.rot90(x, 4)):
+        y.zero_()
+        np.testing.assert_array_equal(x.array, A)       # x unchanged: new memory each time
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'dims'"):
+        tkr.flip(x)
+    with pytest.raises(RuntimeError, match="dims = 3"):
+        x.rot90(1, (0, 1, 0))
+    with pytest.raises(RuntimeError, match="rotation dims to be different"):
+        x.rot90(1, (1, -1))
+    with pytest.raises(RuntimeError, match=">= 2-d"):
+        tkr.fliplr(tkr.zeros(3))
+    with pytest.raises(RuntimeError, match=">= 1-d"):
+        tkr.flipud(tkr.tensor(1.0))
+
+
+def test_flip_and_rot90_gradcheck():
+    from tinygrad_kr.autograd import gradcheck
+    x = tkr.tensor(T3, requires_grad=True)
+    assert gradcheck(lambda t: t.flip(0, 2), (x,))
+    assert gradcheck(lambda t: tkr.rot90(t, 3, (2, 0)), (x,))
 
 
 def test_einsum_errors_name_the_problem():

@@ -13,12 +13,13 @@ from .factories import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTe
                         set_default_device, get_default_device)
 from .ops import (abs, add, amax, amin, argmax, argmin, argsort, bmm, broadcast_to, can_cast, cat,
                   chunk, clamp, clip, concat, concatenate, cos, cumprod, cumsum, diag, diagonal,
-                  div, dot, einsum, exp, expand, expm1, flatten, flip, gather, histogram,
+                  div, dot, einsum, exp, expand, expm1, flatten, flip, fliplr, flipud, gather,
+                  histogram,
                   index_add, index_select,
                   leaky_relu, log, log1p, log2, log10, log_softmax, logsumexp, matmul, max,
                   maximum, mean, min, minimum, mm, mul, mv, narrow, neg, norm, outer, permute,
                   pow, prod, promote_types,
-                  reciprocal, relu, repeat, reshape, result_type, roll, rsqrt, scatter, sigmoid,
+                  reciprocal, relu, repeat, reshape, result_type, roll, rot90, rsqrt, scatter, sigmoid,
                   sign, sin, softmax, sort, split, sqrt, square, squeeze, stack, std, sub, sum,
                   swapaxes, t, tanh, topk, trace, transpose, tril, triu, unbind, unsqueeze, var,
                   where)

@@ -1802,11 +1802,57 @@ def roll(input, shifts, dims=None):
 # --------------------------------------------------------------------------
 
 
-def flip(input, dims):
-    """Reverse the order along ``dims`` (PyTorch's answer to x[::-1])."""
-    dims = _norm_dims(dims, input.ndim)
+def _reversed_view(input, dims):
+    """input[::-1] along the normalised ``dims``: a view (a GetItem)."""
     return GetItem.apply(input, index=tuple(slice(None, None, -1) if d in dims else slice(None)
                                             for d in range(input.ndim)))
+
+
+def flip(input, *dims_args, dims=None):
+    """Reverse the order along ``dims`` (PyTorch's answer to x[::-1]): x.flip(0),
+    x.flip(0, 1), torch.flip(x, dims=(0, 1)).  Into new memory, as PyTorch's: the
+    view would share x's memory, and an in-place change to the result would reach x."""
+    if dims is None:
+        if not dims_args:
+            raise TypeError("flip() missing 1 required positional argument: 'dims'")
+        dims = dims_args[0] if len(dims_args) == 1 else dims_args
+    elif dims_args:
+        raise TypeError("flip() got multiple values for argument 'dims'")
+    return Clone.apply(_reversed_view(input, _norm_dims(dims, input.ndim)))
+
+
+def fliplr(input):
+    """Reverse the columns (dim 1) of a tensor of >= 2 dims; a copy, as PyTorch's."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+def flipud(input):
+    """Reverse the rows (dim 0) of a tensor of >= 1 dim; a copy, as PyTorch's."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    """Rotate by k * 90 degrees in the plane of ``dims``, from the first axis towards
+    the second (PyTorch's direction); a copy, as PyTorch's."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = (_norm_dims(d, input.ndim)[0] for d in dims)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
+    k = int(k) % 4
+    view = (input if k == 0 else
+            transpose(_reversed_view(input, (d1,)), d0, d1) if k == 1 else
+            _reversed_view(input, (d0, d1)) if k == 2 else
+            transpose(_reversed_view(input, (d0,)), d0, d1))
+    return Clone.apply(view)
 
 
 def _triangle(input, diagonal, upper):

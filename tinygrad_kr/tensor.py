@@ -923,7 +923,7 @@ for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "ne
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
               "log2", "log10", "expm1", "histogram", "index_add", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
-              "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
+              "fliplr", "flipud", "rot90", "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
               "diagonal", "trace"):
     if hasattr(_ops, _name):
         setattr(Tensor, _name, getattr(_ops, _name))
