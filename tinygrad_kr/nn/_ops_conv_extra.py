@@ -10,6 +10,9 @@ Forward, backward and kernel are three hops apart:
     kernels.conv2d_backward_weight with the roles of x and gy swapped
     (csrc/conv.pyx, twin kernels/ref_conv.py).  conv_transpose1d is it on
     (N, C, 1, L).
+  * create_graph through Conv2d and ConvTranspose2d: their gradients written
+    as each other (_conv2d_input, _conv2d_weight, as torch.nn.grad), so each
+    graph-mode backward is itself differentiable, to any order.
   * interpolate ('nearest', 'linear', 'bilinear'): gathers with core indexing
     ops (whose backward scatters with add.at) and a weighted sum, so it is
     twice differentiable; the source indices and weights follow PyTorch's
@@ -26,7 +29,7 @@ from .. import kernels, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._ops_dense import avg_pool2d, conv2d, max_pool2d
+from ._ops_dense import Conv2d, avg_pool2d, conv2d, max_pool2d
 
 __all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
            "interpolate"]
@@ -215,12 +218,11 @@ class ConvTranspose2d(Function):
     uncropped, unpadded size F = (H - 1) stride + dilation (k - 1) + 1,
     and the output is rows [padding, padding + H_out) of it (zeros past F)."""
 
-    double_differentiable = False
-
     def forward(self, x, weight, bias, *, stride, padding, dilation, output_padding, groups):
         xp = get_array_module(x)
         N, _, H, W = x.shape
         self.groups = groups
+        self.conv = (stride, padding, dilation)    # of the convolution this transposes
         self.out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, s, p, d, k, op in
                          zip((H, W), stride, padding, dilation, weight.shape[2:],
                              output_padding))
@@ -267,6 +269,23 @@ class ConvTranspose2d(Function):
     def backward(self, xp, gy):
         need_x, need_w, need_b = self.needs_input_grad
         gx = gw = gb = None
+        if self._graph_mode:
+            # create_graph: the gradients as differentiable convolutions.  The
+            # input gradient is the convolution itself (more rows than x only
+            # when output_padding >= stride: the first H are x's); the weight
+            # gradient is the convolution's weight gradient with gy as its
+            # input and x as its output gradient.
+            if need_x or need_w:
+                x, weight = self.saved_tensors
+                if need_x:
+                    gx = _crop(Conv2d.apply(gy, weight, None, stride=self.conv[0],
+                                            padding=self.conv[1], dilation=self.conv[2],
+                                            groups=self.groups, extra=(0, 0)), x.shape[2:])
+                if need_w:
+                    gw = _conv2d_weight(gy, weight.shape, x, *self.conv, self.groups)
+            if need_b:
+                gb = xp.sum(gy, axis=(0, 2, 3))
+            return gx, gw, gb
         if need_x or need_w:
             x, weight = self.saved_tensors
             g = gy if self.direct else self._uncrop(xp, gy)
@@ -283,6 +302,46 @@ class ConvTranspose2d(Function):
         if need_b:
             gb = kernels.bias_grad(gy)
         return gx, gw, gb
+
+
+def _crop(t, size):
+    """Tensor t (N, C, h, w) cut to its first size = (H, W) rows and columns."""
+    return t if tuple(t.shape[2:]) == tuple(size) else t[:, :, :size[0], :size[1]]
+
+
+def _conv2d_input(input_size, weight, grad_output, stride, padding, dilation, groups,
+                  extra=(0, 0)):
+    """The input gradient of conv2d as a differentiable op (torch.nn.grad.conv2d_input):
+    the transposed convolution of grad_output by the same weight, with the
+    output_padding that gives back the padded input's size, cut to the input's
+    (H, W) when the 'same' padding added ``extra`` rows/columns."""
+    padded = tuple(n + e for n, e in zip(input_size[2:], extra))
+    output_padding = tuple(n - ((o - 1) * s - 2 * p + d * (k - 1) + 1) for n, o, s, p, d, k in
+                           zip(padded, grad_output.shape[2:], stride, padding, dilation,
+                               weight.shape[2:]))
+    gx = ConvTranspose2d.apply(grad_output, weight, None, stride=stride, padding=padding,
+                               dilation=dilation, output_padding=output_padding, groups=groups)
+    return _crop(gx, input_size[2:])
+
+
+def _conv2d_weight(input, weight_size, grad_output, stride, padding, dilation, groups,
+                   extra=(0, 0)):
+    """The weight gradient of conv2d as a differentiable op (torch.nn.grad.conv2d_weight):
+    gw[o, c, i, j] = sum over n, h, w of grad_output[n, o, h, w] *
+    input_padded[n, c, h stride + i dilation, w stride + j dilation], which is a
+    conv2d of the input (batch and channel axes swapped) by grad_output (the
+    same) with stride and dilation exchanged, cut to (kh, kw).  Groups: the
+    input's (g, c) channels become batch c and channel (g, n), grad_output's
+    (g, o) the output channels, so group g only meets group g."""
+    xp = ops.TensorMath
+    (N, C), O, G = input.shape[:2], grad_output.shape[1], groups
+    x = xp.reshape(input, (N, G, C // G) + tuple(input.shape[2:]))
+    x = xp.reshape(xp.permute_dims(x, (2, 1, 0, 3, 4)), (C // G, G * N) + tuple(input.shape[2:]))
+    g = xp.reshape(grad_output, (N, G, O // G) + tuple(grad_output.shape[2:]))
+    g = xp.reshape(xp.permute_dims(g, (1, 2, 0, 3, 4)), (O, N) + tuple(grad_output.shape[2:]))
+    gw = Conv2d.apply(x, g, None, stride=dilation, padding=padding, dilation=stride, groups=G,
+                      extra=extra)                                  # (C / G, O, >= kh, >= kw)
+    return xp.permute_dims(_crop(gw, weight_size[2:]), (1, 0, 2, 3))
 
 
 def _transposed_args(input, weight, bias, stride, padding, output_padding, groups, dilation,

@@ -148,16 +148,16 @@ class Conv2d(Function):
     'same' padding).  Groups run one kernel call each on their channel slice.
     """
 
-    double_differentiable = False
-
     def forward(self, x, weight, bias, *, stride, padding, dilation, groups, extra):
         self.x_shape = x.shape
-        if extra != (0, 0):
-            x = get_array_module(x).pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
         self.geometry = (stride, padding, dilation)
-        self.groups = groups
+        self.groups, self.extra = groups, extra
         if self.needs_input_grad[0] or self.needs_input_grad[1]:
+            # the input itself, not its padded copy: create_graph differentiates
+            # through it (and an in-place change of it is caught, as in PyTorch)
             self.save_for_backward(x, weight)
+        if extra != (0, 0):
+            x = self._pad_extra(x)
         if groups == 1:
             return kernels.conv2d_forward(x, weight, bias, *self.geometry)
         xs, ws = self._group_slices(x.shape[1], weight.shape[0])
@@ -165,6 +165,11 @@ class Conv2d(Function):
             [kernels.conv2d_forward(x[:, cs], weight[ws_], None if bias is None else bias[ws_],
                                     *self.geometry)
              for cs, ws_ in zip(xs, ws)], axis=1)
+
+    def _pad_extra(self, x):
+        """x with the ``extra`` zero rows/columns at the bottom/right."""
+        return get_array_module(x).pad(x, ((0, 0), (0, 0), (0, self.extra[0]),
+                                           (0, self.extra[1])))
 
     def _group_slices(self, in_channels, out_channels):
         ci, co = in_channels // self.groups, out_channels // self.groups
@@ -174,8 +179,22 @@ class Conv2d(Function):
     def backward(self, xp, gy):
         need_x, need_w, need_b = self.needs_input_grad
         gx = gw = gb = None
-        if need_x or need_w:
+        if self._graph_mode and (need_x or need_w):
+            # create_graph: the same gradients as differentiable convolutions
+            # (these two call ConvTranspose2d and Conv2d, whose graph-mode
+            # backwards call these again: every order works)
+            from ._ops_conv_extra import _conv2d_input, _conv2d_weight
             x, weight = self.saved_tensors
+            if need_x:
+                gx = _conv2d_input(self.x_shape, weight, gy, *self.geometry, self.groups,
+                                   self.extra)
+            if need_w:
+                gw = _conv2d_weight(x, weight.shape, gy, *self.geometry, self.groups,
+                                    self.extra)
+        elif need_x or need_w:
+            x, weight = self.saved_tensors
+            if self.extra != (0, 0):    # forward padded a copy that it did not keep
+                x = self._pad_extra(x)
             xs, ws = self._group_slices(x.shape[1], weight.shape[0])
             if need_x:
                 group_shape = (x.shape[0], x.shape[1] // self.groups) + x.shape[2:]
@@ -274,8 +293,6 @@ class MaxPool2d(Function):
     """Max over windows of x (N, C, H, W); the argmax indices (flat h*W + w
     per plane) are kept for backward, and handed out through ``sink``."""
 
-    double_differentiable = False
-
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode, sink):
         y, indices = kernels.max_pool2d_forward(x, kernel_size, stride, padding, dilation,
                                                 ceil_mode)
@@ -286,13 +303,51 @@ class MaxPool2d(Function):
         return y
 
     def backward(self, xp, gy):
+        if self._graph_mode:
+            return ScatterAtIndices.apply(gy, indices=self.indices, x_shape=self.x_shape)
         return kernels.max_pool2d_backward(gy, self.indices, self.x_shape)
+
+
+# A pooling's input gradient is a linear map of gy, and the gradient of that map is
+# its adjoint: for max pooling (indices fixed) scatter and gather, for average
+# pooling the pooling itself.  Each map's backward under create_graph is the other
+# one's Function, so poolings can be differentiated to any order, as in PyTorch.
+
+class ScatterAtIndices(Function):
+    """gx (N, C, H, W) of a max pooling: each gy (N, C, oh, ow) added at its
+    window's argmax (``indices``, flat h*W + w per plane)."""
+
+    def forward(self, gy, *, indices, x_shape):
+        self.indices, self.x_shape = indices, x_shape
+        return kernels.max_pool2d_backward(gy, indices, x_shape)
+
+    def backward(self, xp, ggx):
+        if self._graph_mode:
+            return GatherAtIndices.apply(ggx, indices=self.indices, x_shape=self.x_shape)
+        return _gather_planes(ggx, self.indices)
+
+
+class GatherAtIndices(Function):
+    """x (N, C, H, W) read at ``indices`` (N, C, oh, ow), flat h*W + w per plane."""
+
+    def forward(self, x, *, indices, x_shape):
+        self.indices, self.x_shape = indices, x_shape
+        return _gather_planes(x, indices)
+
+    def backward(self, xp, gy):
+        if self._graph_mode:
+            return ScatterAtIndices.apply(gy, indices=self.indices, x_shape=self.x_shape)
+        return kernels.max_pool2d_backward(gy, self.indices, self.x_shape)
+
+
+def _gather_planes(x, indices):
+    n, c = indices.shape[:2]
+    flat = get_array_module(x).take_along_axis(x.reshape(n, c, -1), indices.reshape(n, c, -1), 2)
+    return flat.reshape(indices.shape)
 
 
 class AvgPool2d(Function):
     """Mean over windows of x (N, C, H, W) (PyTorch's divisor rules)."""
-
-    double_differentiable = False
 
     def forward(self, x, *, options):
         self.options = options
@@ -300,7 +355,23 @@ class AvgPool2d(Function):
         return kernels.avg_pool2d_forward(x, *options)
 
     def backward(self, xp, gy):
+        if self._graph_mode:
+            return AvgPool2dAdjoint.apply(gy, x_shape=self.x_shape, options=self.options)
         return kernels.avg_pool2d_backward(gy, self.x_shape, *self.options)
+
+
+class AvgPool2dAdjoint(Function):
+    """gx of an average pooling: each gy spread over its window, divided as the
+    forward divided.  Its own gradient is the average pooling."""
+
+    def forward(self, gy, *, x_shape, options):
+        self.options = options
+        return kernels.avg_pool2d_backward(gy, x_shape, *options)
+
+    def backward(self, xp, ggx):
+        if self._graph_mode:
+            return AvgPool2d.apply(ggx, options=self.options)
+        return kernels.avg_pool2d_forward(ggx, *self.options)
 
 
 def _pool_args(input, kernel_size, stride, fn):
@@ -401,8 +472,6 @@ class AdaptiveMaxPool2d(Function):
     reductions over N and C); the backward is max_pool2d's: each gradient
     added at its argmax (flat h*W + w, first maximum, NaN wins)."""
 
-    double_differentiable = False
-
     def forward(self, x, *, output_size, sink):
         xp = get_array_module(x)
         N, C, H, W = x.shape
@@ -421,8 +490,7 @@ class AdaptiveMaxPool2d(Function):
             sink.append(indices)
         return y
 
-    def backward(self, xp, gy):
-        return kernels.max_pool2d_backward(gy, self.indices, self.x_shape)
+    backward = MaxPool2d.backward
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):

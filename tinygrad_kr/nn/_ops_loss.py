@@ -9,8 +9,9 @@ label_smoothing.  The forward keeps only the row log-sum-exp for backward.
 """
 import numpy as np
 
-from .. import kernels
+from .. import kernels, ops
 from ..autograd.function import Function, device_mismatch
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 __all__ = ["cross_entropy", "nll_loss"]
@@ -37,14 +38,49 @@ def _legacy_reduction(size_average, reduce, reduction):
     return _reduction(size_average, reduce, reduction)
 
 
+class _ClassAxis:
+    """Shapes and constants of a loss's backward in the logits' own layout
+    (class axis 0 for (C,) input, else 1), for the create_graph formulas."""
+
+    def __init__(self, logits, weight):
+        self.axis = 0 if logits.ndim == 1 else 1
+        self.n_classes = logits.shape[self.axis]
+        self.row_shape = list(logits.shape)          # one value per row: 1 on the class axis
+        self.row_shape[self.axis] = 1
+        self.class_shape = [1] * logits.ndim         # one value per class
+        self.class_shape[self.axis] = self.n_classes
+        self.xp = get_array_module(logits.array)
+        self.dtype = logits.array.dtype
+        w = self.xp.ones(self.n_classes, self.dtype) if weight is None else weight
+        self.w = w.astype(self.dtype).reshape(self.class_shape)
+
+    def labels(self, target, ignore_index):
+        """(the labels with ignored ones as 0, their validity), in the row shape."""
+        y = target.array.reshape(self.row_shape)
+        valid = y != ignore_index
+        return self.xp.where(valid, y, 0), valid
+
+    def one_hot(self, y_safe, valid):
+        classes = self.xp.arange(self.n_classes).reshape(self.class_shape)
+        return ((classes == y_safe) & valid).astype(self.dtype)
+
+    def upstream(self, gy, reduction, total_weight):
+        """d loss / d row loss, broadcastable against the logits (a Tensor)."""
+        if reduction == "none":
+            return gy.reshape(self.row_shape)
+        if reduction == "mean":      # no valid row at all: every row's gradient is 0 anyway
+            return gy / (total_weight or 1.0)
+        return gy
+
+
 class CrossEntropy(Function):
     """log_softmax + nll over the class axis, fused.
 
     Inputs: logits (differentiable) and target (differentiable only when it
     holds class probabilities).  Options: weight (array or None),
-    ignore_index, reduction, label_smoothing."""
-
-    double_differentiable = False
+    ignore_index, reduction, label_smoothing.  Under create_graph the
+    gradients are written with recorded ops (log_softmax, products), so the
+    loss can be differentiated to any order, as PyTorch's."""
 
     def forward(self, logits, target, *, weight, ignore_index, reduction, label_smoothing):
         self.options = (weight, ignore_index, reduction, label_smoothing)
@@ -56,6 +92,8 @@ class CrossEntropy(Function):
         return loss
 
     def backward(self, xp, gy):
+        if self._graph_mode:
+            return self._graph_backward(gy)
         logits, target = self.saved_tensors
         gx = gt = None
         if self.needs_input_grad[0]:
@@ -87,10 +125,35 @@ class CrossEntropy(Function):
         return gt
 
 
-class NLLLoss(Function):
-    """Negative log-likelihood of log-probabilities at the target classes."""
+    def _graph_backward(self, gy):
+        """The kernels' gradients as recorded ops (the twin's formulas, per row:
+        gx = g * (softmax * sum(q * w) - q * w) with the target distribution
+        q = (1-eps) onehot(y) + eps/C, or the given probabilities, smoothed)."""
+        logits, target = self.saved_tensors
+        weight, ignore_index, reduction, eps = self.options
+        k = _ClassAxis(logits, weight)
+        g = k.upstream(gy, reduction, self.total_weight)
+        logp = ops.log_softmax(logits, k.axis)
+        gx = gt = None
+        if target.array.dtype.kind == "f":      # class probabilities
+            wq = ((1 - eps) * target + eps / k.n_classes) * Tensor(k.w)
+            if self.needs_input_grad[0]:
+                gx = g * (logp.exp() * wq.sum(k.axis, keepdim=True) - wq)
+            if self.needs_input_grad[1]:
+                gt = -(1 - eps) * g * Tensor(k.w) * logp
+            return gx, gt
+        y_safe, valid = k.labels(target, ignore_index)
+        soft = eps / k.n_classes
+        hard = (1 - eps) * k.xp.take(k.w.reshape(-1), y_safe) * valid      # w[y], row shape
+        p_scale = (hard + soft * k.w.sum() * valid).astype(k.dtype)
+        rest = -(soft * k.w * valid + k.one_hot(y_safe, valid) * hard).astype(k.dtype)
+        return g * (logp.exp() * Tensor(p_scale) + Tensor(rest)), None
 
-    double_differentiable = False
+
+class NLLLoss(Function):
+    """Negative log-likelihood of log-probabilities at the target classes.
+    The gradient, -g w[y] at each row's label, is a constant times g: under
+    create_graph it is that product, recorded."""
 
     def forward(self, logp, target, *, weight, ignore_index, reduction):
         self.options = (weight, ignore_index, reduction)
@@ -102,6 +165,12 @@ class NLLLoss(Function):
 
     def backward(self, xp, gy):
         logp, target = self.saved_tensors
+        if self._graph_mode:
+            weight, ignore_index, reduction = self.options
+            k = _ClassAxis(logp, weight)
+            y_safe, valid = k.labels(target, ignore_index)
+            scale = -(k.one_hot(y_safe, valid) * k.w)
+            return k.upstream(gy, reduction, self.total_weight) * Tensor(scale), None
         return kernels.nll_loss_backward(logp, target, gy, self.total_weight, *self.options), None
 
 

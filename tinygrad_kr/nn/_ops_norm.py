@@ -14,6 +14,7 @@ import warnings
 from .. import kernels
 from ..autograd.function import Function
 from ..random import get_rng
+from ..tensor import Tensor
 
 __all__ = ["batch_norm", "dropout", "dropout2d"]
 
@@ -23,24 +24,57 @@ def _data(t):
 
 
 class BatchNorm(Function):
-    """Per-channel normalisation; inputs x, weight, bias (the last two may be None)."""
-
-    double_differentiable = False
+    """Per-channel normalisation; inputs x, weight, bias (the last two may be None).
+    Under create_graph the gradients are written with recorded ops, the batch
+    statistics recomputed from x, so that they are differentiable again."""
 
     def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
         y, mean, invstd = kernels.batch_norm_forward(x, weight, bias, running_mean, running_var,
                                                      training, momentum, eps)
         if any(self.needs_input_grad):
             self.save_for_backward(x, weight)
-            self.mean, self.invstd, self.training = mean, invstd, training
+            self.mean, self.invstd, self.training, self.eps = mean, invstd, training, eps
         return y
 
     def backward(self, xp, gy):
         x, weight = self.saved_tensors
         need_x, need_w, need_b = self.needs_input_grad
+        if self._graph_mode:
+            return self._graph_backward(x, weight, gy)
         gx, gweight, gbias = kernels.batch_norm_backward(gy, x, weight, self.mean, self.invstd,
                                                          self.training, need_x)
         return gx, (gweight if need_w else None), (gbias if need_b else None)
+
+
+    def _graph_backward(self, x, weight, gy):
+        """gx, gw, gb of the kernel, as recorded ops: with x_hat = (x - mean) * invstd,
+        gb = sum(gy), gw = sum(gy * x_hat) and, in training (batch statistics of M
+        values per channel), gx = w * invstd / M * (M gy - gb - x_hat gw); in
+        evaluation (running statistics, constants) gx = w * invstd * gy."""
+        axes = (0,) + tuple(range(2, x.ndim))
+        channel = [1] * x.ndim      # per-channel values broadcast over the other axes
+        channel[1] = x.shape[1]
+        if self.training:
+            mean = x.mean(axes, keepdim=True)
+            centred = x - mean
+            invstd = ((centred * centred).mean(axes, keepdim=True) + self.eps).rsqrt()
+        else:
+            dtype = x.array.dtype
+            centred = x - Tensor(self.mean.astype(dtype).reshape(channel))
+            invstd = Tensor(self.invstd.astype(dtype).reshape(channel))
+        x_hat = centred * invstd
+        gb = gy.sum(axes, keepdim=True)
+        gw = (gy * x_hat).sum(axes, keepdim=True)
+        scale = invstd if weight is None else invstd * weight.reshape(channel)
+        need_x, need_w, need_b = self.needs_input_grad
+        gx = None
+        if need_x:
+            if self.training:
+                m = x.numel() // x.shape[1]
+                gx = scale / m * (m * gy - gb - x_hat * gw)
+            else:
+                gx = scale * gy
+        return (gx, gw.reshape(-1) if need_w else None, gb.reshape(-1) if need_b else None)
 
 
 def _check_batch_size(input):
