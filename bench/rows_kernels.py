@@ -104,6 +104,26 @@ def maxpool_row(n=64, c=6, hw=28, inputs=4):
                note="NumPy: reshape to 2x2 windows, max, equality mask.")
 
 
+# -- interpolate ------------------------------------------------------------------------
+
+def interpolate_row(mode, n=8, c=16, hw=32):
+    x = _f32(_rng(), n, c, hw, hw)
+    extra = dict(align_corners=False) if mode == "bilinear" else {}
+
+    def make(lib):
+        F = lib.nn.functional
+        X = lib.from_numpy(x).requires_grad_()
+
+        def step():
+            X.grad = None
+            F.interpolate(X, scale_factor=2, mode=mode, **extra).sum().backward()
+        return step
+    return Row(f"interpolate/{mode}-2x-{n}x{c}x{hw}x{hw}",
+               f"F.interpolate(scale_factor=2, mode={mode!r}) forward + backward on "
+               f"{n}x{c}x{hw}x{hw} (an upsampling layer of a small decoder).",
+               _pair(make))
+
+
 # -- softmax cross-entropy ------------------------------------------------------------
 
 def softmax_ce_row(n, classes, target=None):
@@ -219,6 +239,8 @@ def rows(ctx):
     out += [conv_row("lenet-conv1", 64, 1, 28, 6, 5, 2, input_grad=False),
             conv_row("lenet-conv2", 64, 6, 14, 16, 5, 0, input_grad=True),
             maxpool_row(),
+            interpolate_row("bilinear"),
+            interpolate_row("nearest"),
             softmax_ce_row(128, 10, target=0.3),
             softmax_ce_row(1024 if quick else 4096, 1000),
             optimizer_row("sgd", 1_000_000 if quick else 10_000_000),

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""Compiled twins of tinygrad_kr/kernels/ref_pool.py: 2-D max/average pooling.
+"""Compiled twins of tinygrad_kr/kernels/ref_pool.py: 2-D max/average pooling
+and resampling (interpolate's 'nearest', 'linear' and 'bilinear').
 
 x is (N, C, H, W) float32/float64; kernel_size/stride/padding/dilation are
 (h, w) pairs.  Each (n, c) plane is independent, so every kernel is one
@@ -15,7 +16,7 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 
 from _util cimport data_ptr, float_array, int_pair, num_threads
-from tinygrad_kr.kernels.ref_pool import _check_divisor
+from tinygrad_kr.kernels.ref_pool import _check_divisor, _check_taps
 
 cnp.import_array()
 
@@ -402,4 +403,148 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding, ceil_mode,
     else:
         with nogil:
             _avg_backward(<const double*> pgy, <double*> pgx, &g)
+    return gx
+
+
+# -------------------------------------------------------------- resampling
+
+cdef struct Taps:
+    const long long* i0
+    const long long* i1
+    const void* w0          # the kernel's float type; NULL: one tap, copied (nearest)
+    const void* w1
+    Py_ssize_t n            # output length; 0: the axis is kept as it is
+
+
+cdef inline floating _row_value(const floating* row, const Taps* w, Py_ssize_t ow) noexcept nogil:
+    """One output column of a source row: w0 row[i0] + w1 row[i1], row[i0] or row[ow]."""
+    if w.n == 0:
+        return row[ow]
+    if w.w0 == NULL:
+        return row[w.i0[ow]]
+    return ((<const floating*> w.w0)[ow] * row[w.i0[ow]]
+            + (<const floating*> w.w1)[ow] * row[w.i1[ow]])
+
+
+cdef void _resample_plane(const floating* x, floating* y, Py_ssize_t H, Py_ssize_t W,
+                          Py_ssize_t OH, Py_ssize_t OW, const Taps* h, const Taps* w) noexcept nogil:
+    cdef Py_ssize_t oh, ow
+    cdef const floating* r0
+    cdef const floating* r1
+    cdef floating a, b
+    for oh in range(OH):
+        if h.n == 0:
+            r0 = x + oh * W
+            for ow in range(OW):
+                y[oh * OW + ow] = _row_value(r0, w, ow)
+        else:
+            r0 = x + h.i0[oh] * W
+            if h.w0 == NULL:
+                for ow in range(OW):
+                    y[oh * OW + ow] = _row_value(r0, w, ow)
+                continue
+            r1 = x + h.i1[oh] * W
+            a = (<const floating*> h.w0)[oh]
+            b = (<const floating*> h.w1)[oh]
+            for ow in range(OW):       # PyTorch's grouping: the columns first
+                y[oh * OW + ow] = a * _row_value(r0, w, ow) + b * _row_value(r1, w, ow)
+
+
+cdef inline void _spread_row(floating* row, const Taps* w, Py_ssize_t ow,
+                             floating scale, floating g) noexcept nogil:
+    """row[i0] += scale w0 g; row[i1] += scale w1 g (row[i0] or row[ow] += scale g)."""
+    if w.n == 0:
+        row[ow] += scale * g
+    elif w.w0 == NULL:
+        row[w.i0[ow]] += scale * g
+    else:
+        row[w.i0[ow]] += scale * (<const floating*> w.w0)[ow] * g
+        row[w.i1[ow]] += scale * (<const floating*> w.w1)[ow] * g
+
+
+cdef void _resample_backward_plane(const floating* gy, floating* gx, Py_ssize_t H, Py_ssize_t W,
+                                   Py_ssize_t OH, Py_ssize_t OW, const Taps* h,
+                                   const Taps* w) noexcept nogil:
+    """The forward's adjoint, each output's taps in PyTorch's order."""
+    cdef Py_ssize_t oh, ow
+    cdef floating a, b, g
+    for ow in range(H * W):
+        gx[ow] = 0
+    for oh in range(OH):
+        if h.n == 0 or h.w0 == NULL:
+            for ow in range(OW):
+                _spread_row(gx + (oh if h.n == 0 else h.i0[oh]) * W, w, ow, 1, gy[oh * OW + ow])
+        else:
+            a = (<const floating*> h.w0)[oh]
+            b = (<const floating*> h.w1)[oh]
+            for ow in range(OW):
+                g = gy[oh * OW + ow]
+                _spread_row(gx + h.i0[oh] * W, w, ow, a, g)
+                _spread_row(gx + h.i1[oh] * W, w, ow, b, g)
+
+
+cdef void _resample(const floating* src, floating* dst, Py_ssize_t planes, Py_ssize_t H,
+                    Py_ssize_t W, Py_ssize_t OH, Py_ssize_t OW, const Taps* h, const Taps* w,
+                    bint backward) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef int threads = num_threads(planes * (H * W + 4 * OH * OW))
+    for p in prange(planes, schedule='static', num_threads=threads):
+        if backward:
+            _resample_backward_plane(src + p * OH * OW, dst + p * H * W, H, W, OH, OW, h, w)
+        else:
+            _resample_plane(src + p * H * W, dst + p * OH * OW, H, W, OH, OW, h, w)
+
+
+cdef Taps _taps(taps, list keep):
+    """A Taps view of (i0,) or (i0, i1, w0, w1) (checked already), or the kept axis."""
+    cdef Taps t
+    t.i0, t.i1, t.w0, t.w1, t.n = NULL, NULL, NULL, NULL, 0
+    if taps is None:
+        return t
+    arrays = [np.ascontiguousarray(a) for a in taps]
+    keep.extend(arrays)               # alive until the loops are done
+    t.i0 = <const long long*> data_ptr(arrays[0])
+    if len(arrays) == 4:
+        t.i1 = <const long long*> data_ptr(arrays[1])
+        t.w0 = data_ptr(arrays[2])
+        t.w1 = data_ptr(arrays[3])
+    t.n = arrays[0].shape[0]
+    return t
+
+
+cdef _run_resample(src, dst, tuple x_shape, tuple out, h_taps, w_taps, bint backward):
+    cdef list keep = []
+    cdef Taps h = _taps(h_taps, keep), w = _taps(w_taps, keep)
+    cdef Py_ssize_t planes = x_shape[0] * x_shape[1], H = x_shape[2], W = x_shape[3]
+    cdef Py_ssize_t OH = out[0], OW = out[1]
+    cdef void* ps = data_ptr(src)
+    cdef void* pd = data_ptr(dst)
+    if src.dtype == np.float32:
+        with nogil:
+            _resample(<const float*> ps, <float*> pd, planes, H, W, OH, OW, &h, &w, backward)
+    else:
+        with nogil:
+            _resample(<const double*> ps, <double*> pd, planes, H, W, OH, OW, &h, &w, backward)
+
+
+def resample2d_forward(x, h_taps, w_taps):
+    """y (N, C, OH, OW) of x (N, C, H, W) resampled by the taps of each axis."""
+    fn = "resample2d_forward"
+    x = float_array(x, "x", fn)
+    out = _check_taps(x.shape, x.dtype, h_taps, w_taps, fn)
+    y = np.empty(x.shape[:2] + out, dtype=x.dtype)
+    _run_resample(x, y, x.shape, out, h_taps, w_taps, False)
+    return y
+
+
+def resample2d_backward(gy, x_shape, h_taps, w_taps):
+    """gx (x_shape) of resample2d_forward: each gy spread back over its taps."""
+    fn = "resample2d_backward"
+    gy = float_array(gy, "gy", fn)
+    x_shape = tuple(int(n) for n in x_shape)
+    out = _check_taps(x_shape, gy.dtype, h_taps, w_taps, fn)
+    if gy.shape != x_shape[:2] + out:
+        raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {x_shape[:2] + out}")
+    gx = np.empty(x_shape, dtype=gy.dtype)
+    _run_resample(gy, gx, x_shape, out, h_taps, w_taps, True)
     return gx

@@ -1,5 +1,5 @@
 """create_graph=True through the fused layers (cross-entropy, nll, batch norm,
-pooling): gradients of gradients equal PyTorch's (gradient penalties,
+pooling, interpolate): gradients of gradients equal PyTorch's (gradient penalties,
 Hessian-vector products), float64 gradgradchecks, and third derivatives
 through the pooling maps' adjoint pairs.  Convolutions: test_double_backward_conv.py."""
 import numpy as np
@@ -111,6 +111,12 @@ POOLS = {
     "adaptive-avg": lambda F_, x: F_.adaptive_avg_pool2d(x, (3, 2)),
     "max1d": lambda F_, x: F_.max_pool1d(x.flatten(2), 3, 2),
     "avg1d": lambda F_, x: F_.avg_pool1d(x.flatten(2), 4, 3),
+    # interpolate's resampling is a linear map too (Resample2d and its adjoint)
+    "bilinear": lambda F_, x: F_.interpolate(x, size=(7, 4), mode="bilinear"),
+    "bilinear-corners": lambda F_, x: F_.interpolate(x, scale_factor=1.6, mode="bilinear",
+                                                     align_corners=True),
+    "nearest": lambda F_, x: F_.interpolate(x, size=(8, 3)),
+    "linear1d": lambda F_, x: F_.interpolate(x.flatten(2), scale_factor=0.7, mode="linear"),
 }
 
 
@@ -125,7 +131,7 @@ def test_pool_gradgradcheck(name):
     assert gradgradcheck(lambda t: POOLS[name](F, t) ** 2, (x,))
 
 
-@pytest.mark.parametrize("name", ["max", "avg-ceil-no-pad-count"])
+@pytest.mark.parametrize("name", ["max", "avg-ceil-no-pad-count", "bilinear", "nearest"])
 def test_pool_third_derivative_matches_torch(name):
     """d/dx of sum(d/dx of sum(d/dx sum(pool(x)^4))^2): through the adjoint pairs."""
     torch = _torch()

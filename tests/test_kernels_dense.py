@@ -789,3 +789,80 @@ def test_avg_pool2d_twin_matches_torch(geometry):
                  np.float64, 6)
     assert_close(kernels.reference("avg_pool2d_backward")(gy, x.shape, *geometry),
                  tx.grad.numpy(), np.float64, 6)
+
+
+# ================================================================== resample2d
+
+def _taps(kind, n_in, n_out, dtype):
+    """An axis's taps (see ref_pool): None, nearest (i0,) or linear (i0, i1, w0, w1)."""
+    from tinygrad_kr.nn._ops_conv_extra import _linear_indices, _nearest_indices
+    if kind == "keep":
+        return None
+    if kind == "nearest":
+        return (_nearest_indices(n_in, n_out, None, dtype),)
+    return tuple(np.asarray(a) for a in _linear_indices(n_in, n_out, None, kind == "corners",
+                                                         dtype))
+
+
+RESAMPLE = [  # (h kind, OH), (w kind, OW) for a (2, 3, 5, 4) input
+    (("linear", 9), ("linear", 7)), (("corners", 3), ("linear", 8)), (("keep", 5), ("linear", 1)),
+    (("linear", 11), ("keep", 4)), (("nearest", 10), ("nearest", 3)), (("keep", 5),
+                                                                        ("nearest", 9)),
+    (("nearest", 2), ("keep", 4)), (("keep", 5), ("keep", 4)), (("linear", 5), ("corners", 4))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("h,w", RESAMPLE)
+def test_resample2d_kernels_match_twins(h, w, dtype):
+    forward, forward_ref = _pair("resample2d_forward")
+    backward, backward_ref = _pair("resample2d_backward")
+    rng = _rng("resample", h, w, dtype)
+    x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
+    taps = (_taps(h[0], 5, h[1], dtype), _taps(w[0], 4, w[1], dtype))
+    y = forward(x, *taps)
+    assert y.shape == (2, 3, h[1], w[1])
+    assert_close(y, forward_ref(x, *taps), dtype, 4)
+    assert not np.shares_memory(y, x)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = backward(gy, x.shape, *taps)
+    assert_close(gx, backward_ref(gy, x.shape, *taps), dtype, 16)
+    # the backward is the forward's adjoint: <forward(x), gy> == <x, backward(gy)>
+    assert np.vdot(y, gy) == pytest.approx(np.vdot(x, gx), rel=10 * EPS[dtype])
+    np.testing.assert_array_equal(forward(_noncontiguous(x, rng), *taps), y)
+
+
+def test_resample2d_nearest_copies_inf_and_nan():
+    """One tap is a copy: no 0 * inf = NaN from a second tap of weight 0."""
+    x = np.array([[[[np.inf, 1.0], [np.nan, -np.inf]]]])
+    for forward in (kernels.compiled("resample2d_forward"), kernels.reference("resample2d_forward")):
+        if forward is None:
+            continue
+        y = forward(x, _taps("nearest", 2, 4, np.float64), _taps("nearest", 2, 3, np.float64))
+        np.testing.assert_array_equal(y, x[:, :, [0, 0, 1, 1]][:, :, :, [0, 0, 1]])
+
+
+@pytest.mark.parametrize("source", ["compiled", "twin"])
+def test_resample2d_rejects_bad_input(source):
+    pick = kernels.compiled if source == "compiled" else kernels.reference
+    forward, backward = pick("resample2d_forward"), pick("resample2d_backward")
+    if forward is None:
+        unavailable("resample2d is not compiled")
+    x = np.zeros((1, 2, 3, 4))
+    good = _taps("linear", 4, 6, np.float64)
+    with pytest.raises(IndexError, match=r"w_taps indices must lie in \[0, 4\)"):
+        forward(x, None, (good[0] + 1,) + good[1:])
+    with pytest.raises(IndexError, match=r"h_taps indices must lie in \[0, 3\)"):
+        forward(x, (np.array([-1, 0]),), None)
+    with pytest.raises(TypeError, match="w_taps w0 must be a 1-D float64 array"):
+        forward(x, None, good[:2] + (good[2].astype(np.float32), good[3]))
+    with pytest.raises(TypeError, match="w_taps i1 must be a 1-D int64 array of the output's "
+                                        "length 6"):
+        forward(x, None, (good[0], good[1][:3]) + good[2:])
+    with pytest.raises(TypeError, match=r"must be None, \(i0,\) or \(i0, i1, w0, w1\)"):
+        forward(x, None, good[:2])
+    with pytest.raises(ValueError, match="expected a 4-D input"):
+        forward(np.zeros((2, 3, 4)), None, good)
+    with pytest.raises(TypeError, match="float32 and float64"):
+        forward(np.zeros((1, 2, 3, 4), np.int64), None, None)
+    with pytest.raises(ValueError, match=r"gy has shape \(1, 2, 3, 5\), expected \(1, 2, 3, 6\)"):
+        backward(np.zeros((1, 2, 3, 5)), x.shape, None, good)

@@ -555,3 +555,17 @@ def test_lenet_style_autoencoder_trains_like_torch():
         opt.step()
     for (k, p), (_, q) in zip(ours.state_dict().items(), theirs.state_dict().items()):
         np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_interpolate_nearest_copies_inf_and_nan_and_uint8_as_torch():
+    torch = _torch()
+    x = np.array([[[[np.inf, 1.0, -2.0], [np.nan, -np.inf, 3.0]]]], dtype=np.float32)
+    for kwargs in (dict(scale_factor=2), dict(size=(3, 7)), dict(scale_factor=(1.5, 0.7))):
+        ours = F.interpolate(tkr.tensor(x), **kwargs).numpy()
+        np.testing.assert_array_equal(ours, torch.nn.functional.interpolate(torch.tensor(x),
+                                                                            **kwargs).numpy())
+    img = np.arange(24, dtype=np.uint8).reshape(1, 2, 3, 4)
+    ours = F.interpolate(tkr.tensor(img), size=(5, 7))
+    assert ours.dtype == tkr.uint8
+    np.testing.assert_array_equal(ours.numpy(), torch.nn.functional.interpolate(
+        torch.tensor(img), size=(5, 7)).numpy())

@@ -13,13 +13,22 @@ and ``dilation`` are (h, w) pairs of ints.  Semantics are PyTorch's:
   (PyTorch returns an out-of-range index there and its backward corrupts memory);
 * average pooling divides by the window size clipped to the padded input
   (``count_include_pad``), by the in-bounds size, or by ``divisor_override``.
+
+Resampling (``F.interpolate``'s 'nearest', 'linear' and 'bilinear'): each
+output row/column reads source rows/columns given by the "taps" of its axis:
+(i0,), one int64 index per output (nearest: a copy), or (i0, i1, w0, w1),
+two indices and two weights in x's dtype (linear), 1-D arrays of the
+output's length with indices in [0, size); None keeps the axis as it is.
+Linear values group as PyTorch's kernel does, the columns first:
+y = h0 * (w0 x[i0h, i0w] + w1 x[i0h, i1w]) + h1 * (w0 x[i1h, i0w] + w1 x[i1h, i1w]).
 """
 import numpy as np
 
 from ..backend import get_array_module
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward",
-           "avg_pool2d_forward", "avg_pool2d_backward"]
+           "avg_pool2d_forward", "avg_pool2d_backward",
+           "resample2d_forward", "resample2d_backward"]
 
 
 def pool_output_size(size, kernel, stride, padding, dilation, ceil_mode):
@@ -185,3 +194,86 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding, ceil_mode,
         for j in range(kw):
             gx[:, :, i:i + sh * (out[0] - 1) + 1:sh, j:j + sw * (out[1] - 1) + 1:sw] += g
     return xp.ascontiguousarray(gx[:, :, ph:ph + H, pw:pw + W])
+
+
+# -- resampling -------------------------------------------------------------------
+
+def _check_taps(x_shape, dtype, h_taps, w_taps, fn):
+    """Validate the taps of both axes against an input of ``x_shape`` and ``dtype``
+    (indices in range: the compiled kernel reads through them unchecked);
+    return the output's (OH, OW).  Shared with csrc/pool.pyx."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: only float32 and float64 are supported, got {dtype}")
+    out = []
+    for axis, taps in (("h", h_taps), ("w", w_taps)):
+        size = x_shape[2 if axis == "h" else 3]
+        if taps is None:
+            out.append(size)
+            continue
+        if not isinstance(taps, tuple) or len(taps) not in (1, 4):
+            raise TypeError(f"{fn}: {axis}_taps must be None, (i0,) or (i0, i1, w0, w1)")
+        n = getattr(taps[0], "shape", (None,))[0]
+        for name, a, kind in zip(("i0", "i1", "w0", "w1"), taps,
+                                 (np.int64, np.int64, dtype, dtype)):
+            if getattr(a, "ndim", None) != 1 or a.shape[0] != n or a.dtype != kind:
+                raise TypeError(f"{fn}: {axis}_taps {name} must be a 1-D {np.dtype(kind)} array "
+                                f"of the output's length {n}, got "
+                                f"{getattr(a, 'dtype', type(a).__name__)} "
+                                f"{getattr(a, 'shape', '')}")
+        if n == 0:
+            raise ValueError(f"{fn}: {axis}_taps give an empty output")
+        for a in taps[:2]:
+            if int(a.min()) < 0 or int(a.max()) >= size:
+                raise IndexError(f"{fn}: {axis}_taps indices must lie in [0, {size}), got "
+                                 f"[{int(a.min())}, {int(a.max())}]")
+        out.append(n)
+    return tuple(out)
+
+
+def resample2d_forward(x, h_taps, w_taps):
+    """y (N, C, OH, OW) of x (N, C, H, W) resampled by the taps of each axis."""
+    xp = get_array_module(x)
+    _check_taps(x.shape, x.dtype, h_taps, w_taps, "resample2d_forward")
+    y = x
+    if w_taps is not None:
+        y = y[..., w_taps[0]] if len(w_taps) == 1 else \
+            y[..., w_taps[0]] * w_taps[2] + y[..., w_taps[1]] * w_taps[3]
+    if h_taps is not None:
+        y = y[:, :, h_taps[0], :] if len(h_taps) == 1 else \
+            y[:, :, h_taps[0], :] * h_taps[2][:, None] + y[:, :, h_taps[1], :] * h_taps[3][:, None]
+    return xp.array(y, copy=True) if y is x else xp.ascontiguousarray(y)
+
+
+def _add_at_axis(xp, values, index, axis, size):
+    """out (values' shape, ``size`` along ``axis``) with out[.., index[j], ..] += values[.., j, ..]."""
+    moved = xp.moveaxis(values, axis, -1)
+    rows = moved.size // moved.shape[-1] if moved.size else 0
+    flat = (xp.arange(rows, dtype=xp.int64)[:, None] * size + index[None, :]).ravel()
+    out = xp.bincount(flat, weights=moved.reshape(rows, -1).ravel(), minlength=rows * size)
+    return xp.moveaxis(out.reshape(moved.shape[:-1] + (size,)), -1, axis)
+
+
+def _spread(xp, g, taps, axis, size):
+    """The adjoint of one axis's resampling: each g added back at its taps."""
+    if len(taps) == 1:
+        return _add_at_axis(xp, g, taps[0], axis, size)
+    shape = (-1,) + (1,) * (g.ndim - 1 - axis)
+    return (_add_at_axis(xp, g * taps[2].reshape(shape), taps[0], axis, size)
+            + _add_at_axis(xp, g * taps[3].reshape(shape), taps[1], axis, size))
+
+
+def resample2d_backward(gy, x_shape, h_taps, w_taps):
+    """gx (x_shape) of resample2d_forward: each gy spread back over its taps."""
+    xp = get_array_module(gy)
+    out = _check_taps(x_shape, gy.dtype, h_taps, w_taps, "resample2d_backward")
+    if gy.shape != tuple(x_shape[:2]) + out:
+        raise ValueError(f"resample2d_backward: gy has shape {gy.shape}, expected "
+                         f"{tuple(x_shape[:2]) + out}")
+    g = gy
+    if h_taps is not None:      # the forward's last step first
+        g = _spread(xp, g, h_taps, 2, x_shape[2])
+    if w_taps is not None:
+        g = _spread(xp, g, w_taps, 3, x_shape[3])
+    return xp.ascontiguousarray(g, dtype=gy.dtype) if g is not gy else xp.array(gy, copy=True)

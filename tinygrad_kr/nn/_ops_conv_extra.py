@@ -13,10 +13,13 @@ Forward, backward and kernel are three hops apart:
   * create_graph through Conv2d and ConvTranspose2d: their gradients written
     as each other (_conv2d_input, _conv2d_weight, as torch.nn.grad), so each
     graph-mode backward is itself differentiable, to any order.
-  * interpolate ('nearest', 'linear', 'bilinear'): gathers with core indexing
-    ops (whose backward scatters with add.at) and a weighted sum, so it is
-    twice differentiable; the source indices and weights follow PyTorch's
-    CPU kernels (UpSample.h), in the input's dtype.
+  * interpolate ('nearest', 'linear', 'bilinear'): kernels.resample2d_forward
+    / _backward (csrc/pool.pyx, twin kernels/ref_pool.py) on the taps of
+    every output row and column: one source index (nearest, a copy), or two
+    indices and two weights (linear).  The two kernels are each other's
+    adjoint, so Resample2d and Resample2dAdjoint differentiate each other to
+    any order.  Indices and weights follow PyTorch's CPU kernels
+    (UpSample.h), in the input's dtype.
 
 The wrappers raise PyTorch's errors (same wording, sizes as given) before
 any kernel runs.
@@ -28,7 +31,6 @@ import numpy as np
 from .. import kernels, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ..tensor import Tensor
 from ._ops_dense import Conv2d, avg_pool2d, conv2d, max_pool2d
 
 __all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
@@ -450,19 +452,6 @@ def _along(x, dim, index):
     return ops.getitem(x, (slice(None),) * dim + (index,))
 
 
-def _interpolate_dim(x, dim, out_size, scale, mode, align_corners):
-    """Resize dimension ``dim`` of x to ``out_size`` (nearest or linear)."""
-    in_size = x.shape[dim]
-    if mode == "nearest":
-        return _along(x, dim, _nearest_indices(in_size, out_size, scale, x.dtype,
-                                               shortcuts=x.ndim == 4))
-    i0, i1, w0, w1 = _linear_indices(in_size, out_size, scale, align_corners, x.dtype)
-    xp = get_array_module(x.array)
-    shape = (out_size,) + (1,) * (x.ndim - 1 - dim)
-    w0, w1 = (Tensor(xp.asarray(w.reshape(shape))) for w in (w0, w1))
-    return _along(x, dim, i0) * w0 + _along(x, dim, i1) * w1
-
-
 _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact"
 
 
@@ -536,9 +525,50 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.dtype not in (np.float32, np.float64) and mode != "nearest":
         raise RuntimeError(f"interpolate: mode {mode!r} needs a float32 or float64 input, got "
                            f"{input.dtype}")
-    y = input
-    # last dimension first: the products then group as PyTorch's kernel does
-    for d in reversed(range(dim)):
-        y = _interpolate_dim(y, 2 + d, output_size[d], scales[d],
-                             "nearest" if mode == "nearest" else "linear", align_corners)
-    return y
+    xp = get_array_module(input.array)
+    if mode == "nearest" and input.dtype not in (np.float32, np.float64):
+        y = input      # integer images (uint8): a gather, last dimension first
+        for d in reversed(range(dim)):
+            y = _along(y, 2 + d, _nearest_indices(spatial[d], output_size[d], scales[d],
+                                                  y.dtype, shortcuts=y.ndim == 4))
+        return y
+    if mode == "nearest":
+        taps = [(xp.asarray(_nearest_indices(n, out, scale, input.dtype,
+                                             shortcuts=input.ndim == 4)),)
+                for n, out, scale in zip(spatial, output_size, scales)]
+    else:
+        taps = [tuple(xp.asarray(a) for a in _linear_indices(n, out, scale, align_corners,
+                                                               input.dtype))
+                for n, out, scale in zip(spatial, output_size, scales)]
+    if dim == 1:      # (N, C, L) as (N, C, 1, L), its one row kept
+        return ops.squeeze(Resample2d.apply(ops.unsqueeze(input, 2), h_taps=None,
+                                            w_taps=taps[0]), 2)
+    return Resample2d.apply(input, h_taps=taps[0], w_taps=taps[1])
+
+
+class Resample2d(Function):
+    """x (N, C, H, W) resampled by the taps of each output row and column (an
+    axis whose taps are None is kept)."""
+
+    def forward(self, x, *, h_taps, w_taps):
+        self.x_shape, self.taps = x.shape, (h_taps, w_taps)
+        return kernels.resample2d_forward(x, h_taps, w_taps)
+
+    def backward(self, xp, gy):
+        if self._graph_mode:
+            return Resample2dAdjoint.apply(gy, x_shape=self.x_shape, taps=self.taps)
+        return kernels.resample2d_backward(gy, self.x_shape, *self.taps)
+
+
+class Resample2dAdjoint(Function):
+    """gx of Resample2d: each gy spread back over its taps.  Its own gradient
+    is the resampling itself."""
+
+    def forward(self, gy, *, x_shape, taps):
+        self.taps = taps
+        return kernels.resample2d_backward(gy, x_shape, *taps)
+
+    def backward(self, xp, ggx):
+        if self._graph_mode:
+            return Resample2d.apply(ggx, h_taps=self.taps[0], w_taps=self.taps[1])
+        return kernels.resample2d_forward(ggx, *self.taps)
