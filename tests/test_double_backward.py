@@ -116,6 +116,8 @@ POOLS = {
     "bilinear-corners": lambda F_, x: F_.interpolate(x, scale_factor=1.6, mode="bilinear",
                                                      align_corners=True),
     "nearest": lambda F_, x: F_.interpolate(x, size=(8, 3)),
+    "bicubic": lambda F_, x: F_.interpolate(x, size=(7, 9), mode="bicubic"),
+    "nearest-exact": lambda F_, x: F_.interpolate(x, size=(3, 8), mode="nearest-exact"),
     "linear1d": lambda F_, x: F_.interpolate(x.flatten(2), scale_factor=0.7, mode="linear"),
 }
 

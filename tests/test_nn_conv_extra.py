@@ -328,7 +328,9 @@ INTERP = [  # x shape, kwargs
     ((1, 1, 1, 4), dict(size=(1, 1))),
 ]
 MODES_4D = [dict(mode="nearest"), dict(mode="bilinear"),
-            dict(mode="bilinear", align_corners=True), dict(mode="bilinear", align_corners=False)]
+            dict(mode="bilinear", align_corners=True), dict(mode="bilinear", align_corners=False),
+            dict(mode="bicubic"), dict(mode="bicubic", align_corners=True),
+            dict(mode="nearest-exact"), dict(mode="area")]
 
 
 @pytest.mark.parametrize("x_shape, kwargs", INTERP)
@@ -345,7 +347,8 @@ def test_interpolate_matches_torch(x_shape, kwargs, mode, dtype):
                                              ((1, 2, 7), dict(size=3)),
                                              ((1, 2, 4), dict(scale_factor=2.6))])
 @pytest.mark.parametrize("mode", [dict(mode="nearest"), dict(mode="linear"),
-                                  dict(mode="linear", align_corners=True)])
+                                  dict(mode="linear", align_corners=True),
+                                  dict(mode="nearest-exact"), dict(mode="area")])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_interpolate_1d_matches_torch(x_shape, kwargs, mode, dtype):
     torch = _torch()
@@ -420,6 +423,10 @@ INTERP_ERRORS = [
      NotImplementedError, "Got 3D input, but bilinear mode needs 4D input"),
     (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=3, mode="linear"),
      NotImplementedError, "Got 4D input, but linear mode needs 3D input"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4), size=3, mode="bicubic"),
+     NotImplementedError, "Got 3D input, but bicubic mode needs 4D input"),
+    (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4), size=3, mode="area", align_corners=False),
+     ValueError, "align_corners option can only be set with the interpolating modes"),
     (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), size=(3, 3, 3)), ValueError,
      "Input and output must have the same number of spatial dimensions"),
     (lambda t, nn, F: F.interpolate(t.ones(1, 3, 4, 4), scale_factor=(2, 2, 2)), ValueError,
@@ -569,3 +576,25 @@ def test_interpolate_nearest_copies_inf_and_nan_and_uint8_as_torch():
     assert ours.dtype == tkr.uint8
     np.testing.assert_array_equal(ours.numpy(), torch.nn.functional.interpolate(
         torch.tensor(img), size=(5, 7)).numpy())
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 7, (5,)])
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_adaptive_pool1d_matches_torch(kind, size):
+    torch = _torch()
+    x = _rng("adaptive1d", kind).standard_normal((2, 3, 9))
+    name = f"adaptive_{kind}_pool1d"
+    _check_against_torch(getattr(F, name), getattr(torch.nn.functional, name), [x], np.float64,
+                         output_size=size)
+    module = f"Adaptive{kind.capitalize()}Pool1d"
+    ours, theirs = getattr(nn, module)(size), getattr(torch.nn, module)(size)
+    assert repr(ours) == repr(theirs)
+    np.testing.assert_allclose(ours(tkr.tensor(x[0])).numpy(), theirs(torch.tensor(x[0])).numpy())
+    if kind == "max":
+        y, idx = F.adaptive_max_pool1d(tkr.tensor(x), size, return_indices=True)
+        ty, tidx = torch.nn.functional.adaptive_max_pool1d(torch.tensor(x), size,
+                                                           return_indices=True)
+        np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
+        getattr(F, name)(tkr.zeros(2, 3, 4, 5), 2)
+

@@ -14,13 +14,13 @@ and ``dilation`` are (h, w) pairs of ints.  Semantics are PyTorch's:
 * average pooling divides by the window size clipped to the padded input
   (``count_include_pad``), by the in-bounds size, or by ``divisor_override``.
 
-Resampling (``F.interpolate``'s 'nearest', 'linear' and 'bilinear'): each
-output row/column reads source rows/columns given by the "taps" of its axis:
-(i0,), one int64 index per output (nearest: a copy), or (i0, i1, w0, w1),
-two indices and two weights in x's dtype (linear), 1-D arrays of the
-output's length with indices in [0, size); None keeps the axis as it is.
-Linear values group as PyTorch's kernel does, the columns first:
-y = h0 * (w0 x[i0h, i0w] + w1 x[i0h, i1w]) + h1 * (w0 x[i1h, i0w] + w1 x[i1h, i1w]).
+Resampling (``F.interpolate``): each output row/column is a weighted sum of
+k source rows/columns, the "taps" of its axis: (index, weight), an int64
+(output length, k) array of indices in [0, size) and a (output length, k)
+array of weights in x's dtype, or weight None for k = 1 (a copy: nearest);
+None keeps the axis as it is.  k is 1 (nearest), 2 (linear) or 4 (cubic).
+The sums group as PyTorch's kernels do, the columns first, taps left to right:
+y = sum_i h_i (sum_j w_j x[hi, wj]).
 """
 import numpy as np
 
@@ -212,24 +212,41 @@ def _check_taps(x_shape, dtype, h_taps, w_taps, fn):
         if taps is None:
             out.append(size)
             continue
-        if not isinstance(taps, tuple) or len(taps) not in (1, 4):
-            raise TypeError(f"{fn}: {axis}_taps must be None, (i0,) or (i0, i1, w0, w1)")
-        n = getattr(taps[0], "shape", (None,))[0]
-        for name, a, kind in zip(("i0", "i1", "w0", "w1"), taps,
-                                 (np.int64, np.int64, dtype, dtype)):
-            if getattr(a, "ndim", None) != 1 or a.shape[0] != n or a.dtype != kind:
-                raise TypeError(f"{fn}: {axis}_taps {name} must be a 1-D {np.dtype(kind)} array "
-                                f"of the output's length {n}, got "
-                                f"{getattr(a, 'dtype', type(a).__name__)} "
-                                f"{getattr(a, 'shape', '')}")
-        if n == 0:
-            raise ValueError(f"{fn}: {axis}_taps give an empty output")
-        for a in taps[:2]:
-            if int(a.min()) < 0 or int(a.max()) >= size:
-                raise IndexError(f"{fn}: {axis}_taps indices must lie in [0, {size}), got "
-                                 f"[{int(a.min())}, {int(a.max())}]")
-        out.append(n)
+        if not isinstance(taps, tuple) or len(taps) != 2:
+            raise TypeError(f"{fn}: {axis}_taps must be None or a tuple (index, weight)")
+        index, weight = taps
+        if getattr(index, "ndim", None) != 2 or index.dtype != np.int64 or 0 in index.shape:
+            raise TypeError(f"{fn}: {axis}_taps index must be a non-empty 2-D int64 array "
+                            f"(output length, taps), got {getattr(index, 'dtype', type(index))} "
+                            f"{getattr(index, 'shape', '')}")
+        if weight is None:
+            if index.shape[1] != 1:
+                raise ValueError(f"{fn}: {axis}_taps without weights must have one tap per "
+                                 f"output (a copy), got {index.shape[1]}")
+        elif getattr(weight, "shape", None) != index.shape or weight.dtype != dtype:
+            raise TypeError(f"{fn}: {axis}_taps weight must be a {np.dtype(dtype)} array of the "
+                            f"index's shape {index.shape}, got "
+                            f"{getattr(weight, 'dtype', type(weight).__name__)} "
+                            f"{getattr(weight, 'shape', '')}")
+        if int(index.min()) < 0 or int(index.max()) >= size:
+            raise IndexError(f"{fn}: {axis}_taps indices must lie in [0, {size}), got "
+                             f"[{int(index.min())}, {int(index.max())}]")
+        out.append(index.shape[0])
     return tuple(out)
+
+
+def _resample_axis(x, taps, axis):
+    """x resampled along ``axis`` (2 or 3): sum over taps t of w[:, t] x[index[:, t]],
+    added left to right (as PyTorch's kernels add them)."""
+    index, weight = taps
+    take = (lambda t: x[:, :, index[:, t], :]) if axis == 2 else (lambda t: x[..., index[:, t]])
+    if weight is None:
+        return take(0)
+    shape = (-1, 1) if axis == 2 else (-1,)
+    y = take(0) * weight[:, 0].reshape(shape)
+    for t in range(1, index.shape[1]):
+        y = y + take(t) * weight[:, t].reshape(shape)
+    return y
 
 
 def resample2d_forward(x, h_taps, w_taps):
@@ -237,12 +254,10 @@ def resample2d_forward(x, h_taps, w_taps):
     xp = get_array_module(x)
     _check_taps(x.shape, x.dtype, h_taps, w_taps, "resample2d_forward")
     y = x
-    if w_taps is not None:
-        y = y[..., w_taps[0]] if len(w_taps) == 1 else \
-            y[..., w_taps[0]] * w_taps[2] + y[..., w_taps[1]] * w_taps[3]
+    if w_taps is not None:      # the columns first: PyTorch's grouping
+        y = _resample_axis(y, w_taps, 3)
     if h_taps is not None:
-        y = y[:, :, h_taps[0], :] if len(h_taps) == 1 else \
-            y[:, :, h_taps[0], :] * h_taps[2][:, None] + y[:, :, h_taps[1], :] * h_taps[3][:, None]
+        y = _resample_axis(y, h_taps, 2)
     return xp.array(y, copy=True) if y is x else xp.ascontiguousarray(y)
 
 
@@ -257,11 +272,13 @@ def _add_at_axis(xp, values, index, axis, size):
 
 def _spread(xp, g, taps, axis, size):
     """The adjoint of one axis's resampling: each g added back at its taps."""
-    if len(taps) == 1:
-        return _add_at_axis(xp, g, taps[0], axis, size)
+    index, weight = taps
     shape = (-1,) + (1,) * (g.ndim - 1 - axis)
-    return (_add_at_axis(xp, g * taps[2].reshape(shape), taps[0], axis, size)
-            + _add_at_axis(xp, g * taps[3].reshape(shape), taps[1], axis, size))
+    total = 0
+    for t in range(index.shape[1]):
+        part = g if weight is None else g * weight[:, t].reshape(shape)
+        total = total + _add_at_axis(xp, part, index[:, t], axis, size)
+    return total
 
 
 def resample2d_backward(gy, x_shape, h_taps, w_taps):

@@ -31,10 +31,11 @@ import numpy as np
 from .. import kernels, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ._ops_dense import Conv2d, avg_pool2d, conv2d, max_pool2d
+from ._ops_dense import (Conv2d, adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv2d,
+                         max_pool2d)
 
 __all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
-           "interpolate"]
+           "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate"]
 
 
 def _ntuple(value, n, name, fn):
@@ -181,6 +182,31 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return ops.squeeze(y, -2)
     # a plane of height 1: the flat index h * L + l is l
     return ops.squeeze(y[0], -2), ops.squeeze(y[1], -2)
+
+
+def _adaptive_1d(pool2d, input, output_size, fn, *args):
+    """A 1-D adaptive pooling of (N, C, L) or (C, L) as the 2-D one of height 1."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{fn}(): Expected 2D or 3D tensor, but got: {list(input.shape)}")
+    size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
+    if len(size) != 1:
+        raise RuntimeError(f"{fn}: output_size must be an int or a 1-tuple, got {output_size!r}")
+    y = pool2d(ops.unsqueeze(input, -2), (1, size[0]), *args)
+    if isinstance(y, tuple):   # with indices (flat h * L + l on a height-1 plane: l)
+        return ops.squeeze(y[0], -2), ops.squeeze(y[1], -2)
+    return ops.squeeze(y, -2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) or (C, L) to ``output_size`` (PyTorch's windows)."""
+    return _adaptive_1d(adaptive_avg_pool2d, input, output_size, "adaptive_avg_pool1d")
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, L) or (C, L) to ``output_size``; with
+    return_indices also the int64 argmax positions along L."""
+    return _adaptive_1d(adaptive_max_pool2d, input, output_size, "adaptive_max_pool1d",
+                        return_indices)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -448,6 +474,54 @@ def _linear_indices(in_size, out_size, scale, align_corners, dtype):
     return i0, i1, (t(1) - w1).astype(dtype), w1
 
 
+def _nearest_exact_indices(in_size, out_size, scale):
+    """PyTorch's 'nearest-exact' source index: min(floor((dst + 0.5) * s), in - 1),
+    s as for 'nearest' (a float), the product in double rounded to float."""
+    s = np.float32(1.0 / scale) if scale is not None and scale > 0 \
+        else np.float32(in_size) / np.float32(out_size)
+    src = ((np.arange(out_size) + 0.5) * np.float64(s)).astype(np.float32)
+    return np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+
+
+def _cubic_taps(in_size, out_size, scale, align_corners, dtype):
+    """PyTorch's bicubic taps (HelperInterpCubic): the source position as for
+    linear but not clamped at 0, its floor i (at most in - 1) and fraction t
+    in [0, 1]; rows i-1 .. i+2 clamped into the input, weighted by Keys'
+    cubic convolution with A = -0.75; computed in ``dtype``."""
+    t = np.dtype(dtype).type
+    dst = np.arange(out_size).astype(dtype)
+    if align_corners:
+        ratio = t(in_size - 1) / t(out_size - 1) if out_size > 1 else t(0)
+        src = ratio * dst
+    else:
+        ratio = t(1.0 / scale) if scale is not None and scale > 0 else t(in_size) / t(out_size)
+        src = ratio * (dst + t(0.5)) - t(0.5)
+    i = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    lam = np.minimum(np.maximum(src - i.astype(dtype), t(0)), t(1)).astype(dtype)
+    a = t(-0.75)
+
+    def near(x):    # |x| <= 1
+        return ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+
+    def far(x):     # 1 < |x| < 2
+        return ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+    weight = np.stack([far(lam + t(1)), near(lam), near(t(1) - lam), far(t(2) - lam)], 1)
+    index = np.clip(i[:, None] - 1 + np.arange(4), 0, in_size - 1)
+    return index, weight.astype(dtype)
+
+
+def _taps(mode, in_size, out_size, scale, align_corners, dtype, ndim):
+    """(index, weight) of one axis (see kernels/ref_pool.py): weight None for a copy."""
+    if mode == "nearest":
+        return _nearest_indices(in_size, out_size, scale, dtype, shortcuts=ndim == 4)[:, None], None
+    if mode == "nearest-exact":
+        return _nearest_exact_indices(in_size, out_size, scale)[:, None], None
+    if mode == "bicubic":
+        return _cubic_taps(in_size, out_size, scale, align_corners, dtype)
+    i0, i1, w0, w1 = _linear_indices(in_size, out_size, scale, align_corners, dtype)
+    return np.stack([i0, i1], 1), np.stack([w0, w1], 1).astype(dtype)
+
+
 def _along(x, dim, index):
     return ops.getitem(x, (slice(None),) * dim + (index,))
 
@@ -457,9 +531,10 @@ _MODES = "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | n
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize the spatial dimensions of (N, C, L) or (N, C, H, W) input:
-    mode 'nearest' (PyTorch's legacy nearest) on 3-D/4-D, 'linear' on 3-D,
-    'bilinear' on 4-D; to ``size`` or by ``scale_factor``."""
+    """Resize the spatial dimensions of (N, C, L) or (N, C, H, W) input, to
+    ``size`` or by ``scale_factor``: modes 'nearest' (PyTorch's legacy
+    nearest), 'nearest-exact' and 'area' on 3-D/4-D, 'linear' on 3-D,
+    'bilinear' and 'bicubic' on 4-D."""
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating "
@@ -502,19 +577,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported by tinygrad_kr")
-    wanted = {"nearest": (3, 4), "linear": (3,), "bilinear": (4,)}
+    wanted = {"nearest": (3, 4), "nearest-exact": (3, 4), "area": (3, 4), "linear": (3,),
+              "bilinear": (4,), "bicubic": (4,)}
     if mode not in wanted:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                                   f"{input.ndim}D) for the modes: {_MODES} (got {mode})"
                                   if mode not in _MODES.split(" | ") else
                                   f"interpolate: mode {mode!r} is not supported by tinygrad_kr "
-                                  f"(supported: 'nearest', 'linear', 'bilinear')")
+                                  f"(supported: {', '.join(map(repr, wanted))}, on 3-D and "
+                                  f"4-D input)")
     if input.ndim not in wanted[mode]:
-        if mode != "nearest":
-            need = {"linear": 3, "bilinear": 4}[mode]
+        need = {"linear": 3, "bilinear": 4, "bicubic": 4}.get(mode)
+        if need:
             raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {need}D "
                                       f"input")
-        raise NotImplementedError(f"interpolate: mode 'nearest' supports 3D and 4D input, got "
+        raise NotImplementedError(f"interpolate: mode {mode!r} supports 3D and 4D input, got "
                                   f"{input.ndim}D input of size {list(input.shape)}")
     if min(spatial + output_size) < 1:
         names = ("H", "W")[-dim:] if dim <= 2 else ("D", "H", "W")
@@ -525,21 +602,19 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if input.dtype not in (np.float32, np.float64) and mode != "nearest":
         raise RuntimeError(f"interpolate: mode {mode!r} needs a float32 or float64 input, got "
                            f"{input.dtype}")
+    if mode == "area":       # PyTorch's 'area' is adaptive average pooling
+        return (adaptive_avg_pool2d if dim == 2 else adaptive_avg_pool1d)(input, output_size)
     xp = get_array_module(input.array)
-    if mode == "nearest" and input.dtype not in (np.float32, np.float64):
+    if mode.startswith("nearest") and input.dtype not in (np.float32, np.float64):
         y = input      # integer images (uint8): a gather, last dimension first
         for d in reversed(range(dim)):
-            y = _along(y, 2 + d, _nearest_indices(spatial[d], output_size[d], scales[d],
-                                                  y.dtype, shortcuts=y.ndim == 4))
+            index = _taps(mode, spatial[d], output_size[d], scales[d], None, None, y.ndim)[0]
+            y = _along(y, 2 + d, index[:, 0])
         return y
-    if mode == "nearest":
-        taps = [(xp.asarray(_nearest_indices(n, out, scale, input.dtype,
-                                             shortcuts=input.ndim == 4)),)
-                for n, out, scale in zip(spatial, output_size, scales)]
-    else:
-        taps = [tuple(xp.asarray(a) for a in _linear_indices(n, out, scale, align_corners,
-                                                               input.dtype))
-                for n, out, scale in zip(spatial, output_size, scales)]
+    taps = []
+    for n, out, scale in zip(spatial, output_size, scales):
+        index, weight = _taps(mode, n, out, scale, align_corners, input.dtype, input.ndim)
+        taps.append((xp.asarray(index), None if weight is None else xp.asarray(weight)))
     if dim == 1:      # (N, C, L) as (N, C, 1, L), its one row kept
         return ops.squeeze(Resample2d.apply(ops.unsqueeze(input, 2), h_taps=None,
                                             w_taps=taps[0]), 2)

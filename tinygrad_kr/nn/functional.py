@@ -28,8 +28,8 @@ from ._ops_dense import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, c
                          max_pool2d)
 from ._ops_loss import cross_entropy, nll_loss
 from ._ops_norm import batch_norm, dropout, dropout2d
-from ._ops_conv_extra import (avg_pool1d, conv1d, conv_transpose1d, conv_transpose2d,
-                              interpolate, max_pool1d)
+from ._ops_conv_extra import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool1d, conv1d,
+                              conv_transpose1d, conv_transpose2d, interpolate, max_pool1d)
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._ops_embedding_norm import embedding, group_norm, layer_norm
 
@@ -42,7 +42,7 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
            "binary_cross_entropy_with_logits", "kl_div", "normalize", "cosine_similarity",
            "pairwise_distance", "one_hot", "pad"]
 __all__ += ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
-            "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+            "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 __all__ += ["embedding", "layer_norm", "group_norm", "scaled_dot_product_attention",
             "multi_head_attention_forward"]
 
