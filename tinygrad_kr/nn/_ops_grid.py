@@ -93,7 +93,7 @@ def _reflect(x, twice_low, twice_high):
         return x * 0
     low, span = twice_low / 2, (twice_high - twice_low) / 2
     d = ops.abs(x - low)
-    flips = np.floor(d.array / span)          # whole spans travelled: constants
+    flips = get_array_module(d.array).floor(d.array / span)    # whole spans travelled: constants
     extra = d - Tensor((flips * span).astype(d.array.dtype))
     even = Tensor(flips % 2 == 0)
     return ops.where(even, extra + low, span - extra + low)
