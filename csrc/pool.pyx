@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Compiled twins of tinygrad_kr/kernels/ref_pool.py: 2-D max/average pooling
-and resampling (interpolate's 'nearest', 'linear' and 'bilinear').
+and resampling (interpolate's nearest, linear and cubic modes: 1, 2 or 4 taps).
 
 x is (N, C, H, W) float32/float64; kernel_size/stride/padding/dilation are
 (h, w) pairs.  Each (n, c) plane is independent, so every kernel is one
@@ -422,7 +422,7 @@ cdef inline floating _row_value(const floating* row, const Taps* w, Py_ssize_t o
     if w.weight == NULL:
         return row[index[0]]
     cdef const floating* weight = <const floating*> w.weight + ow * w.k
-    if w.k == 2:        # linear, the common case: unrolled (a loop of unknown length is 3x slower)
+    if w.k == 2:        # linear, the common case, unrolled: a loop of unknown length was 3x slower
         return weight[0] * row[index[0]] + weight[1] * row[index[1]]
     cdef floating total = weight[0] * row[index[0]]
     cdef Py_ssize_t t
@@ -438,7 +438,7 @@ cdef void _resample_plane(const floating* x, floating* y, floating* rows, Py_ssi
     once into ``rows`` (H x OW), then the output rows as sums of those, so a
     bicubic output costs 4 + 4 products, not 16.  The same sums in the same
     order as summing per output (PyTorch's grouping, the columns first)."""
-    cdef Py_ssize_t oh, ow, t
+    cdef Py_ssize_t oh, ow, ih, t
     cdef const long long* src
     cdef const floating* weight
     cdef const floating* r0
@@ -452,9 +452,9 @@ cdef void _resample_plane(const floating* x, floating* y, floating* rows, Py_ssi
     if w.n == 0:
         rows = <floating*> x           # read only: rows of x are already the W-resampled rows
     else:
-        for oh in range(H):
+        for ih in range(H):
             for ow in range(OW):
-                rows[oh * OW + ow] = _row_value(x + oh * W, w, ow)
+                rows[ih * OW + ow] = _row_value(x + ih * W, w, ow)
     for oh in range(OH):
         src = h.index + oh * h.k
         if h.weight == NULL:
@@ -463,7 +463,7 @@ cdef void _resample_plane(const floating* x, floating* y, floating* rows, Py_ssi
                 y[oh * OW + ow] = r0[ow]
             continue
         weight = <const floating*> h.weight + oh * h.k
-        if h.k == 2:   # linear, the common case: unrolled (a loop of unknown length is slower)
+        if h.k == 2:   # linear, unrolled (as in _row_value)
             r0, r1 = rows + src[0] * OW, rows + src[1] * OW
             for ow in range(OW):
                 y[oh * OW + ow] = weight[0] * r0[ow] + weight[1] * r1[ow]
@@ -500,13 +500,13 @@ cdef void _resample_backward_plane(const floating* gy, floating* gx, floating* r
                                    const Taps* h, const Taps* w) noexcept nogil:
     """The forward's adjoint in its two steps, reversed: each output row spread
     over its source rows (``rows``, H x OW), then each of those along W."""
-    cdef Py_ssize_t oh, ow, t
+    cdef Py_ssize_t oh, ow, ih, t
     cdef const long long* src
     cdef const floating* weight
     cdef floating* acc
     cdef floating a
-    for ow in range(H * W):
-        gx[ow] = 0
+    for t in range(H * W):
+        gx[t] = 0
     if h.n == 0:
         for oh in range(OH):
             for ow in range(OW):
@@ -514,8 +514,8 @@ cdef void _resample_backward_plane(const floating* gy, floating* gx, floating* r
         return
     acc = gx if w.n == 0 else rows    # the kept W axis: straight into gx
     if w.n != 0:
-        for ow in range(H * OW):
-            rows[ow] = 0
+        for t in range(H * OW):
+            rows[t] = 0
     for oh in range(OH):
         src = h.index + oh * h.k
         for t in range(h.k):
@@ -523,9 +523,9 @@ cdef void _resample_backward_plane(const floating* gy, floating* gx, floating* r
             for ow in range(OW):
                 acc[src[t] * OW + ow] += a * gy[oh * OW + ow]
     if w.n != 0:
-        for oh in range(H):
+        for ih in range(H):
             for ow in range(OW):
-                _spread_row(gx + oh * W, w, ow, rows[oh * OW + ow])
+                _spread_row(gx + ih * W, w, ow, rows[ih * OW + ow])
 
 
 cdef void _resample(const floating* src, floating* dst, floating* rows, Py_ssize_t planes,

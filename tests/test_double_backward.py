@@ -77,8 +77,8 @@ NORMS = {
 
 def _batch_norm(lib, F_, x, w, b, training):
     c = x.shape[1]
-    return F_.batch_norm(x, lib.tensor(np.linspace(-0.5, 0.5, c)), lib.tensor(np.linspace(0.5, 2, c)),
-                         w, b, training=training)
+    return F_.batch_norm(x, lib.tensor(np.linspace(-0.5, 0.5, c)),
+                         lib.tensor(np.linspace(0.5, 2, c)), w, b, training=training)
 
 
 @pytest.mark.parametrize("name", sorted(NORMS))

@@ -835,7 +835,8 @@ def test_resample2d_kernels_match_twins(h, w, dtype):
 def test_resample2d_nearest_copies_inf_and_nan():
     """One tap is a copy: no 0 * inf = NaN from a second tap of weight 0."""
     x = np.array([[[[np.inf, 1.0], [np.nan, -np.inf]]]])
-    for forward in (kernels.compiled("resample2d_forward"), kernels.reference("resample2d_forward")):
+    for forward in (kernels.compiled("resample2d_forward"),
+                    kernels.reference("resample2d_forward")):
         if forward is None:
             continue
         y = forward(x, _taps("nearest", 2, 4, np.float64), _taps("nearest", 2, 3, np.float64))

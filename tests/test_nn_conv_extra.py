@@ -598,3 +598,40 @@ def test_adaptive_pool1d_matches_torch(kind, size):
     with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
         getattr(F, name)(tkr.zeros(2, 3, 4, 5), 2)
 
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("ndim", [3, 4])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+def test_nearest_source_indices_match_torch_bit_for_bit(mode, ndim, dtype):
+    """PyTorch computes the nearest index in float32 in its 2-D kernel, and in
+    the input's type (a fused multiply-add) in its generic 1-D kernel: every
+    size pair and a few scale factors pick the same source element."""
+    torch = _torch()
+    for n in range(1, 40):
+        x = np.arange(n).astype(dtype)
+        x = x.reshape((1, 1, n) if ndim == 3 else (1, 1, 1, n))
+        for kwargs in [dict(size=o if ndim == 3 else (1, o)) for o in range(1, 80, 3)] + \
+                [dict(scale_factor=s) for s in (0.7, 1.3, 2.0000001, 2 / 3)
+                 if int(n * s) >= 1 and ndim == 3]:
+            ours = F.interpolate(tkr.tensor(x), mode=mode, **kwargs).numpy()
+            theirs = torch.nn.functional.interpolate(torch.tensor(x), mode=mode, **kwargs)
+            np.testing.assert_array_equal(ours, theirs.numpy(), err_msg=f"{n} {kwargs}")
+
+
+def test_interpolate_empty_batches_and_outputs_as_torch():
+    torch = _torch()
+    for mode in ("bilinear", "nearest", "bicubic"):        # no rows at all: empty gradients
+        x = tkr.zeros(0, 3, 4, 5, dtype=tkr.float64, requires_grad=True)
+        y = F.interpolate(x, size=(7, 3), mode=mode)
+        y.sum().backward()
+        assert tuple(y.shape) == (0, 3, 7, 3) and tuple(x.grad.shape) == (0, 3, 4, 5)
+    # 'area' is adaptive average pooling: an empty output is allowed, as in PyTorch
+    ours = F.interpolate(tkr.ones(1, 1, 1, 5), scale_factor=0.5, mode="area")
+    theirs = torch.nn.functional.interpolate(torch.ones(1, 1, 1, 5), scale_factor=0.5,
+                                             mode="area")
+    assert tuple(ours.shape) == tuple(theirs.shape) == (1, 1, 0, 2)
+    with pytest.raises(RuntimeError, match="non-zero size for non-batch dimensions"):
+        F.adaptive_avg_pool1d(tkr.zeros(2, 3, 0), 2)
+    with pytest.raises(TypeError, match="output_size"):
+        F.adaptive_avg_pool1d(tkr.zeros(2, 3, 4), None)

@@ -14,15 +14,12 @@ from .factories import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTe
 from .ops import (abs, add, amax, amin, argmax, argmin, argsort, bmm, broadcast_to, can_cast, cat,
                   chunk, clamp, clip, concat, concatenate, cos, cumprod, cumsum, diag, diagonal,
                   div, dot, einsum, exp, expand, expm1, flatten, flip, fliplr, flipud, gather,
-                  histogram,
-                  index_add, index_select,
-                  leaky_relu, log, log1p, log2, log10, log_softmax, logsumexp, matmul, max,
-                  maximum, mean, min, minimum, mm, mul, mv, narrow, neg, norm, outer, permute,
-                  pow, prod, promote_types,
-                  reciprocal, relu, repeat, reshape, result_type, roll, rot90, rsqrt, scatter, sigmoid,
-                  sign, sin, softmax, sort, split, sqrt, square, squeeze, stack, std, sub, sum,
-                  swapaxes, t, tanh, topk, trace, transpose, tril, triu, unbind, unsqueeze, var,
-                  where)
+                  histogram, index_add, index_select, leaky_relu, log, log1p, log2, log10,
+                  log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mm, mul, mv,
+                  narrow, neg, norm, outer, permute, pow, prod, promote_types, reciprocal, relu,
+                  repeat, reshape, result_type, roll, rot90, rsqrt, scatter, sigmoid, sign, sin,
+                  softmax, sort, split, sqrt, square, squeeze, stack, std, sub, sum, swapaxes, t,
+                  tanh, topk, trace, transpose, tril, triu, unbind, unsqueeze, var, where)
 from ._tensor_str import get_printoptions, printoptions, set_printoptions
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import Size, Tensor, device

@@ -922,8 +922,9 @@ for _name in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "ne
               "transpose", "expand", "repeat", "split", "chunk", "matmul", "mm", "mv", "t", "clamp",
               "clip", "maximum", "minimum", "pow", "add", "sub", "mul", "div", "square", "sign",
               "norm", "narrow", "unbind", "swapaxes", "bmm", "dot", "abs", "outer", "log1p",
-              "log2", "log10", "expm1", "histogram", "index_add", "rsqrt", "reciprocal", "leaky_relu", "prod", "cumsum", "gather", "flip",
-              "fliplr", "flipud", "rot90", "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
+              "log2", "log10", "expm1", "histogram", "index_add", "rsqrt", "reciprocal",
+              "leaky_relu", "prod", "cumsum", "gather", "flip", "fliplr", "flipud", "rot90",
+              "tril", "triu", "sort", "index_select", "scatter", "cumprod", "roll", "diag",
               "diagonal", "trace"):
     if hasattr(_ops, _name):
         setattr(Tensor, _name, getattr(_ops, _name))

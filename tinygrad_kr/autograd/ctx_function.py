@@ -30,8 +30,9 @@ __all__ = ["FunctionCtx", "once_differentiable"]
 
 
 def once_differentiable(backward):
-    """Mark a static ``backward`` as not differentiable itself (create_graph
-    through it raises), as PyTorch's decorator of the same name."""
+    """Mark a static ``backward`` as not differentiable itself, as PyTorch's
+    decorator of the same name: under create_graph its gradients are computed
+    and only differentiating them again raises (function.DelayedError)."""
     backward._once_differentiable = True
     return backward
 

@@ -228,9 +228,10 @@ def _check_taps(x_shape, dtype, h_taps, w_taps, fn):
                             f"index's shape {index.shape}, got "
                             f"{getattr(weight, 'dtype', type(weight).__name__)} "
                             f"{getattr(weight, 'shape', '')}")
-        if int(index.min()) < 0 or int(index.max()) >= size:
+        low, high = get_array_module(index).stack([index.min(), index.max()]).tolist()  # 1 read
+        if low < 0 or high >= size:
             raise IndexError(f"{fn}: {axis}_taps indices must lie in [0, {size}), got "
-                             f"[{int(index.min())}, {int(index.max())}]")
+                             f"[{low}, {high}]")
         out.append(index.shape[0])
     return tuple(out)
 
@@ -262,9 +263,12 @@ def resample2d_forward(x, h_taps, w_taps):
 
 
 def _add_at_axis(xp, values, index, axis, size):
-    """out (values' shape, ``size`` along ``axis``) with out[.., index[j], ..] += values[.., j, ..]."""
+    """out (values' shape, ``size`` along ``axis``) with
+    out[.., index[j], ..] += values[.., j, ..]."""
     moved = xp.moveaxis(values, axis, -1)
-    rows = moved.size // moved.shape[-1] if moved.size else 0
+    if moved.size == 0:
+        return xp.zeros(values.shape[:axis] + (size,) + values.shape[axis + 1:], values.dtype)
+    rows = moved.size // moved.shape[-1]
     flat = (xp.arange(rows, dtype=xp.int64)[:, None] * size + index[None, :]).ravel()
     out = xp.bincount(flat, weights=moved.reshape(rows, -1).ravel(), minlength=rows * size)
     return xp.moveaxis(out.reshape(moved.shape[:-1] + (size,)), -1, axis)

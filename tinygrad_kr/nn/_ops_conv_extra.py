@@ -13,10 +13,11 @@ Forward, backward and kernel are three hops apart:
   * create_graph through Conv2d and ConvTranspose2d: their gradients written
     as each other (_conv2d_input, _conv2d_weight, as torch.nn.grad), so each
     graph-mode backward is itself differentiable, to any order.
-  * interpolate ('nearest', 'linear', 'bilinear'): kernels.resample2d_forward
-    / _backward (csrc/pool.pyx, twin kernels/ref_pool.py) on the taps of
-    every output row and column: one source index (nearest, a copy), or two
-    indices and two weights (linear).  The two kernels are each other's
+  * interpolate ('nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic'):
+    kernels.resample2d_forward / _backward (csrc/pool.pyx, twin
+    kernels/ref_pool.py) on the taps of every output row and column: one
+    source index (nearest, a copy), two indices and weights (linear) or four
+    (cubic); 'area' is adaptive average pooling, as in PyTorch.  The two kernels are each other's
     adjoint, so Resample2d and Resample2dAdjoint differentiate each other to
     any order.  Indices and weights follow PyTorch's CPU kernels
     (UpSample.h), in the input's dtype.
@@ -188,6 +189,8 @@ def _adaptive_1d(pool2d, input, output_size, fn, *args):
     """A 1-D adaptive pooling of (N, C, L) or (C, L) as the 2-D one of height 1."""
     if input.ndim not in (2, 3):
         raise RuntimeError(f"{fn}(): Expected 2D or 3D tensor, but got: {list(input.shape)}")
+    if output_size is None:
+        raise TypeError(f"{fn}(): argument 'output_size' must be tuple of ints, not NoneType")
     size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size,)
     if len(size) != 1:
         raise RuntimeError(f"{fn}: output_size must be an int or a 1-tuple, got {output_size!r}")
@@ -438,19 +441,37 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 # --------------------------------------------------------------------------
 
 
-def _nearest_indices(in_size, out_size, scale, dtype, shortcuts=True):
-    """PyTorch's legacy 'nearest' source index: min(floor(dst * s), in - 1),
-    s = 1/scale_factor if given, else in/out, in float32 as its CPU kernel.
-    Its 2-D kernel copies (same size) or halves the index (twice the size)
-    whatever the scale factor; its 1-D kernel does not (``shortcuts=False``)."""
-    if shortcuts and out_size == in_size:
-        return np.arange(out_size)
-    if shortcuts and out_size == 2 * in_size:
-        return np.arange(out_size) >> 1
-    s = np.float32(1.0 / scale) if scale is not None and scale > 0 \
-        else np.float32(in_size) / np.float32(out_size)
-    src = np.floor(np.arange(out_size, dtype=np.float32) * s).astype(np.int64)
-    return np.minimum(src, in_size - 1)
+def _nearest_indices(in_size, out_size, scale, dtype, ndim, exact=False):
+    """PyTorch's source index of 'nearest' (legacy: floor(dst * s)) or
+    'nearest-exact' (floor((dst + 0.5) * s)), at most in - 1; s = 1/scale_factor
+    if given, else in/out.  Its two kernels compute it differently, and the
+    index is matched bit for bit with each:
+    * 4-D input (the 2-D kernel): in float32; 'nearest' copies (same size) or
+      halves the index (twice the size) whatever the scale factor;
+    * 3-D input (the generic kernel): s and the product in the input's float
+      type (float32 for integer images), the product's rounding once as with
+      a fused multiply-add, then floored in float32."""
+    i = np.arange(out_size)
+    if ndim == 4:
+        if not exact and out_size == in_size:
+            return i
+        if not exact and out_size == 2 * in_size:
+            return i >> 1
+        s = np.float32(1.0 / scale) if scale is not None and scale > 0 \
+            else np.float32(in_size) / np.float32(out_size)
+        if exact:   # (dst + 0.5) * s in double, rounded to float, floored
+            src = ((i + 0.5) * np.float64(s)).astype(np.float32)
+        else:
+            src = i.astype(np.float32) * s
+        return np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    t = np.dtype(dtype if np.dtype(dtype).kind == "f" else np.float32).type
+    s = t(1.0 / scale) if scale is not None and scale > 0 else t(in_size) / t(out_size)
+    if exact:       # max(s (dst + 0.5) - 0.5, 0) + 0.5
+        real = np.maximum((np.float64(s) * (i + 0.5) - 0.5).astype(t), t(0))
+        real = (real + t(0.5)).astype(t)
+    else:
+        real = (np.float64(s) * i).astype(t)
+    return np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)
 
 
 def _linear_indices(in_size, out_size, scale, align_corners, dtype):
@@ -472,15 +493,6 @@ def _linear_indices(in_size, out_size, scale, align_corners, dtype):
     w1 = np.minimum(np.maximum(src - i0.astype(dtype), t(0)), t(1)).astype(dtype)
     i1 = i0 + (i0 < in_size - 1)
     return i0, i1, (t(1) - w1).astype(dtype), w1
-
-
-def _nearest_exact_indices(in_size, out_size, scale):
-    """PyTorch's 'nearest-exact' source index: min(floor((dst + 0.5) * s), in - 1),
-    s as for 'nearest' (a float), the product in double rounded to float."""
-    s = np.float32(1.0 / scale) if scale is not None and scale > 0 \
-        else np.float32(in_size) / np.float32(out_size)
-    src = ((np.arange(out_size) + 0.5) * np.float64(s)).astype(np.float32)
-    return np.minimum(np.floor(src).astype(np.int64), in_size - 1)
 
 
 def _cubic_taps(in_size, out_size, scale, align_corners, dtype):
@@ -512,10 +524,9 @@ def _cubic_taps(in_size, out_size, scale, align_corners, dtype):
 
 def _taps(mode, in_size, out_size, scale, align_corners, dtype, ndim):
     """(index, weight) of one axis (see kernels/ref_pool.py): weight None for a copy."""
-    if mode == "nearest":
-        return _nearest_indices(in_size, out_size, scale, dtype, shortcuts=ndim == 4)[:, None], None
-    if mode == "nearest-exact":
-        return _nearest_exact_indices(in_size, out_size, scale)[:, None], None
+    if mode in ("nearest", "nearest-exact"):
+        index = _nearest_indices(in_size, out_size, scale, dtype, ndim, mode == "nearest-exact")
+        return index[:, None], None
     if mode == "bicubic":
         return _cubic_taps(in_size, out_size, scale, align_corners, dtype)
     i0, i1, w0, w1 = _linear_indices(in_size, out_size, scale, align_corners, dtype)
@@ -593,22 +604,22 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                       f"input")
         raise NotImplementedError(f"interpolate: mode {mode!r} supports 3D and 4D input, got "
                                   f"{input.ndim}D input of size {list(input.shape)}")
+    if mode == "area":       # PyTorch's 'area' is adaptive average pooling (empty outputs too)
+        return (adaptive_avg_pool2d if dim == 2 else adaptive_avg_pool1d)(input, output_size)
     if min(spatial + output_size) < 1:
         names = ("H", "W")[-dim:] if dim <= 2 else ("D", "H", "W")
         given = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
         got = ", ".join(f"{n}: {v}" for n, v in zip(names, output_size))
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({given}) {'and ' if dim == 1 else ''}output ({got})")
-    if input.dtype not in (np.float32, np.float64) and mode != "nearest":
+    if input.dtype not in (np.float32, np.float64) and not mode.startswith("nearest"):
         raise RuntimeError(f"interpolate: mode {mode!r} needs a float32 or float64 input, got "
                            f"{input.dtype}")
-    if mode == "area":       # PyTorch's 'area' is adaptive average pooling
-        return (adaptive_avg_pool2d if dim == 2 else adaptive_avg_pool1d)(input, output_size)
     xp = get_array_module(input.array)
     if mode.startswith("nearest") and input.dtype not in (np.float32, np.float64):
         y = input      # integer images (uint8): a gather, last dimension first
         for d in reversed(range(dim)):
-            index = _taps(mode, spatial[d], output_size[d], scales[d], None, None, y.ndim)[0]
+            index = _taps(mode, spatial[d], output_size[d], scales[d], None, y.dtype, y.ndim)[0]
             y = _along(y, 2 + d, index[:, 0])
         return y
     taps = []

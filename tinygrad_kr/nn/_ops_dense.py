@@ -451,6 +451,9 @@ def _adaptive_size(input, output_size, fn):
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to ``output_size`` (an int, or (h, w) with None = keep)."""
     H, W, oh, ow = _adaptive_size(input, output_size, "adaptive_avg_pool2d")
+    if 0 in tuple(input.shape[-3:]):
+        raise RuntimeError(f"adaptive_avg_pool2d(): Expected input to have non-zero size for "
+                           f"non-batch dimensions, but input has sizes {list(input.shape)}")
     if oh and ow and H % oh == 0 and W % ow == 0 and H and W:
         return avg_pool2d(input, (H // oh, W // ow))
     xp = get_array_module(input.array)

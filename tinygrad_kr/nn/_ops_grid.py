@@ -105,7 +105,8 @@ def _corner(flat, ix, iy, H, W):
     inside = (ix >= 0) & (ix < W) & (iy >= 0) & (iy < H)
     index = xp.where(inside, iy * W + ix, 0).astype(np.int64)
     N, C = flat.shape[:2]
-    values = ops.gather(flat, 2, Tensor(xp.broadcast_to(index[:, None, :], (N, C) + index.shape[1:])))
+    index = xp.broadcast_to(index[:, None, :], (N, C) + index.shape[1:])
+    values = ops.gather(flat, 2, Tensor(index))
     return ops.where(Tensor(xp.broadcast_to(inside[:, None, :], values.shape)), values, 0.0)
 
 

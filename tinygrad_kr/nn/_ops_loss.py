@@ -124,7 +124,6 @@ class CrossEntropy(Function):
             gt = gt * weight.reshape(w_shape)
         return gt
 
-
     def _graph_backward(self, gy):
         """The kernels' gradients as recorded ops (the twin's formulas, per row:
         gx = g * (softmax * sum(q * w) - q * w) with the target distribution

@@ -45,7 +45,6 @@ class BatchNorm(Function):
                                                          self.training, need_x)
         return gx, (gweight if need_w else None), (gbias if need_b else None)
 
-
     def _graph_backward(self, x, weight, gy):
         """gx, gw, gb of the kernel, as recorded ops: with x_hat = (x - mean) * invstd,
         gb = sum(gy), gw = sum(gy * x_hat) and, in training (batch statistics of M

@@ -43,7 +43,8 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
            "binary_cross_entropy_with_logits", "kl_div", "normalize", "cosine_similarity",
            "pairwise_distance", "one_hot", "pad"]
 __all__ += ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
-            "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
+            "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate", "upsample",
+            "upsample_nearest", "upsample_bilinear"]
 __all__ += ["embedding", "layer_norm", "group_norm", "scaled_dot_product_attention",
             "multi_head_attention_forward", "affine_grid", "grid_sample"]
 
