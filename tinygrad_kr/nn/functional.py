@@ -629,3 +629,40 @@ def upsample_bilinear(input, size=None, scale_factor=None):
     warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
                   "`nn.functional.interpolate` instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def celu_(input, alpha=1.0):
+    return celu(input, alpha, inplace=True)
+
+
+# Last: these modules use this one's helpers (_reduction, softmax, pairwise_distance)
+from ._ops_loss_extra import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
+                              hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                              multilabel_margin_loss, multilabel_soft_margin_loss,
+                              poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
+                              triplet_margin_with_distance_loss)
+from ._ops_more import (dropout1d, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+                        instance_norm, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, rrelu,
+                        rrelu_, softmin, softshrink, tanhshrink, threshold, threshold_)
+
+__all__ += ["hardsigmoid", "hardswish", "hardshrink", "softshrink", "tanhshrink", "threshold",
+            "threshold_", "prelu", "rrelu", "rrelu_", "glu", "softmin", "pixel_shuffle",
+            "pixel_unshuffle", "dropout1d", "instance_norm", "rms_norm", "relu_", "leaky_relu_",
+            "selu_", "celu_"]
+__all__ += ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
+            "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss",
+            "triplet_margin_with_distance_loss", "gaussian_nll_loss", "poisson_nll_loss",
+            "multi_margin_loss", "multilabel_margin_loss"]

@@ -1,5 +1,7 @@
 """Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax, ELU, SELU,
-CELU, GELU, SiLU, Softplus, Hardtanh, ReLU6, Mish, LogSigmoid, Softsign."""
+CELU, GELU, SiLU, Softplus, Hardtanh, ReLU6, Mish, LogSigmoid, Softsign, Hardsigmoid,
+Hardswish, Hardshrink, Softshrink, Tanhshrink, Threshold, PReLU, RReLU, GLU, Softmin,
+Softmax2d."""
 import warnings
 
 from .. import functional as F
@@ -7,7 +9,8 @@ from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "ELU", "SELU",
            "CELU", "GELU", "SiLU", "Softplus", "Hardtanh", "ReLU6", "Mish", "LogSigmoid",
-           "Softsign"]
+           "Softsign", "Hardsigmoid", "Hardswish", "Hardshrink", "Softshrink", "Tanhshrink",
+           "Threshold", "PReLU", "RReLU", "GLU", "Softmin", "Softmax2d"]
 
 
 def _inplace_repr(inplace, sep=", "):
@@ -232,3 +235,132 @@ class Softsign(Module):
 
     def forward(self, input):
         return F.softsign(input)
+
+
+class Hardsigmoid(Module):
+    """0 below -3, 1 above 3, (x + 3) / 6 between."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+
+class Hardswish(Hardsigmoid):
+    """x * hardsigmoid(x) (MobileNetV3)."""
+
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+
+class Hardshrink(Module):
+    """x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between."""
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+
+class Tanhshrink(Module):
+    """x - tanh(x)."""
+
+    def forward(self, input):
+        return F.tanhshrink(input)
+
+
+class Threshold(Module):
+    """x where x > threshold, else value."""
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}, value={self.value}" + _inplace_repr(self.inplace)
+
+
+class PReLU(Module):
+    """x where x > 0, else a * x with a learned slope ``a`` (one, or one per
+    channel), initialised to ``init`` (He et al., 2015)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        from ... import factories
+        from ..parameter import Parameter
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(factories.empty(num_parameters, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        self.weight.data.fill_(self.init)
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """Leaky ReLU with a random slope from U(lower, upper) per element while
+    training, the mean slope in evaluation."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}" + _inplace_repr(self.inplace)
+
+
+class GLU(Module):
+    """a * sigmoid(b) for the halves a, b of ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.glu(input, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Softmin(Softmax):
+    """softmax(-x) along ``dim``."""
+
+    def forward(self, input):
+        return F.softmin(input, self.dim)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) input."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D "
+                             f"instead")
+        return F.softmax(input, -3)
