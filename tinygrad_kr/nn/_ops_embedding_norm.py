@@ -19,8 +19,9 @@ import numpy as np
 from .. import ops
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ..tensor import Tensor
 
-__all__ = ["embedding", "layer_norm", "group_norm"]
+__all__ = ["embedding", "embedding_bag", "layer_norm", "group_norm"]
 
 
 # --------------------------------------------------------------------------
@@ -186,3 +187,97 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     if bias is not None:
         y = y + ops.reshape(bias, per_channel)
     return y
+
+
+# --------------------------------------------------------------------------
+# embedding_bag
+# --------------------------------------------------------------------------
+
+
+def _bags(input, offsets, include_last_offset, fn="embedding_bag"):
+    """(flat indices, the bag of each, number of bags) of a 2-D input (one bag
+    per row) or a 1-D input cut at ``offsets``, checked as PyTorch checks them."""
+    idx = input.array if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"{fn}: expected input of dtype int64 or int32, got {idx.dtype}")
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated "
+                             "is a mini-batch of fixed length sequences. However, found offsets "
+                             f"of type {type(offsets)}")
+        n, length = idx.shape
+        return idx.reshape(-1), np.repeat(np.arange(n), length), n
+    if idx.ndim != 1:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension "
+                         f"{idx.ndim}")
+    if offsets is None:
+        raise ValueError("offsets has to be a 1D Tensor but got None")
+    off = offsets.array if isinstance(offsets, Tensor) else np.asarray(offsets)
+    if off.ndim != 1:
+        raise ValueError("offsets has to be a 1D Tensor")
+    off = np.asarray(off.get() if hasattr(off, "get") else off, dtype=np.int64)
+    if off.size and off[0] != 0:
+        raise RuntimeError(f"{fn}: offsets[0] has to be 0, i.e., the first sequence in the "
+                           f"mini-batch has to start from position 0. However, got {off[0]}")
+    if off.size and (off[-1] > idx.size or (np.diff(off) < 0).any()):
+        raise RuntimeError(f"{fn}: offsets must be non-decreasing and at most the input's "
+                           f"length {idx.size}, got {off.tolist()}")
+    bounds = off if include_last_offset else np.append(off, idx.size)
+    n = max(len(bounds) - 1, 0)
+    bag = np.repeat(np.arange(n), np.diff(bounds)) if n else np.zeros(0, np.int64)
+    return idx[:bounds[-1]] if n else idx[:0], bag, n
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sums, means or maxima of bags of ``weight``'s rows (PyTorch's
+    F.embedding_bag): bags are the rows of a 2-D input, or a 1-D input cut at
+    ``offsets``; entries equal to padding_idx are left out (an empty bag gives
+    zeros); per_sample_weights scale the rows (mode 'sum' only)."""
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"mode has to be one of sum, mean or max, but got {mode}")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. "
+                                  f"per_sample_weights is only supported for mode='sum' (got "
+                                  f"mode='{mode}'). Please open a feature request on GitHub.")
+    idx, bag, n_bags = _bags(input, offsets, include_last_offset)
+    xp = get_array_module(weight.array)
+    pad = _padding_idx(padding_idx, weight.shape[0])
+    keep = np.ones(idx.shape, dtype=bool) if pad is None else np.asarray(
+        idx.get() if hasattr(idx, "get") else idx) != pad
+    rows = embedding(Tensor(xp.asarray(idx)), weight, None, max_norm, norm_type,
+                     scale_grad_by_freq, sparse)                     # (entries, D)
+    d = weight.shape[1]
+    if per_sample_weights is not None:
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) "
+                             f"is not None, then it must have the same shape as the input "
+                             f"({tuple(input.shape)})")
+        rows = rows * per_sample_weights.reshape(-1)[:rows.shape[0]].unsqueeze(1)
+    kept_rows, kept_bags = rows, bag
+    if not keep.all():
+        where = xp.asarray(np.flatnonzero(keep))
+        kept_rows, kept_bags = ops.index_select(rows, 0, Tensor(where)), bag[keep]
+    counts = np.bincount(kept_bags, minlength=n_bags)
+    if mode == "max":
+        if not kept_bags.size:
+            return Tensor(xp.zeros((n_bags, d), dtype=weight.array.dtype))
+        # each bag's largest row per column: the position of its maximum, gathered
+        values = kept_rows.array
+        host = values.get() if hasattr(values, "get") else values
+        best = np.zeros((n_bags, d), np.int64)
+        for b in np.flatnonzero(counts):       # first maximum of each column, as PyTorch
+            members = np.flatnonzero(kept_bags == b)
+            best[b] = members[np.argmax(host[members], axis=0)]
+        empty = counts == 0
+        out = ops.gather(kept_rows, 0, Tensor(xp.asarray(best)))
+        if empty.any():
+            out = ops.where(Tensor(xp.asarray(empty[:, None])), 0.0, out)
+        return out
+    total = ops.index_add(Tensor(xp.zeros((n_bags, d), dtype=weight.array.dtype)), 0,
+                          Tensor(xp.asarray(kept_bags)), kept_rows)
+    if mode == "mean":
+        total = total / Tensor(xp.asarray(np.maximum(counts, 1)[:, None].astype(
+            weight.array.dtype)))
+    return total

@@ -32,7 +32,7 @@ from ._ops_conv_extra import (adaptive_avg_pool1d, adaptive_max_pool1d, avg_pool
                               conv_transpose1d, conv_transpose2d, interpolate, max_pool1d)
 from ._attention import multi_head_attention_forward, scaled_dot_product_attention
 from ._ops_grid import affine_grid, grid_sample
-from ._ops_embedding_norm import embedding, group_norm, layer_norm
+from ._ops_embedding_norm import embedding, embedding_bag, group_norm, layer_norm
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices", "relu", "leaky_relu",
@@ -45,7 +45,7 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"
 __all__ += ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
             "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate", "upsample",
             "upsample_nearest", "upsample_bilinear"]
-__all__ += ["embedding", "layer_norm", "group_norm", "scaled_dot_product_attention",
+__all__ += ["embedding", "embedding_bag", "layer_norm", "group_norm", "scaled_dot_product_attention",
             "multi_head_attention_forward", "affine_grid", "grid_sample"]
 
 sigmoid = ops.sigmoid
