@@ -287,3 +287,34 @@ def test_parameter_dict_as_torch():
     assert repr(ours) == ("ParameterDict(\n"
                           "    (w): Parameter containing: [tinygrad_kr.float32 of size 2x3]\n"
                           "    (b): Parameter containing: [tinygrad_kr.float32 of size 3]\n)")
+
+
+UNFOLDS = [dict(kernel_size=(2, 3)), dict(kernel_size=2, padding=1, stride=2),
+           dict(kernel_size=3, dilation=2, padding=1), dict(kernel_size=(1, 2), stride=(2, 1))]
+
+
+@pytest.mark.parametrize("kwargs", UNFOLDS)
+def test_unfold_fold_match_torch(kwargs):
+    torch = _torch()
+    x = rng.standard_normal((2, 3, 5, 6))
+    _both(lambda m, F_, a: F_.unfold(a, **kwargs), x)
+    _both(lambda m, F_, a: F_.unfold(a, **kwargs), x[0])                  # unbatched
+    cols = torch.nn.functional.unfold(torch.tensor(x), **kwargs).shape
+    y = rng.standard_normal(tuple(cols))
+    _both(lambda m, F_, a: F_.fold(a, (5, 6), **kwargs), y)
+    ours, theirs = nn.Unfold(**kwargs), torch.nn.Unfold(**kwargs)
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.Fold((5, 6), **kwargs)) == repr(torch.nn.Fold((5, 6), **kwargs))
+    t = tkr.tensor(x, requires_grad=True)
+    assert gradcheck(lambda a: F.unfold(a, **kwargs), (t,))
+    assert gradcheck(lambda a: F.fold(a, (5, 6), **kwargs), (tkr.tensor(y, requires_grad=True),))
+
+
+def test_fold_errors_as_torch():
+    with pytest.raises(RuntimeError, match=r"calculated number of sliding blocks 3 \* 3 = 9, but "
+                                           r"got input.size\(2\)=7"):
+        F.fold(tkr.ones(1, 12, 7), (4, 5), (2, 3))
+    with pytest.raises(NotImplementedError, match="Only 3D or 4D input"):
+        F.unfold(tkr.ones(4, 5), (2, 3))
+    with pytest.raises(RuntimeError, match="components must be at least one"):
+        F.unfold(tkr.ones(1, 1, 2, 2), 3)

@@ -2,7 +2,8 @@
 piecewise activations (hardsigmoid, hardswish, hardshrink, softshrink,
 tanhshrink, threshold, prelu, rrelu, glu, softmin), pixel_shuffle /
 pixel_unshuffle, dropout1d, instance_norm (batch norm over a (1, N*C, ...)
-view, as PyTorch does it) and rms_norm.
+view, as PyTorch does it), rms_norm, and unfold / fold (im2col as a gather of
+the padded image, and its adjoint as an index_add).
 
 Piecewise functions pick their pieces with ``where``, so that the gradient at
 a breakpoint is the piece PyTorch's backward formula picks there (the
@@ -20,7 +21,7 @@ from ._ops_norm import _apply_dropout, batch_norm
 
 __all__ = ["hardsigmoid", "hardswish", "hardshrink", "softshrink", "tanhshrink", "threshold",
            "threshold_", "prelu", "rrelu", "rrelu_", "glu", "softmin", "pixel_shuffle",
-           "pixel_unshuffle", "dropout1d", "instance_norm", "rms_norm"]
+           "pixel_unshuffle", "dropout1d", "instance_norm", "rms_norm", "unfold", "fold"]
 
 
 def _float(input, name):
@@ -229,3 +230,85 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     dims = tuple(range(x.ndim - len(shape), x.ndim))
     y = x * ops.rsqrt((x * x).mean(dims, keepdim=True) + eps)
     return y if weight is None else y * weight
+
+
+# -- unfold / fold (im2col and its adjoint) ----------------------------------------
+
+def _pair2(v, name):
+    pair = (v, v) if isinstance(v, int) else tuple(v)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
+    return tuple(int(p) for p in pair)
+
+
+def _blocks(size, kernel, dilation, padding, stride):
+    """(rows, cols) index arrays (k_h*k_w, L) of every block's taps in the padded
+    image of ``size``, and the number of blocks per axis."""
+    counts, taps = [], []
+    for n, k, d, p, s in zip(size, kernel, dilation, padding, stride):
+        count = (n + 2 * p - d * (k - 1) - 1) // s + 1
+        counts.append(count)
+        taps.append(np.arange(k)[:, None] * d + np.arange(max(count, 0))[None, :] * s)  # (k, n)
+    (kh, kw), (nh, nw) = kernel, counts
+    rows = np.broadcast_to(taps[0][:, None, :, None], (kh, kw, nh, max(nw, 0)))
+    cols = np.broadcast_to(taps[1][None, :, None, :], (kh, kw, max(nh, 0), nw))
+    return rows.reshape(kh * kw, -1), cols.reshape(kh * kw, -1), counts
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """(N, C, H, W) -> (N, C * k_h * k_w, L): every k_h x k_w block (im2col),
+    columns in row-major block order, as torch.nn.functional.unfold."""
+    if input.ndim not in (3, 4):
+        raise NotImplementedError(f"Input Error: Only 3D or 4D input Tensors are supported "
+                                  f"(got {input.ndim}D)")
+    if input.ndim == 3:
+        return unfold(input.unsqueeze(0), kernel_size, dilation, padding, stride).squeeze(0)
+    k, d, p, s = (_pair2(v, name) for v, name in ((kernel_size, "kernel_size"),
+                                                   (dilation, "dilation"), (padding, "padding"),
+                                                   (stride, "stride")))
+    n, c, h, w = input.shape
+    rows, cols, counts = _blocks((h, w), k, d, p, s)
+    if min(counts) < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size={k}, "
+                           f"dilation={d}, padding={p}, calculated shape of the array of sliding "
+                           f"blocks as ({counts[0]}, {counts[1]}), but its components must be at "
+                           f"least one.")
+    from .functional import pad as _pad
+    x = _pad(input, (p[1], p[1], p[0], p[0])) if any(p) else input
+    xp = get_array_module(x.array)
+    blocks = x[:, :, xp.asarray(rows), xp.asarray(cols)]          # (N, C, k_h k_w, L)
+    return blocks.reshape(n, c * k[0] * k[1], rows.shape[1])
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """(N, C * k_h * k_w, L) -> (N, C, H, W): blocks summed back where they
+    overlap (unfold's adjoint), as torch.nn.functional.fold."""
+    if input.ndim not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input "
+                                  f"Tensors are supported (got {input.ndim}D)")
+    if input.ndim == 2:
+        return fold(input.unsqueeze(0), output_size, kernel_size, dilation, padding,
+                    stride).squeeze(0)
+    size, k, d, p, s = (_pair2(v, name) for v, name in (
+        (output_size, "output_size"), (kernel_size, "kernel_size"), (dilation, "dilation"),
+        (padding, "padding"), (stride, "stride")))
+    n, ckk, length = input.shape
+    if ckk % (k[0] * k[1]):
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={ckk} and "
+                           f"kernel_size={k}")
+    rows, cols, counts = _blocks(size, k, d, p, s)
+    if counts[0] * counts[1] != length:
+        raise RuntimeError(f"Given output_size={size}, kernel_size={k}, dilation={d}, "
+                           f"padding={p}, stride={s}, expected size of input's dimension 2 to "
+                           f"match the calculated number of sliding blocks {counts[0]} * "
+                           f"{counts[1]} = {counts[0] * counts[1]}, but got "
+                           f"input.size(2)={length}.")
+    c = ckk // (k[0] * k[1])
+    hp, wp = size[0] + 2 * p[0], size[1] + 2 * p[1]
+    xp = get_array_module(input.array)
+    flat = xp.asarray((rows * wp + cols).reshape(-1))
+    out = ops.index_add(Tensor(xp.zeros((n, c, hp * wp), dtype=input.array.dtype)), 2,
+                        Tensor(flat), input.reshape(n, c, -1))
+    out = out.reshape(n, c, hp, wp)
+    return out[:, :, p[0]:p[0] + size[0], p[1]:p[1] + size[1]] if any(p) else out

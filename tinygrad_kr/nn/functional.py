@@ -654,14 +654,14 @@ from ._ops_loss_extra import (cosine_embedding_loss, gaussian_nll_loss,  # noqa:
                               multilabel_margin_loss, multilabel_soft_margin_loss,
                               poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
                               triplet_margin_with_distance_loss)
-from ._ops_more import (dropout1d, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
+from ._ops_more import (dropout1d, fold, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
                         instance_norm, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, rrelu,
-                        rrelu_, softmin, softshrink, tanhshrink, threshold, threshold_)
+                        rrelu_, softmin, softshrink, tanhshrink, threshold, threshold_, unfold)
 
 __all__ += ["hardsigmoid", "hardswish", "hardshrink", "softshrink", "tanhshrink", "threshold",
             "threshold_", "prelu", "rrelu", "rrelu_", "glu", "softmin", "pixel_shuffle",
             "pixel_unshuffle", "dropout1d", "instance_norm", "rms_norm", "relu_", "leaky_relu_",
-            "selu_", "celu_"]
+            "selu_", "celu_", "unfold", "fold"]
 __all__ += ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
             "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss", "gaussian_nll_loss", "poisson_nll_loss",

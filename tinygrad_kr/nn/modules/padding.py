@@ -1,11 +1,12 @@
 """Padding layers: ZeroPad, ConstantPad, ReflectionPad, ReplicationPad and
-CircularPad in 1-D and 2-D, over F.pad; and PixelShuffle / PixelUnshuffle."""
+CircularPad in 1-D and 2-D, over F.pad; PixelShuffle / PixelUnshuffle; and
+Unfold / Fold (sliding blocks)."""
 from .. import functional as F
 from .module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
-           "CircularPad2d", "PixelShuffle", "PixelUnshuffle"]
+           "CircularPad2d", "PixelShuffle", "PixelUnshuffle", "Unfold", "Fold"]
 
 
 class _PadNd(Module):
@@ -108,3 +109,36 @@ class PixelUnshuffle(Module):
 
     def extra_repr(self):
         return f"downscale_factor={self.downscale_factor}"
+
+
+class Unfold(Module):
+    """(N, C, H, W) -> (N, C * k_h * k_w, L): every sliding block as a column."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+class Fold(Module):
+    """(N, C * k_h * k_w, L) -> (N, C, *output_size): the blocks summed back in place."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size, self.dilation = output_size, kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)
+
+    def extra_repr(self):
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, "
+                f"dilation={self.dilation}, padding={self.padding}, stride={self.stride}")
