@@ -68,3 +68,29 @@ def __getattr__(name):
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
     raise AttributeError(f"module 'tinygrad_kr' has no attribute {name!r}")
+
+
+# The rest of torch's functions (element-wise math, torch.linalg and its top-level
+# names, shape / indexing / reduction functions): after the core, which they build on
+from .ops_math import (  # noqa: E402
+    acos, acosh, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, asin, asinh, atan,
+    atan2, atanh, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, clamp_max, clamp_min, cosh,
+    deg2rad, digamma, erf, erfc, erfinv, exp2, fix, float_power, floor_divide, fmax, fmin, fmod,
+    frac, gcd, heaviside, hypot, i0, isclose, isneginf, isposinf, isreal, lcm, lerp, lgamma,
+    logaddexp, logaddexp2, logit, nan_to_num, polygamma, rad2deg, remainder, sgn, signbit, sinc,
+    sinh, tan, true_divide, trunc, xlogy)
+from .linalg import (  # noqa: E402
+    _logdet as logdet, _top_cholesky as cholesky, _top_cholesky_inverse as cholesky_inverse,
+    _top_cholesky_solve as cholesky_solve, _top_pinverse as pinverse, _top_slogdet as slogdet,
+    _top_svd as svd, det, inv as inverse, matrix_exp, matrix_power)
+from .ops_shape_reduce import (  # noqa: E402
+    addbmm, addcdiv, addcmul, addmm, addmv, addr, argwhere, atleast_1d, atleast_2d, atleast_3d,
+    baddbmm, bincount, block_diag, broadcast_shapes, broadcast_tensors, bucketize, cartesian_prod,
+    cdist, chain_matmul, column_stack, combinations, count_nonzero, cov, cross, cummax, cummin,
+    diag_embed, diagflat, diff, dist, dsplit, dstack, histc, hsplit, hstack, inner, kron,
+    kthvalue, logcumsumexp, masked_select, median, meshgrid, mode, moveaxis, movedim,
+    nanmean, nanmedian, nanquantile, nansum, nonzero, pdist, quantile, ravel, renorm,
+    repeat_interleave, row_stack, scatter_add, scatter_reduce, searchsorted, select, std_mean,
+    swapdims, take, take_along_dim, tensor_split, tensordot, tile, trapezoid, trapz,
+    tril_indices, triu_indices, unflatten, unique, unique_consecutive, vander, var_mean, vdot,
+    vsplit, vstack)
