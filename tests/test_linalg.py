@@ -632,3 +632,25 @@ def test_no_grad_and_float32_results_have_no_graph():
         x = tk.tensor(_well((3, 3)), requires_grad=True)
         assert tk.linalg.inv(x).grad_fn is None
         assert tk.linalg.svd(x)[0].grad_fn is None
+
+
+@pytest.mark.parametrize("ord", [3, 1.5, 0.5, 0.3, -1])
+@pytest.mark.parametrize("shape,dim,keepdim", [((2,), None, False), ((3, 2), 1, False),
+                                               ((3, 2), 0, True), ((3, 2), None, True)])
+def test_vector_norm_gradient_at_zero_is_torchs(ord, shape, dim, keepdim):
+    """A zero norm (and, for ord < 1, a zero entry) has gradient 0 in PyTorch
+    (its formula is masked there), not 0 * inf = nan."""
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(3).random(shape)
+    a.flat[0] = 0
+    if len(shape) == 1:
+        a[:] = 0
+    ours = tk.tensor(a, requires_grad=True)
+    theirs = torch.tensor(a, requires_grad=True)
+    y = tk.linalg.vector_norm(ours, ord, dim, keepdim)
+    ty = torch.linalg.vector_norm(theirs, ord, dim, keepdim)
+    assert tuple(y.shape) == tuple(ty.shape)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)

@@ -137,3 +137,19 @@ def test_text_classification_tutorial_model_trains_as_torch():
             optimizer.step()
             losses[name].append(loss.item())
     np.testing.assert_allclose(losses["ours"], losses["theirs"], rtol=1e-5)
+
+
+def test_max_mode_over_many_bags_matches_torch():
+    torch = _torch()
+    r = np.random.default_rng(5)
+    weight = r.standard_normal((30, 4))
+    idx = r.integers(0, 30, 3000)
+    off = np.r_[0, np.sort(r.choice(np.arange(1, 3000), 700, replace=False))]
+    w, tw = tkr.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    y = F.embedding_bag(tkr.tensor(idx), w, tkr.tensor(off), mode="max")
+    ty = torch.nn.functional.embedding_bag(torch.tensor(idx), tw, torch.tensor(off), mode="max")
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    g = r.standard_normal(tuple(ty.shape))
+    y.backward(tkr.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=1e-12)

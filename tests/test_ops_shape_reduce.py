@@ -407,3 +407,41 @@ def test_errors_as_torch(name, fn):
     assert isinstance(ours.value, type(theirs.value)) or \
         type(ours.value).__name__ == type(theirs.value).__name__, \
         (name, repr(ours.value), repr(theirs.value))
+
+
+def test_review_fixes_match_torch():
+    """cummax/cummin on ties and NaN (vectorised), logcumsumexp at extreme
+    values and its O(n) backward on a long row, cdist's matrix-product path
+    beyond 25 rows, unique keeping each NaN."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        shape = [(7,), (3, 6), (4, 3, 5)][trial % 3]
+        a = rng.integers(0, 4, shape).astype(float)
+        if trial % 4 == 0:
+            a.flat[rng.integers(0, a.size)] = np.nan
+        dim = trial % len(shape)
+        for name in ("cummax", "cummin"):
+            ours, theirs = getattr(tk, name)(tk.tensor(a), dim), getattr(torch, name)(
+                torch.tensor(a), dim)
+            np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+            np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    a = np.array([-1000.0, 0.0, -800.0, 5.0])
+    x, t = tk.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    tk.logcumsumexp(x, 0).sum().backward()
+    torch.logcumsumexp(t, 0).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+    long = tk.tensor(rng.standard_normal(20000), requires_grad=True)   # no n x n table
+    tk.logcumsumexp(long, 0).sum().backward()
+    assert np.isfinite(long.grad.numpy()).all()
+    p, r = rng.standard_normal((2, 30, 6)), rng.standard_normal((2, 40, 6))
+    x, y = tk.tensor(p, requires_grad=True), tk.tensor(r, requires_grad=True)
+    t, u = torch.tensor(p, requires_grad=True), torch.tensor(r, requires_grad=True)
+    d, td = tk.cdist(x, y), torch.cdist(t, u)
+    np.testing.assert_allclose(d.detach().numpy(), td.detach().numpy(), rtol=1e-9)
+    g = rng.standard_normal(tuple(td.shape))
+    d.backward(tk.tensor(g))
+    td.backward(torch.tensor(g))
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10)
+    values, counts = tk.unique(tk.tensor([1.0, np.nan, np.nan]), return_counts=True)
+    assert counts.tolist() == [1, 1, 1]

@@ -1025,7 +1025,22 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         return sum(x * 0, dims, keepdim) + count if x.requires_grad else count
     if ord == 1:
         return sum(abs(x), dims, keepdim)
-    return sum(abs(x) ** ord, dims, keepdim) ** (1.0 / ord)
+    # Where a slice's norm is 0 PyTorch's gradient is 0 (its formula would give
+    # 0 * inf): such slices are computed on ones instead, and their result set to 0.
+    from .ops import where
+    xp = get_array_module(x.array)
+    with np.errstate(divide="ignore"):
+        value = (xp.abs(x.array) ** ord).sum(axis=dims, keepdims=True) ** (1.0 / ord)
+    zero = value == 0
+    safe = where(Tensor(xp.broadcast_to(zero, x.shape)), 1.0, x) if zero.any() else x
+    powered = abs(safe) ** ord
+    if 0 < ord < 1 and (safe.array == 0).any():     # |x|^p has an infinite slope at 0:
+        at_zero = Tensor(safe.array == 0)           # PyTorch gives those entries 0
+        powered = where(at_zero, 0.0, abs(where(at_zero, 1.0, safe)) ** ord)
+    norm = sum(powered, dims, True) ** (1.0 / ord)
+    out = where(Tensor(zero), 0.0, norm) if zero.any() else norm
+    return out if keepdim or not dims else out.reshape(
+        [n for i, n in enumerate(out.shape) if i not in dims])
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):

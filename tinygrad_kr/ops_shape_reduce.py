@@ -203,7 +203,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     x = input.array
     xp = get_array_module(x)
     if dim is None:
-        vals, inv, cnt = np.unique(_host(x).reshape(-1), return_inverse=True, return_counts=True)
+        vals, inv, cnt = np.unique(_host(x).reshape(-1), return_inverse=True, return_counts=True,
+                                   equal_nan=False)     # each NaN its own value, as PyTorch
         inv = inv.reshape(x.shape)
     else:
         d = _dim(dim, x.ndim)
@@ -540,25 +541,25 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
 
 
 def _cum_ext(input, dim, minimum):
+    """Running max (min) along ``dim`` and the index of its last occurrence (a
+    NaN, once seen, stays, at the last NaN's index), as PyTorch's cummax."""
     d = _dim(dim, input.ndim)
     x = input if input.ndim else input.reshape(1)
     a = x.array
     xp = get_array_module(a)
-    n = a.shape[d]
-    idx = xp.zeros(a.shape, np.int64)
-    if n:
-        take = lambda i: a[(slice(None),) * d + (i,)]   # noqa: E731
-        best = take(0).copy()
-        cur = xp.zeros(best.shape, np.int64)
-        idx[(slice(None),) * d + (0,)] = 0
-        for i in range(1, n):
-            v = take(i)
-            better = (v <= best) if minimum else (v >= best)
-            if a.dtype.kind == "f":
-                better = xp.isnan(v) | (~xp.isnan(best) & better)
-            best = xp.where(better, v, best)
-            cur = xp.where(better, i, cur)
-            idx[(slice(None),) * d + (i,)] = cur
+    host = a if xp is np else xp.asnumpy(a)      # ufunc.accumulate: NumPy's
+    running = (np.minimum if minimum else np.maximum).accumulate(host, axis=d) \
+        if host.shape[d] else host.copy()
+    # the running extreme changes only where it is met again (ties: the later
+    # position wins) or at a NaN; the index is the last such position so far
+    marked = host == running
+    if host.dtype.kind == "f":
+        marked |= np.isnan(host)
+    shape = [1] * host.ndim
+    shape[d] = host.shape[d]
+    positions = np.where(marked, np.arange(host.shape[d]).reshape(shape), 0)
+    idx = np.maximum.accumulate(positions, axis=d) if host.shape[d] else positions
+    idx = xp.asarray(idx.astype(np.int64))
     values = gather(x, d, Tensor(idx))
     indices = Tensor(idx)
     if not input.ndim:
@@ -575,33 +576,45 @@ def cummin(input, dim):
     return _cum_ext(input, dim, True)
 
 
+def _log_cum_sum_exp(a, axis):
+    """log(cumsum(exp(a))) along ``axis``, without overflow or underflow: NumPy's
+    logaddexp.accumulate (on the host for a CuPy array: CuPy has no ufunc
+    accumulate, and one shift for the whole row would lose its early prefixes)."""
+    xp = get_array_module(a)
+    if xp is np:
+        return np.logaddexp.accumulate(a, axis=axis)
+    return xp.asarray(np.logaddexp.accumulate(xp.asnumpy(a), axis=axis))
+
+
 class LogCumSumExp(Function):
     """y_j = log sum_{k<=j} exp(x_k); dy_j/dx_k = exp(x_k - y_j) for k <= j."""
 
     def forward(self, x, *, dim):
-        xp = get_array_module(x)
         self.dim = dim
-        if x.shape[dim] == 0:
-            y = x.copy()
-        elif xp is np:
-            y = np.logaddexp.accumulate(x, axis=dim)
-        else:
-            m = xp.max(x, axis=dim, keepdims=True)
-            m = xp.where(xp.isfinite(m), m, 0)
-            y = xp.log(xp.cumsum(xp.exp(x - m), axis=dim)) + m
+        y = x.copy() if x.shape[dim] == 0 else _log_cum_sum_exp(x, dim)
         self.save_for_backward(x, y)
         return y
 
     def backward(self, xp, gy):
-        # gx_k = sum_{j >= k} gy_j exp(x_k - y_j); every exponent is <= 0 (y is a
-        # running log-sum), so the (k, j) table of terms cannot overflow
         x, y = self.saved_tensors
+        d = self.dim
+        if xp is TensorMath:
+            return self._graph_backward(xp, x, y, gy)
+        # gx_k = sum_{j >= k} gy_j exp(x_k - y_j), as PyTorch computes it: the
+        # positive and negative parts of gy each as exp(x + a reversed
+        # log-cum-sum-exp of log|gy| - y), O(n) and without overflow
+        with np.errstate(divide="ignore"):
+            tails = [xp.flip(_log_cum_sum_exp(xp.flip(xp.log(part) - y, d), d), d)
+                     for part in (xp.where(gy > 0, gy, 0), xp.where(gy < 0, -gy, 0))]
+        return xp.exp(x + tails[0]) - xp.exp(x + tails[1])
+
+    def _graph_backward(self, xp, x, y, gy):
+        """The same sum as recorded ops (create_graph): the (k, j) table of its
+        terms, every exponent <= 0 (y is a running log-sum-exp)."""
         d = self.dim
         x, y, g = (xp.swapaxes(a, d, -1) for a in (x, y, gy))
         n = x.shape[-1]
-        upper = np.triu(np.ones((n, n), dtype=bool))     # [k, j]: j >= k
-        if xp is not TensorMath and xp is not np:
-            upper = xp.asarray(upper)
+        upper = get_array_module(x.array).asarray(np.triu(np.ones((n, n), dtype=bool)))  # j >= k
         diff = xp.expand_dims(x, -1) - xp.expand_dims(y, -2)
         terms = xp.where(upper, xp.exp(xp.where(upper, diff, 0)), 0)
         gx = xp.sum(terms * xp.expand_dims(g, -2), axis=-1)
@@ -697,7 +710,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         if r.ndim > 1:
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
         xp = get_array_module(r)
-        return Tensor(xp.repeat(xp.arange(r.shape[0], dtype=np.int64), r))
+        counts = r.tolist()      # (CuPy's repeat takes an int or a list of counts)
+        return Tensor(xp.repeat(xp.arange(r.shape[0], dtype=np.int64), counts))
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else _dim(dim, input.ndim)
     if not x.ndim:
@@ -714,9 +728,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
             raise RuntimeError("repeats must have the same size as input along dim")
     else:
         r = repeats
-    if (xp.asarray(r) < 0).any():
+    counts = r.tolist() if hasattr(r, "tolist") else r     # host ints (CuPy's repeat)
+    if (np.asarray(counts) < 0).any():
         raise RuntimeError("repeats can not be negative")
-    idx = xp.repeat(xp.arange(n, dtype=np.int64), r)
+    idx = xp.repeat(xp.arange(n, dtype=np.int64), counts)
     return GetItem.apply(x, index=(slice(None),) * d + (idx,))
 
 
@@ -1220,8 +1235,21 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1.array.dtype.kind != "f" or x2.array.dtype.kind != "f":
         raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: "
                            f"{_ops._c_type_name(x1.array.dtype)}")
+    if p == 2 and compute_mode != "donot_use_mm_for_euclid_dist" and (
+            compute_mode == "use_mm_for_euclid_dist" or x1.shape[-2] > 25 or x2.shape[-2] > 25):
+        return _euclidean_dist(x1, x2)
     d = x1.unsqueeze(-2) - x2.unsqueeze(-3)
     return _pnorm_last(d, p)
+
+
+def _euclidean_dist(x1, x2):
+    """PyTorch's matrix-product form of the 2-norm distances (its default beyond
+    25 rows): |a|^2 + |b|^2 - 2 a.b, clamped at 1e-30 before the square root
+    (so a zero distance has gradient 0), without the (P, R, M) differences."""
+    sq1 = (x1 * x1).sum(-1, keepdim=True)                        # (..., P, 1)
+    sq2 = (x2 * x2).sum(-1, keepdim=True).transpose(-2, -1)      # (..., 1, R)
+    cross = _ops.matmul(x1, x2.transpose(-2, -1))
+    return _ops.sqrt(_ops.clamp(sq1 + sq2 - 2 * cross, min=1e-30))
 
 
 def pdist(input, p=2):

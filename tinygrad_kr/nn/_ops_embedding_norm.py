@@ -266,10 +266,17 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         # each bag's largest row per column: the position of its maximum, gathered
         values = kept_rows.array
         host = values.get() if hasattr(values, "get") else values
+        # rows grouped by bag (stable), each group's column maxima, and the first row
+        # reaching each (as PyTorch): one reduceat per quantity, no loop over bags
+        order = np.argsort(kept_bags, kind="stable")
+        grouped, groups = host[order], kept_bags[order]
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        maxima = np.maximum.reduceat(grouped, starts, axis=0)              # (bags present, D)
+        group_of_row = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, groups.size]))
+        first = np.where(grouped == maxima[group_of_row], np.arange(groups.size)[:, None],
+                         groups.size)
         best = np.zeros((n_bags, d), np.int64)
-        for b in np.flatnonzero(counts):       # first maximum of each column, as PyTorch
-            members = np.flatnonzero(kept_bags == b)
-            best[b] = members[np.argmax(host[members], axis=0)]
+        best[groups[starts]] = order[np.minimum.reduceat(first, starts, axis=0)]
         empty = counts == 0
         out = ops.gather(kept_rows, 0, Tensor(xp.asarray(best)))
         if empty.any():
