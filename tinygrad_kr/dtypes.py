@@ -36,3 +36,16 @@ def check_dtype(dtype):
         raise TypeError(f"unsupported dtype {d} (supported: float16, float32, float64, int8, "
                         f"int16, int32, int64, uint8, bool)")
     return d
+
+
+# PyTorch's scalar-type names, as its error messages print a dtype (float32 -> 'Float')
+_SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
+                      "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
+                      "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                      "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def scalar_type_name(dtype):
+    """PyTorch's name of ``dtype`` in its messages: 'Float', 'Long', ..."""
+    name = np.dtype(dtype).name
+    return _SCALAR_TYPE_NAMES.get(name, name)

@@ -27,7 +27,8 @@ from .autograd.function import Function
 from .backend import get_array_module
 from .ops import (GetItem, Norm, Where, abs, amax, amin, matmul, reshape, stack, sum,
                   transpose, unsqueeze)
-from .tensor import Tensor
+from .dtypes import scalar_type_name
+from .tensor import Tensor, _host
 
 __all__ = ["LinAlgError", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex", "cholesky",
            "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_power",
@@ -44,14 +45,12 @@ class LinAlgError(RuntimeError):
 # input checks, with PyTorch's messages
 # --------------------------------------------------------------------------
 
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def _check_float(A, fname):
     if A.array.dtype.kind != "f":
         raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. Got "
-                           f"{_TYPE_NAMES.get(str(A.array.dtype), str(A.array.dtype))}")
+                           f"{scalar_type_name(A.array.dtype)}")
 
 
 def _check_matrix(A, fname, square=True, floating=True):
@@ -90,10 +89,6 @@ def _chol_info(a):
     for i, m in enumerate(flat):
         info[i] = lapack.dpotrf(m, lower=1)[1]
     return info.reshape(a.shape[:-2])
-
-
-def _host(a):
-    return a if isinstance(a, np.ndarray) else a.get()
 
 
 def _singular_error(a, fname):
@@ -646,8 +641,8 @@ def solve(A, B, *, left=True, out=None):
     _check_float(B, "linalg.solve")
     if A.array.dtype != B.array.dtype:
         raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found "
-                           f"A of type {_TYPE_NAMES[str(A.array.dtype)]} and B of type "
-                           f"{_TYPE_NAMES[str(B.array.dtype)]} instead")
+                           f"A of type {scalar_type_name(A.array.dtype)} and B of type "
+                           f"{scalar_type_name(B.array.dtype)} instead")
     vector = _is_vector_rhs(A, B)
     if not left:
         if vector:
@@ -773,7 +768,7 @@ def _tolerances(S_max, dtype, m, n, atol, rtol, rcond=None):
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None, out=None):
     if not isinstance(A, Tensor) or A.ndim < 2 or A.array.dtype.kind != "f":
-        raise RuntimeError(f"linalg.pinv({_TYPE_NAMES.get(str(A.dtype), 'Tensor')}"
+        raise RuntimeError(f"linalg.pinv({scalar_type_name(A.array.dtype)}"
                            f"{{{list(A.shape)}}}): expected a tensor with 2 or more dimensions "
                            f"of float, double, cfloat or cdouble types")
     return Pinv.apply(A, atol=atol, rtol=rtol, rcond=rcond, hermitian=hermitian)

@@ -21,6 +21,7 @@ from . import dtypes as _dt
 from .autograd.function import Function
 from .backend import get_array_module
 from .ops import _promote, _result_dtype, clamp, div, mul, pow, sub, where
+from .dtypes import scalar_type_name
 from .tensor import Tensor, _as_tensor
 
 __all__ = [
@@ -451,13 +452,7 @@ def _tensor_only(fname, name, x, position):
 def _not_implemented(fname, t):
     fname = fname if fname.startswith("lerp") else fname + "_cpu"
     raise NotImplementedError(f'"{fname}" not implemented for '
-                              f"'{_dt_name(t.array.dtype)}'")
-
-
-def _dt_name(dtype):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
-            "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool"}.get(np.dtype(dtype).name, str(dtype))
+                              f"'{scalar_type_name(t.array.dtype)}'")
 
 
 # --------------------------------------------------------------------------
@@ -667,8 +662,8 @@ def lerp(input, end, weight):
     _tensor_only("lerp", "end", end, 2)
     for name, t in (("end", end), ("weight", weight)):
         if isinstance(t, Tensor) and t.array.dtype != input.array.dtype:
-            raise RuntimeError(f"expected dtype {_dt_name(input.array.dtype).lower()} for `{name}` "
-                               f"but got dtype {_dt_name(t.array.dtype).lower()}")
+            raise RuntimeError(f"expected dtype {scalar_type_name(input.array.dtype).lower()} for `{name}` "
+                               f"but got dtype {scalar_type_name(t.array.dtype).lower()}")
     if input.array.dtype.kind != "f":
         _not_implemented("lerp_kernel_scalar" if not isinstance(weight, Tensor)
                          else "lerp_kernel_tensor", input)
@@ -693,7 +688,7 @@ def heaviside(input, values):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = _tensor(input), _tensor(other)
     if a.array.dtype != b.array.dtype:
-        raise RuntimeError(f"{_dt_name(a.array.dtype)} did not match {_dt_name(b.array.dtype)}")
+        raise RuntimeError(f"{scalar_type_name(a.array.dtype)} did not match {scalar_type_name(b.array.dtype)}")
     x, y = a.array, b.array
     xp = get_array_module(x)
     if x.dtype.kind == "b":
@@ -764,7 +759,7 @@ _BINARY_NAMES = ("atan2", "arctan2", "hypot", "logaddexp", "logaddexp2", "xlogy"
 
 def _float_power_(self, exponent):
     if self.array.dtype != np.float64:
-        raise RuntimeError(f"the base given to float_power_ has dtype {_dt_name(self.array.dtype)} "
+        raise RuntimeError(f"the base given to float_power_ has dtype {scalar_type_name(self.array.dtype)} "
                            f"but the operation's result requires dtype Double")
     return self._inplace(float_power, exponent)
 

@@ -18,7 +18,8 @@ from .autograd.function import Function
 from .backend import get_array_module
 from .ops import (GetItem, IndexAdd, _along_axis_index, _norm_dims, _result_dtype, cat, gather,
                   matmul, stack, where)
-from .tensor import Tensor, _as_tensor
+from .dtypes import scalar_type_name
+from .tensor import Tensor, _as_tensor, _host
 
 # --------------------------------------------------------------------------
 # named results (attached to tinygrad_kr.return_types so that pickle finds them)
@@ -54,8 +55,6 @@ def _long(a):
     return Tensor(get_array_module(a).asarray(a, dtype=np.int64))
 
 
-_TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-               "bool": "Bool", "float16": "Half", "float32": "Float", "float64": "Double"}
 
 
 def _check_float(fname, t):
@@ -219,10 +218,6 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     if return_counts:
         out.append(Tensor(xp.asarray(cnt, dtype=np.int64)))
     return out[0] if len(out) == 1 else tuple(out)
-
-
-def _host(a):
-    return a if a.__class__ is np.ndarray else a.get()
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
@@ -627,7 +622,7 @@ TensorMath = _ops.TensorMath
 def logcumsumexp(input, dim):
     if input.array.dtype.kind != "f":
         raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
-                                  f"'{_TYPE_NAMES.get(str(input.array.dtype), input.array.dtype)}'")
+                                  f"'{scalar_type_name(input.array.dtype)}'")
     x = input
     return LogCumSumExp.apply(x if x.ndim else x.reshape(1), dim=_dim(dim, x.ndim)) \
         .reshape(x.shape)
@@ -653,7 +648,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
         input = input.to(dtype)
     if input.array.dtype.kind != "f":
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
-                           f"but got {_TYPE_NAMES.get(str(input.array.dtype), input.array.dtype)}")
+                           f"but got {scalar_type_name(input.array.dtype)}")
     xp = _xp(input)
     axes = _norm_dims(dim, input.ndim)
     cnt = (~xp.isnan(input.array)).sum(axis=axes, keepdims=keepdim).astype(input.array.dtype)
@@ -1126,55 +1121,53 @@ def _scaled(x, s):
 
 
 def _addprod(input, prod, beta, alpha):
-    """beta * input + alpha * prod; with beta == 0 input is ignored (nan and inf too)."""
+    """beta * input + alpha * prod, in prod's shape (the addmm family); with
+    beta == 0 input is ignored (nan and inf too)."""
     p = _scaled(prod, alpha)
     if beta != 0:
-        return _scaled(input, beta) + p
-    if isinstance(input, Tensor) and input.requires_grad:    # a zero gradient, not None
-        return p + where(Tensor(_xp(p).zeros((), bool)), input.to(p.array.dtype),
-                         Tensor(_xp(p).zeros((), p.array.dtype)))
-    return p
+        out = _scaled(input, beta) + p
+    elif isinstance(input, Tensor) and input.requires_grad:    # a zero gradient, not None
+        out = p + where(Tensor(_xp(p).zeros((), bool)), input.to(p.array.dtype),
+                        Tensor(_xp(p).zeros((), p.array.dtype)))
+    else:
+        out = p
+    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
 
 
 def _check_dims(fname, names_tensors):
     for name, t, nd in names_tensors:
         if t.ndim != nd:
-            raise RuntimeError(f"{name} must be a {'matrix' if nd == 2 else 'vector' if nd == 1 else str(nd) + 'D tensor'}"
-                               f", got {t.ndim}-D tensor")
+            kind = {2: "matrix", 1: "vector"}.get(nd, f"{nd}D tensor")
+            raise RuntimeError(f"{name} must be a {kind}, got {t.ndim}-D tensor")
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     _check_dims("addmm", [("mat1", mat1, 2), ("mat2", mat2, 2)])
     prod = _ops.mm(mat1, mat2)
-    out = _addprod(input, prod, beta, alpha)
-    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
+    return _addprod(input, prod, beta, alpha)
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     _check_dims("addmv", [("mat", mat, 2), ("vec", vec, 1)])
     prod = _ops.mv(mat, vec)
-    out = _addprod(input, prod, beta, alpha)
-    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
+    return _addprod(input, prod, beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     prod = _ops.outer(vec1, vec2)
-    out = _addprod(input, prod, beta, alpha)
-    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
+    return _addprod(input, prod, beta, alpha)
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     _check_dims("baddbmm", [("batch1", batch1, 3), ("batch2", batch2, 3)])
     prod = _ops.bmm(batch1, batch2)
-    out = _addprod(input, prod, beta, alpha)
-    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
+    return _addprod(input, prod, beta, alpha)
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     _check_dims("addbmm", [("batch1", batch1, 3), ("batch2", batch2, 3)])
     prod = _ops.sum(_ops.bmm(batch1, batch2), 0)
-    out = _addprod(input, prod, beta, alpha)
-    return _ops.expand(out, *prod.shape) if tuple(out.shape) != tuple(prod.shape) else out
+    return _addprod(input, prod, beta, alpha)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):

@@ -25,6 +25,7 @@ import numpy as np
 from .. import ops
 from ..autograd.grad_mode import is_grad_enabled
 from ..backend import get_array_module
+from ..dtypes import scalar_type_name
 from ..tensor import Tensor
 from . import functional as F
 
@@ -37,15 +38,8 @@ __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss
 # float constant 1e-12f (it shows in the gradient at a zero vector)
 _COSINE_EPSILON = float(np.float32(1e-12))
 
-_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half",
-                     "bfloat16": "BFloat16", "int64": "Long", "int32": "Int", "int16": "Short",
-                     "int8": "Char", "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
-                     "complex128": "ComplexDouble"}
-
-
 def _type_name(t):
-    name = np.dtype(t.array.dtype).name
-    return _TORCH_TYPE_NAMES.get(name, name)
+    return scalar_type_name(t.array.dtype)
 
 
 def _broadcast_shape(a, b):

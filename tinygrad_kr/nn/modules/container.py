@@ -187,6 +187,21 @@ class ModuleDict(Module):
             self[key] = module
 
 
+def _parameters_repr(items):
+    """PyTorch's listing of a ParameterList / ParameterDict: one line per entry."""
+    lines = []
+    for k, p in items:
+        if isinstance(p, Tensor):
+            size = "x".join(str(s) for s in p.shape)
+            dev = f" ({p.device})" if p.is_cuda else ""
+            kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+            lines.append(f"  ({k}): {kind} containing: [tinygrad_kr.{p.dtype} of size "
+                         f"{size}{dev}]")
+        else:
+            lines.append(f"  ({k}): Object of type: {type(p).__name__}")
+    return "\n".join(lines)
+
+
 class ParameterList(Module):
     """A list of Parameters registered as '0', '1', ... (plain tensors are wrapped)."""
 
@@ -233,17 +248,7 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self):
-        lines = []
-        for k, p in enumerate(self):
-            if isinstance(p, Tensor):
-                size = "x".join(str(s) for s in p.shape)
-                dev = f" ({p.device})" if p.is_cuda else ""
-                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-                lines.append(f"  ({k}): {kind} containing: [tinygrad_kr.{p.dtype} of size "
-                             f"{size}{dev}]")
-            else:
-                lines.append(f"  ({k}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        return _parameters_repr(enumerate(self))
 
 
 class ParameterDict(Module):
@@ -315,14 +320,4 @@ class ParameterDict(Module):
         return merged
 
     def extra_repr(self):
-        lines = []
-        for k, p in self.items():
-            if isinstance(p, Tensor):
-                size = "x".join(str(s) for s in p.shape)
-                dev = f" ({p.device})" if p.is_cuda else ""
-                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-                lines.append(f"  ({k}): {kind} containing: [tinygrad_kr.{p.dtype} of size "
-                             f"{size}{dev}]")
-            else:
-                lines.append(f"  ({k}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        return _parameters_repr(self.items())
