@@ -94,3 +94,4 @@ from .ops_shape_reduce import (  # noqa: E402
     swapdims, take, take_along_dim, tensor_split, tensordot, tile, trapezoid, trapz,
     tril_indices, triu_indices, unflatten, unique, unique_consecutive, vander, var_mean, vdot,
     vsplit, vstack)
+from . import tensor_extras  # noqa: E402,F401  (more Tensor methods)
