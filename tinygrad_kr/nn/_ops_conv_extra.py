@@ -32,7 +32,7 @@ import numpy as np
 from .. import kernels, ops
 from ..autograd.function import Function
 from ..backend import get_array_module
-from ._ops_dense import (Conv2d, adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv2d,
+from ._ops_dense import (Conv2d, _check_conv_geometry, adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv2d,
                          max_pool2d)
 
 __all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
@@ -91,12 +91,7 @@ def _check_conv(input, weight, bias, stride, padding, dilation, groups, fn, nd,
                            f"weight of size {list(weight.shape)}, expected bias to be "
                            f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias.shape)} instead")
-    if min(stride) < 1:
-        raise RuntimeError("non-positive stride is not supported")
-    if min(dilation) < 1:
-        raise RuntimeError("dilation should be greater than zero")
-    if min(padding) < 0:
-        raise RuntimeError("negative padding is not supported")
+    _check_conv_geometry(stride, padding, dilation)
 
 
 def _scalar_name(dtype):

@@ -213,6 +213,16 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
+def _check_conv_geometry(stride, padding, dilation):
+    """PyTorch's checks of a (transposed) convolution's geometry, its messages."""
+    if min(stride) < 1:
+        raise RuntimeError("non-positive stride is not supported")
+    if min(dilation) < 1:
+        raise RuntimeError("dilation should be greater than zero")
+    if min(padding) < 0:
+        raise RuntimeError("negative padding is not supported")
+
+
 def _check_conv2d(input, weight, bias, stride, padding, dilation, groups):
     """PyTorch's conv2d argument errors (RuntimeError, same wording)."""
     if input.ndim not in (3, 4):
@@ -242,12 +252,7 @@ def _check_conv2d(input, weight, bias, stride, padding, dilation, groups):
             raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be "
                                f"1-dimensional with {weight.shape[0]} elements, but got bias of "
                                f"size {list(bias.shape)} instead")
-    if min(stride) < 1:
-        raise RuntimeError("non-positive stride is not supported")
-    if min(dilation) < 1:
-        raise RuntimeError("dilation should be greater than zero")
-    if min(padding) < 0:
-        raise RuntimeError("negative padding is not supported")
+    _check_conv_geometry(stride, padding, dilation)
     padded = tuple(n + 2 * p for n, p in zip(input.shape[-2:], padding))
     extent = tuple(d * (k - 1) + 1 for d, k in zip(dilation, weight.shape[2:]))
     if padded[0] < extent[0] or padded[1] < extent[1]:

@@ -56,14 +56,20 @@ class Embedding(Module):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        s += self._options_repr()
+        if self.sparse is not False:
+            s += ", sparse=True"
+        return s
+
+    def _options_repr(self):
+        """The lookup options PyTorch prints when they are not the defaults."""
+        s = ""
         if self.max_norm is not None:
             s += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
         if self.scale_grad_by_freq is not False:
             s += ", scale_grad_by_freq=True"
-        if self.sparse is not False:
-            s += ", sparse=True"
         return s
 
     @classmethod
@@ -97,13 +103,7 @@ class EmbeddingBag(Embedding):
                              per_sample_weights, self.include_last_offset, self.padding_idx)
 
     def extra_repr(self):
-        s = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.max_norm is not None:
-            s += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            s += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            s += ", scale_grad_by_freq=True"
+        s = f"{self.num_embeddings}, {self.embedding_dim}" + self._options_repr()
         s += f", mode='{self.mode}'"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
