@@ -19,7 +19,9 @@ NEEDS_A_GPU = {"ToDevice": "tests/test_device.py::test_to_device_gradcheck (on a
 # Functions whose derivative is an error by design, and the test of that error
 RAISES_BY_DESIGN = {"DelayedError": "tests/test_autograd_ctx_function.py::"
                                     "test_once_differentiable_under_create_graph_raises_only_"
-                                    "when_differentiated_again"}
+                                    "when_differentiated_again",
+                    "TwoZerosError": "tests/test_ops_shape_reduce.py::"
+                                     "test_scatter_reduce_prod_double_backward_matches_torch"}
 
 
 def _every_function():

@@ -1,5 +1,7 @@
 """Indexing, shape, reduction and product functions (ops_shape_reduce.py),
 each compared with PyTorch: values, dtypes, shapes, float64 gradients, errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -132,6 +134,25 @@ CASES = [
      [A, I % 3, B[:3, :4]]),
     ("scatter_reduce_prod", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "prod"),
      [A, I % 4, B[:3, :4]]),
+    ("scatter_reduce_prod_excl", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "prod",
+                                                                     include_self=False),
+     [A, I % 4, B[:3, :4]]),
+    ("scatter_reduce_amin", lambda L, x, i, s: L.scatter_reduce(x, -1, i, s, "amin"),
+     [A, I % 4, B[:3, :4]]),
+    ("scatter_reduce_amax_excl", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "amax",
+                                                                     include_self=False),
+     [A, I % 4, B[:3, :4]]),
+    ("scatter_reduce_int", lambda L, x, i, s: L.scatter_reduce(x, 1, i, s, "prod"),
+     [I, I % 4, I + 1]),
+    ("index_reduce_prod", lambda L, x, s: L.index_reduce(x, 1, L.tensor([0, 2, 2]), s, "prod"),
+     [A, B[:3, :3]]),
+    ("index_reduce_mean", lambda L, x, s: x.index_reduce(0, L.tensor([1, 1, 0, 1]), s, "mean"),
+     [A, B[:4, :4]]),
+    ("index_reduce_amax_excl", lambda L, x, s: L.index_reduce(x, -1, L.tensor([3, 0, 3]), s,
+                                                              "amax", include_self=False),
+     [A, B[:3, :3]]),
+    ("index_reduce_amin_int", lambda L, x, s: L.index_reduce(x, 0, L.tensor([2, 2]), s, "amin"),
+     [I, I[:2] - 1]),
     ("repeat_interleave", lambda L, x: L.repeat_interleave(x, 2), [A]),
     ("repeat_interleave_dim", lambda L, x, r: L.repeat_interleave(x, r, dim=0),
      [A, np.array([1, 0, 3])]),
@@ -236,9 +257,8 @@ def _grads(lib, fn, args):
 
 
 GRAD_SKIP = {"nanmedian_all", "median_nan", "quantile_nan", "cummax_nan", "nansum", "nansum_all",
-             "nanmean", "nanquantile", "nanquantile_all", "nanmedian", "median",
-             "scatter_reduce_amax", "scatter_reduce_amin_excl", "scatter_reduce_prod",
-             "cdist_p0", "mode", "cummax", "vander"}   # vander: torch's own backward fails
+             "nanmean", "nanquantile", "nanquantile_all", "nanmedian", "median", "cdist_p0",
+             "mode", "cummax", "vander"}   # vander: torch's own backward fails
 
 
 @pytest.mark.parametrize("name,fn,args", [c for c in CASES if c[0] not in GRAD_SKIP],
@@ -395,6 +415,46 @@ ERRORS = [
     ("select_range", lambda L: L.select(L.zeros(2, 2), 1, 2)),
     ("logcumsumexp_int", lambda L: L.logcumsumexp(L.tensor([1, 2]), 0)),
     ("nanmean_int", lambda L: L.nanmean(L.tensor([1, 2]))),
+    ("scatter_reduce_reduce", lambda L: L.scatter_reduce(L.zeros(2), 0, L.tensor([0]),
+                                                         L.zeros(1), "max_")),
+    ("scatter_reduce_dtype", lambda L: L.scatter_reduce(L.zeros(2), 0, L.tensor([0]),
+                                                        L.zeros(1, dtype=L.float64), "prod")),
+    ("scatter_reduce_index_dtype", lambda L: L.scatter_reduce(L.zeros(2), 0, L.tensor([0.0]),
+                                                              L.zeros(1), "amax")),
+    ("scatter_reduce_index_ndim", lambda L: L.scatter_reduce(L.zeros(2, 2), 0, L.tensor([0]),
+                                                             L.zeros(2, 2), "amax")),
+    ("scatter_reduce_src_ndim", lambda L: L.scatter_reduce(L.zeros(2, 2), 0, L.tensor([[0]]),
+                                                           L.zeros(2, 2, 1), "amin")),
+    ("scatter_reduce_index_big", lambda L: L.scatter_reduce(
+        L.zeros(2, 3), 1, L.zeros((2, 4), dtype=L.int64), L.zeros(2, 3), "prod")),
+    ("scatter_reduce_index_vs_src", lambda L: L.scatter_reduce(
+        L.zeros(2, 3), 1, L.zeros((3, 1), dtype=L.int64), L.zeros(4, 3), "mean")),
+    ("scatter_reduce_range", lambda L: L.scatter_reduce(L.zeros(2), 0, L.tensor([2]),
+                                                        L.zeros(1), "amin")),
+    ("scatter_reduce_dim", lambda L: L.scatter_reduce(L.zeros(2), 1, L.tensor([0]),
+                                                      L.zeros(1), "amin")),
+    ("index_reduce_sum", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([0]), L.zeros(1),
+                                                  "sum")),
+    ("index_reduce_index_2d", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([[0]]),
+                                                       L.zeros(1), "prod")),
+    ("index_reduce_index_float", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([0.0]),
+                                                          L.zeros(1), "prod")),
+    ("index_reduce_dtype", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([0]),
+                                                    L.zeros(1, dtype=L.float64), "prod")),
+    ("index_reduce_count", lambda L: L.index_reduce(L.zeros(2, 3), 1, L.tensor([0, 1]),
+                                                    L.zeros(2, 3), "amax")),
+    ("index_reduce_shape", lambda L: L.index_reduce(L.zeros(2, 3), 1, L.tensor([0, 1]),
+                                                    L.zeros(3, 2), "amax")),
+    ("index_reduce_0d_source", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor(1),
+                                                        L.tensor(5.0), "amax")),
+    ("index_reduce_range", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([2]), L.zeros(1),
+                                                    "mean")),
+    ("index_reduce_negative", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([-1]),
+                                                       L.zeros(1), "mean")),
+    ("index_reduce_dim", lambda L: L.index_reduce(L.zeros(2), 1, L.tensor([0]), L.zeros(1),
+                                                  "amin")),
+    ("index_reduce_source_number", lambda L: L.index_reduce(L.zeros(2), 0, L.tensor([0]), 1.0,
+                                                            "amin")),
 ]
 
 
@@ -445,3 +505,258 @@ def test_review_fixes_match_torch():
     np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-10)
     values, counts = tk.unique(tk.tensor([1.0, np.nan, np.nan]), return_counts=True)
     assert counts.tolist() == [1, 1, 1]
+
+
+# --------------------------------------------------------------------------
+# scatter_reduce / index_reduce: values and gradients against PyTorch
+# --------------------------------------------------------------------------
+
+REDUCES = ("sum", "prod", "mean", "amax", "amin")
+# (self shape, dim, index shape): several dims, index narrower than self, repeats
+SCATTER_LAYOUTS = [((5,), 0, (8,)), ((3, 4), 0, (6, 4)), ((3, 4), 1, (2, 7)),
+                   ((2, 3, 4), -1, (2, 3, 6)), ((2, 3, 4), 1, (1, 5, 2)), ((4, 3), 0, (0, 3))]
+
+
+def _values(rng, shape, kind, dtype):
+    """'normal': no ties, no zeros; 'ties': small integers (ties, zeros, two
+    zeros in a group); 'zeros': normal values with about a third zeros."""
+    if kind == "normal":
+        x = rng.standard_normal(shape)
+    elif kind == "ties":
+        x = rng.integers(-2, 3, shape).astype(float)
+    else:
+        x = np.where(rng.random(shape) < 0.35, 0.0, rng.standard_normal(shape))
+    return x.astype(dtype)
+
+
+def _reduce_run(lib, fn, x, src, weight):
+    """fn's output and the gradients of (output * weight).sum() to x and src."""
+    xt = lib.tensor(x, requires_grad=True)
+    st = lib.tensor(src, requires_grad=True)
+    y = fn(lib, xt, st)
+    (y * lib.tensor(weight)).sum().backward()
+    return [t.detach().numpy() for t in (y, xt.grad, st.grad)]
+
+
+def _assert_reduce_matches(fn, x, src, weight, name):
+    ours, theirs = _reduce_run(tk, fn, x, src, weight), _reduce_run(torch, fn, x, src, weight)
+    # products of many entries may round differently (their order differs)
+    tol = 1e-12 if x.dtype == np.float64 else 1e-5
+    for o, t, what in zip(ours, theirs, ("value", "grad self", "grad src")):
+        assert o.shape == t.shape and o.dtype == t.dtype, (name, what, o.shape, t.shape)
+        np.testing.assert_allclose(o, t, rtol=tol, atol=tol, equal_nan=True,
+                                   err_msg=f"{name}: {what}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_scatter_reduce_values_and_gradients_match_torch(reduce, include_self, dtype):
+    rng = np.random.default_rng(11)
+    for shape, dim, ishape in SCATTER_LAYOUTS:
+        for kind in ("normal", "ties", "zeros"):
+            for trial in range(3):
+                idx = rng.integers(0, shape[dim], ishape)
+                x, src = _values(rng, shape, kind, dtype), _values(rng, ishape, kind, dtype)
+                weight = rng.standard_normal(shape).astype(dtype)
+                fn = (lambda L, a, b: L.scatter_reduce(a, dim, L.tensor(idx), b,  # noqa: B023
+                                                       reduce, include_self=include_self))
+                _assert_reduce_matches(fn, x, src, weight, (reduce, shape, dim, kind, trial))
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+def test_index_reduce_values_and_gradients_match_torch(reduce, include_self, dtype):
+    rng = np.random.default_rng(12)
+    calls = [lambda L, x, d, i, s: L.index_reduce(x, d, i, s, reduce, include_self=include_self),
+             lambda L, x, d, i, s: x.index_reduce(d, i, s, reduce, include_self=include_self),
+             lambda L, x, d, i, s: (x * 1).index_reduce_(d, i, s, reduce,
+                                                         include_self=include_self)]
+    for shape, dim, n in [((), 0, 1), ((5,), 0, 7), ((3, 4), 0, 5), ((3, 4), -1, 6),
+                          ((2, 3, 4), 1, 4), ((3, 2), 1, 0)]:
+        for kind in ("normal", "ties", "zeros"):
+            for k, call in enumerate(calls):
+                sshape = list(shape)
+                if shape:
+                    sshape[dim] = n
+                idx = rng.integers(0, shape[dim] if shape else 1, n if shape else ())
+                x, src = _values(rng, shape, kind, dtype), _values(rng, tuple(sshape), kind, dtype)
+                weight = rng.standard_normal(shape).astype(dtype)
+                fn = lambda L, a, b: call(L, a, dim, L.tensor(idx), b)  # noqa: E731,B023
+                _assert_reduce_matches(fn, x, src, weight, (reduce, shape, dim, kind, k))
+
+
+def test_scatter_reduce_prod_zeros_match_torch_exactly():
+    """One zero in a group: its gradient is the product of the others; two
+    zeros: every gradient of the group is 0; a zero in self likewise."""
+    x = np.array([[2.0, 0.0, 3.0, 5.0], [0.0, 4.0, 1.5, -2.0]])
+    src = np.array([[0.0, 3.0, 0.0, 7.0, 2.0], [0.0, 6.0, -1.0, 0.5, 3.0]])
+    idx = np.array([[0, 0, 2, 2, 3], [1, 1, 3, 0, 0]])
+    # row 0: group 0 has one src zero, group 1 only self's zero, group 2 two src zeros;
+    # row 1: group 0 self's zero and src's, group 1 one src zero, group 3 none
+    weight = np.array([[1.0, -2.0, 0.5, 3.0], [2.0, 1.0, -1.0, 0.25]])
+    for include_self in (True, False):
+        fn = lambda L, a, b: L.scatter_reduce(a, 1, L.tensor(idx), b, "prod",  # noqa: E731
+                                              include_self=include_self)
+        for o, t in zip(_reduce_run(tk, fn, x, src, weight),
+                        _reduce_run(torch, fn, x, src, weight)):
+            np.testing.assert_array_equal(o, t)
+
+
+def test_scatter_reduce_amax_amin_ties_match_torch_exactly():
+    """Ties split the gradient evenly (self's entry counts, and without
+    include_self it still counts, as in PyTorch, but gets 0); NaN results
+    give NaN gradients, as PyTorch's grad / 0 * 0."""
+    x = np.array([[5.0, 1.0, 2.0, 7.0], [3.0, 3.0, -1.0, np.nan]])
+    src = np.array([[5.0, 5.0, 1.0, 2.0, 7.0], [3.0, np.nan, -1.0, -1.0, 0.0]])
+    idx = np.array([[0, 0, 1, 2, 3], [0, 1, 2, 2, 2]])
+    weight = np.array([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]])
+    for reduce in ("amax", "amin"):
+        for include_self in (True, False):
+            fn = lambda L, a, b: L.scatter_reduce(a, 1, L.tensor(idx), b, reduce,  # noqa: E731
+                                                  include_self=include_self)
+            ours, theirs = _reduce_run(tk, fn, x, src, weight), _reduce_run(torch, fn, x, src,
+                                                                            weight)
+            for o, t in zip(ours, theirs):
+                np.testing.assert_array_equal(o, t, err_msg=f"{reduce} {include_self}")
+
+
+def test_scatter_reduce_integers_match_torch():
+    rng = np.random.default_rng(13)
+    x, src = rng.integers(-5, 6, (3, 4)), rng.integers(-5, 6, (3, 6))
+    idx = rng.integers(0, 4, (3, 6))
+    for reduce in REDUCES:
+        for include_self in (True, False):
+            fn = lambda L: L.scatter_reduce(L.tensor(x), 1, L.tensor(idx), L.tensor(src),  # noqa
+                                            reduce, include_self=include_self)
+            _same(fn(tk), fn(torch), (reduce, include_self))
+
+
+def test_scatter_reduce_in_place_matches_torch():
+    rng = np.random.default_rng(14)
+    x, src = rng.standard_normal((3, 4)), rng.standard_normal((3, 5))
+    idx = rng.integers(0, 4, (3, 5))
+    for reduce in REDUCES:
+        fn = lambda L, a, b: (a * 1).scatter_reduce_(1, L.tensor(idx), b, reduce,  # noqa: E731
+                                                      include_self=False)
+        for o, t in zip(_reduce_run(tk, fn, x, src, np.ones((3, 4))),
+                        _reduce_run(torch, fn, x, src, np.ones((3, 4)))):
+            np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-12)
+
+    def into_plain(L, reduce):
+        """self needs no gradient, src does: the change is recorded all the same"""
+        y, b = L.tensor(x), L.tensor(src, requires_grad=True)
+        if reduce == "sum":
+            y.scatter_reduce_(1, L.tensor(idx), b, reduce)
+        else:
+            y.index_reduce_(1, L.tensor([3, 0, 0, 2, 3]), b, reduce, include_self=False)
+        (y * y).sum().backward()
+        return y.detach().numpy(), b.grad.numpy()
+
+    for reduce in ("sum", "prod", "amax"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch: index_reduce is in beta
+            for o, t in zip(into_plain(tk, reduce), into_plain(torch, reduce)):
+                np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-12)
+
+
+def test_scatter_reduce_gradcheck():
+    """float64 finite differences; amax/amin on tie-free values (not smooth at
+    ties); prod is a polynomial, so zeros are fine."""
+    rng = np.random.default_rng(15)
+    idx = tk.tensor(rng.integers(0, 4, (3, 6)))
+    x = tk.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    src = tk.tensor(rng.standard_normal((3, 6)), requires_grad=True)
+    x0 = tk.tensor(np.where(rng.random((3, 4)) < 0.4, 0.0, rng.standard_normal((3, 4))),
+                   requires_grad=True)
+    src0 = tk.tensor(np.where(rng.random((3, 6)) < 0.4, 0.0, rng.standard_normal((3, 6))),
+                     requires_grad=True)
+    for reduce in REDUCES:
+        for include_self in (True, False):
+            fn = lambda a, b: tk.scatter_reduce(a, 1, idx, b, reduce,  # noqa: E731,B023
+                                                include_self=include_self)
+            assert gradcheck(fn, (x, src)), (reduce, include_self)
+            if reduce == "prod":
+                assert gradcheck(fn, (x0, src0)), (reduce, include_self)
+                assert gradgradcheck(fn, (x, src)), (reduce, include_self)
+            if reduce in ("amax", "amin"):
+                assert gradgradcheck(fn, (x, src)), (reduce, include_self)
+    fn = lambda a, b: tk.index_reduce(a, 0, tk.tensor([2, 0, 2]), b[:, :4], "prod")  # noqa: E731
+    assert gradcheck(fn, (x, src)) and gradgradcheck(fn, (x, src))
+    fn = lambda a, b: tk.index_reduce(a, 1, tk.tensor([3, 3, 1, 0, 3, 1]), b,  # noqa: E731
+                                      "amin", include_self=False)
+    assert gradcheck(fn, (x, src))
+
+
+@pytest.mark.filterwarnings("ignore:index_reduce\\(\\) is in beta")
+def test_scatter_reduce_prod_double_backward_matches_torch():
+    """Hessian-vector products through 'prod' (no zero, one zero per group);
+    with two zeros in a group, differentiating src's gradient again raises,
+    with PyTorch's message."""
+    x = np.array([[2.0, 0.0, 3.0], [1.5, -2.0, 0.5]])
+    idx = np.array([[0, 0, 1, 2], [2, 2, 1, 0]])
+    w, vx, vs = (np.arange(1.0, 7.0).reshape(2, 3), np.full((2, 3), 0.5),
+                 np.linspace(-1, 1, 8).reshape(2, 4))
+    calls = {"scatter_reduce": lambda L, a, i, b, inc: L.scatter_reduce(a, 1, i, b, "prod",
+                                                                        include_self=inc),
+             "index_reduce": lambda L, a, i, b, inc: L.index_reduce(a, 1, i[0], b, "prod",
+                                                                    include_self=inc)}
+    for src in (np.array([[1.5, 2.0, -1.0, 3.0], [2.0, 0.5, 4.0, -3.0]]),
+                np.array([[0.0, 2.0, -1.0, 0.0], [2.0, 0.0, 4.0, -3.0]]),
+                np.array([[0.0, 0.0, -1.0, 3.0], [2.0, 0.5, 4.0, -3.0]])):
+        for name, call in calls.items():
+            for include_self in (True, False):
+                out = []
+                for L in (tk, torch):
+                    a, b = L.tensor(x, requires_grad=True), L.tensor(src, requires_grad=True)
+                    y = call(L, a, L.tensor(idx), b, include_self)
+                    ga, gb = L.autograd.grad((y * L.tensor(w)).sum(), (a, b), create_graph=True)
+                    try:
+                        h = L.autograd.grad((ga * L.tensor(vx)).sum() + (gb * L.tensor(vs)).sum(),
+                                            (a, b))
+                        out.append([t.numpy() for t in (ga.detach(), gb.detach()) + h])
+                    except RuntimeError as e:
+                        out.append(str(e))
+                if isinstance(out[1], str):
+                    assert out[0] == out[1]
+                else:
+                    for o, t in zip(*out):
+                        np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-12)
+
+
+def test_reduce_by_target_matches_ufunc_at():
+    """The pairwise group reduction (no ufunc.at, so that CuPy runs it) against
+    NumPy's ufunc.at, with groups far longer than one pairing step."""
+    from tinygrad_kr.ops_shape_reduce import _reduce_by_target
+    rng = np.random.default_rng(16)
+    for n, bins in ((0, 3), (1, 1), (7, 1), (1000, 3), (999, 50), (33, 40)):
+        targets = rng.integers(0, bins, n)
+        for reduce, ufunc in (("prod", np.multiply), ("amax", np.maximum), ("amin", np.minimum)):
+            for values in (rng.uniform(0.5, 1.5, n), rng.integers(-9, 10, n)):
+                t, v = _reduce_by_target(targets, values.copy(), reduce)
+                assert np.array_equal(t, np.unique(targets))
+                first = np.zeros(n, bool)
+                first[np.unique(targets, return_index=True)[1]] = True
+                expected = np.zeros(bins, values.dtype)
+                expected[targets[first]] = values[first]
+                ufunc.at(expected, targets[~first], values[~first])
+                np.testing.assert_allclose(v, expected[t], rtol=1e-12)
+
+
+def test_gather_and_scatter_reject_negative_indices_take_along_dim_wraps_them():
+    # PyTorch: gather/scatter never wrap a negative index (it would silently
+    # read or write the wrong element); take_along_dim along a dim does
+    x = tk.arange(6.0).reshape(2, 3)
+    bad = tk.tensor([[-1], [0]])
+    for call in (lambda: tk.gather(x, 1, bad),
+                 lambda: x.scatter(1, bad, 1.0),
+                 lambda: x.scatter_add(1, bad, tk.ones(2, 1)),
+                 lambda: x.scatter_reduce(1, bad, tk.ones(2, 1), "amax"),
+                 lambda: tk.take_along_dim(x, tk.tensor([-1]))):
+        with pytest.raises(RuntimeError, match="index -1 is out of bounds"):
+            call()
+    assert tk.take_along_dim(x, bad, 1).tolist() == [[2.0], [3.0]]
+    with pytest.raises(RuntimeError, match="index -4 is out of bounds"):
+        tk.take_along_dim(x, tk.tensor([[-4], [0]]), 1)

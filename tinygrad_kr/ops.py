@@ -1450,9 +1450,11 @@ def _index_along(fname, what, input, dim, index):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
                            f"tensor ({idx.ndim} vs {input.ndim})")
     d = _norm_dims(dim, input.ndim)[0]
-    if idx.size and (idx.min() < -input.shape[d] or idx.max() >= input.shape[d]):
-        raise IndexError(f"{fname}(): index {int(idx.max())} is out of bounds for dimension {d} "
-                         f"with size {input.shape[d]}")
+    # no wrap-around of negative indices: PyTorch rejects them here
+    if idx.size and (idx.min() < 0 or idx.max() >= input.shape[d]):
+        bad = int(idx.max()) if idx.max() >= input.shape[d] else int(idx.min())
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size "
+                           f"{input.shape[d]}")     # PyTorch's error, RuntimeError as there
     return d, idx
 
 

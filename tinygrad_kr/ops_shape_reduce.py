@@ -3,7 +3,8 @@ core ops (ops.py) so that their gradients come from ops already checked.
 
 Selections (median, quantile, kthvalue, mode, cummax...) find their positions
 on arrays and then pick the values with ``gather``/getitem, which carry the
-gradient to the chosen entries.  Only logcumsumexp has a Function of its own.
+gradient to the chosen entries.  Only logcumsumexp and scatter_reduce's
+'prod', 'amax' and 'amin' (ScatterReduce) have Functions of their own.
 """
 import builtins
 import itertools
@@ -107,10 +108,21 @@ def take(input, index):
     return GetItem.apply(input.reshape(-1), index=idx)
 
 
+def _wrap_negative(indices, n):
+    """take_along_dim counts negative indices from the end (gather does not)."""
+    j = indices.array
+    if j.dtype.kind == "i" and j.size and j.min() < 0:
+        if j.min() < -n:
+            raise RuntimeError(f"index {int(j.min())} is out of bounds for dimension with size {n}")
+        return Tensor(get_array_module(j).where(j < 0, j + n, j))
+    return indices
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return gather(input.reshape(-1), 0, indices.reshape(-1))
+        return gather(input.reshape(-1), 0, indices.reshape(-1))  # no wrap here (PyTorch)
     d = _dim(dim, input.ndim)
+    indices = _wrap_negative(indices, input.shape[d])
     if indices.ndim != input.ndim:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                            f"number of dimensions, but got {input.ndim} dimensions for input, "
@@ -148,45 +160,234 @@ def scatter_add(input, dim, index, src):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """``reduce`` one of 'sum', 'prod', 'mean', 'amax', 'amin'.  'sum' and
-    'mean' are differentiable; the others give values only."""
+    """``src``'s entries reduced into ``input`` at ``index`` along ``dim``
+    (``reduce``: 'sum', 'prod', 'mean', 'amax' or 'amin'), each with
+    PyTorch's gradient.  Without include_self, an entry of input that
+    receives values takes no part in the result (nor in the gradient)."""
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
-    d, idx = _ops._index_along("scatter_reduce", "self", input, dim, index)
     src = _t(src, input)
+    if src.array.dtype != input.array.dtype:
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+    if input.ndim == 0 and _ops._data(index).ndim == 0:     # as one-element vectors
+        _norm_dims(dim, 0)
+        return scatter_reduce(input.reshape(1), 0, _ops._data(index).reshape(1), src.reshape(1),
+                              reduce, include_self=include_self).reshape(())
+    d, idx = _ops._index_along("scatter_reduce", "self", input, dim, index)
+    if src.ndim != idx.ndim:
+        raise RuntimeError("Index tensor must have the same number of dimensions as src tensor")
+    if any(n > s or (k != d and n > x) for k, (n, s, x) in
+           enumerate(zip(idx.shape, src.shape, input.shape))):
+        raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                           f"{list(input.shape)} apart from dimension {d} and to be no larger "
+                           f"size than src {list(src.shape)}")
+    return _scatter_reduce(input, d, idx, src, reduce, include_self, "scatter_reduce")
+
+
+def index_reduce(input, dim, index, source, reduce, *, include_self=True):
+    """``source``'s slices along ``dim`` reduced into ``input``'s slices
+    ``index`` (a 1-D integer tensor), ``reduce``: 'prod', 'mean', 'amax' or
+    'amin'.  It is scatter_reduce with the index spread over source's shape,
+    so values and gradients are scatter_reduce's."""
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    idx = _ops._data(index)
+    if idx.ndim > 1:
+        raise IndexError(f"index_reduce_(): Index is supposed to be a vector, but got dim: "
+                         f"{idx.ndim} with type: {scalar_type_name(idx.dtype)} and size: "
+                         f"{list(idx.shape)}")
+    if idx.dtype.kind not in "iu":
+        raise RuntimeError(f"index_reduce_(): Expected dtype int32/int64 for index but got: "
+                           f"{scalar_type_name(idx.dtype)}")
+    d = _dim(dim, input.ndim)
+    if not isinstance(source, Tensor):
+        raise TypeError(f"index_reduce(): argument 'source' (position 4) must be Tensor, not "
+                        f"{type(source).__name__}")
+    if source.array.dtype != input.array.dtype:
+        raise RuntimeError(f"index_reduce_(): self ({scalar_type_name(input.array.dtype)}) and "
+                           f"source ({scalar_type_name(source.array.dtype)}) must have the same "
+                           f"scalar type")
+    x = input.reshape(1) if input.ndim == 0 else input
+    s = source.reshape(1) if source.ndim == 0 else source
+    idx = idx.reshape(-1)
+    if idx.size != s.shape[d]:
+        raise RuntimeError(f"index_reduce_(): Number of indices ({idx.size}) should be equal to "
+                           f"source.size(dim): ({s.shape[d]}), for dim: {d}")
+    if input.ndim != source.ndim or any(a != b for k, (a, b) in enumerate(zip(x.shape, s.shape))
+                                        if k != d):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} "
+                           f"source.shape = {list(source.shape)}")
+    if idx.size and (idx.min() < 0 or idx.max() >= x.shape[d]):
+        raise IndexError("index out of range in self")
+    along = [1] * s.ndim
+    along[d] = idx.size
+    spread = get_array_module(idx).broadcast_to(idx.reshape(along), s.shape)
+    out = _scatter_reduce(x, d, spread, s, reduce, include_self, "index_reduce")
+    return out.reshape(()) if input.ndim == 0 else out
+
+
+def _scatter_reduce(input, d, idx, src, reduce, include_self, op):
+    """scatter_reduce, its arguments checked; ``op`` names it in errors."""
     if tuple(src.shape) != idx.shape:
-        src = src[tuple(slice(n) for n in idx.shape)]
-    src = src.to(input.array.dtype)
+        src = src[tuple(slice(n) for n in idx.shape)]   # PyTorch reads src's leading block
+    targets = _scatter_targets(idx, input.shape, d)
+    if reduce in ("prod", "amax", "amin"):
+        return ScatterReduce.apply(input, src, targets=targets, reduce=reduce,
+                                   include_self=include_self, op=op)
+    # 'sum' and 'mean' are sums, whose gradient IndexAdd has
     xp = _xp(input)
-    index = _along_axis_index(idx, idx.shape, d)
-    hit = xp.zeros(input.shape, dtype=np.int64)
-    xp.add.at(hit, index, 1)
-    touched = hit > 0
-    if reduce in ("sum", "mean"):
-        base = input if include_self else where(Tensor(touched), _zeros_like(input), input)
-        total = base + IndexAdd.apply(src, shape=input.shape, index=index)
-        if reduce == "sum":
-            return total
-        count = hit + (1 if include_self else 0)
-        count = xp.where(count == 0, 1, count)
-        if input.array.dtype.kind == "f":
-            return total / Tensor(count.astype(input.array.dtype))
-        return Tensor(xp.floor_divide(total.array, count).astype(input.array.dtype))
-    from .autograd import is_grad_enabled
-    if is_grad_enabled() and (input.requires_grad or src.requires_grad):
-        raise NotImplementedError(f"scatter_reduce: the gradient of reduce='{reduce}' is not "
-                                  f"implemented")
-    ufunc = {"prod": xp.multiply, "amax": xp.maximum, "amin": xp.minimum}[reduce]
-    out = input.array.copy()
-    if not include_self:
-        fill = {"prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
-        if out.dtype.kind != "f" and reduce != "prod":
-            info = np.iinfo(out.dtype) if out.dtype.kind in "iu" else None
-            fill = (info.min if reduce == "amax" else info.max) if info else fill
-        out[touched] = fill
-    ufunc.at(out, index, src.array)
-    return Tensor(out)
+    hit = xp.bincount(targets.reshape(-1), minlength=input.numel()).reshape(input.shape)
+    base = input if include_self else where(Tensor(hit > 0), _zeros_like(input), input)
+    total = base + IndexAdd.apply(src, shape=input.shape,
+                                  index=_along_axis_index(idx, idx.shape, d))
+    if reduce == "sum":
+        return total
+    count = hit + (1 if include_self else 0)
+    count = xp.where(count == 0, 1, count)
+    if input.array.dtype.kind == "f":
+        return total / Tensor(count.astype(input.array.dtype))
+    return Tensor(xp.floor_divide(total.array, count).astype(input.array.dtype))
+
+
+def _scatter_targets(idx, shape, d):
+    """For each entry of ``idx``, the flat (C-order) position in an array of
+    ``shape`` that it goes to along ``d``: one integer array on idx's device,
+    which the reductions below index with."""
+    xp = get_array_module(idx)
+    flat, stride = xp.zeros(idx.shape, np.int64), 1
+    for k in reversed(range(len(shape))):
+        if k == d:      # in [0, shape[d]): _index_along rejected the rest
+            pos = idx.astype(np.int64)
+        else:
+            pos = xp.arange(idx.shape[k]).reshape((-1,) + (1,) * (idx.ndim - 1 - k))
+        flat = flat + pos * stride
+        stride *= shape[k]
+    return flat
+
+
+_REDUCE_UFUNC = {"prod": "multiply", "amax": "maximum", "amin": "minimum"}
+
+
+def _reduce_by_target(targets, values, reduce):
+    """(each distinct target, ``reduce`` of the values sent to it), both 1-D.
+    Sorted by target, then neighbours are combined in pairs (ranks 2j and
+    2j+1 within a target) until one value per target is left: log2(largest
+    group) steps of plain array ops, so that it also runs on CuPy, which has
+    no multiply.at, and is not one step per repeat."""
+    xp = get_array_module(values)
+    combine = getattr(xp, _REDUCE_UFUNC[reduce])
+    order = xp.argsort(targets, kind="stable")
+    t, v = targets[order], values[order]
+    starts = xp.ones(t.shape, dtype=bool)
+    starts[1:] = t[1:] != t[:-1]
+    rank = xp.arange(t.size) - xp.flatnonzero(starts)[xp.cumsum(starts) - 1]
+    longest = int(rank.max()) + 1 if t.size else 0
+    while longest > 1:
+        left = xp.flatnonzero((rank[:-1] % 2 == 0) & (rank[1:] == rank[:-1] + 1))
+        v[left] = combine(v[left], v[left + 1])
+        kept = rank % 2 == 0
+        t, v, rank = t[kept], v[kept], rank[kept] // 2
+        longest = (longest + 1) // 2
+    return t, v
+
+
+def _scatter_reduced(x, src, targets, reduce, include_self):
+    """The array ``x`` with ``src``'s entries reduced in at ``targets``."""
+    t, v = _reduce_by_target(targets.reshape(-1), src.reshape(-1), reduce)
+    y = x.copy()
+    flat = y.reshape(-1)       # a view: y is C-contiguous
+    flat[t] = getattr(get_array_module(y), _REDUCE_UFUNC[reduce])(flat[t], v) if include_self \
+        else v
+    return y
+
+
+class ScatterReduce(Function):
+    """scatter_reduce's 'prod', 'amax' and 'amin' (also index_reduce's):
+    ``targets`` holds, per src entry, its flat position in x.  The gradients
+    are PyTorch's formulas (FunctionsManual.cpp, scatter_reduce_backward)."""
+
+    def forward(self, x, src, *, targets, reduce, include_self, op):
+        y = _scatter_reduced(x, src, targets, reduce, include_self)
+        self.targets, self.reduce, self.include_self, self.op = targets, reduce, include_self, op
+        need_x, need_src = self.needs_input_grad
+        if not (need_x or need_src):
+            return y
+        xp = get_array_module(y)
+        if need_x and not include_self:
+            hits = xp.bincount(targets.reshape(-1), minlength=y.size)
+            self.received = (hits > 0).reshape(y.shape)
+        if reduce == "prod":
+            self.save_for_backward(x, src, y)
+            return y
+        # the entries equal to the result share its gradient evenly; x's count
+        # even without include_self (PyTorch's: their own gradient is then 0)
+        x_hits = x == y
+        src_hits = src == y.reshape(-1)[targets]
+        count = x_hits + xp.bincount(targets[src_hits], minlength=y.size).reshape(y.shape)
+        # no entry equals a NaN result: PyTorch's grad / 0 * 0 makes its gradients NaN
+        self.count = xp.where(count == 0, xp.nan, count).astype(y.dtype)
+        self.x_hits, self.src_hits = x_hits.astype(y.dtype), src_hits.astype(y.dtype)
+        return y
+
+    def backward(self, xp, gy):
+        need_x, need_src = self.needs_input_grad
+        if self.reduce == "prod":
+            gx, gsrc = self._prod_grads(xp, gy, need_x, need_src)
+        else:
+            share = gy / self.count
+            gx = share * self.x_hits if need_x else None
+            gsrc = xp.reshape(share, (-1,))[self.targets] * self.src_hits if need_src else None
+        if gx is not None and not self.include_self:
+            gx = xp.where(self.received, 0, gx)
+        return gx, gsrc
+
+    def _prod_grads(self, xp, gy, need_x, need_src):
+        x, src, y = self.saved_tensors
+        t = self.targets
+        gx = gsrc = None
+        if need_x:
+            # with x's zeros made 1, y / x is the product of the others, also where x is 0
+            x_zero = _ops._data(x) == 0
+            x1 = xp.where(x_zero, 1, x)
+            others = self._again(xp, x1, src) if x_zero.any() else y
+            gx = gy * others / x1
+        if need_src:
+            src_zero = _ops._data(src) == 0
+            zeros = get_array_module(t).bincount(t[src_zero], minlength=_ops._data(y).size)[t]
+            gsrc = xp.reshape(gy * y, (-1,))[t] / xp.where(src_zero, 1, src)
+            lone = src_zero & (zeros == 1)
+            if lone.any():     # y is 0 there: a lone zero's gradient is the product of the others
+                others = self._again(xp, x, xp.where(lone, 1, src))
+                gsrc = xp.where(lone, xp.reshape(gy * others, (-1,))[t], gsrc)
+            if self._graph_mode and (zeros > 1).any():
+                what = "src" if self.op == "scatter_reduce" else "source"
+                gsrc = TwoZerosError.apply(gsrc, message=(
+                    f"{self.op}(): Double backward is unsupported for {what} when >1 zeros in "
+                    f"{what} are scattered to the same position in self"))
+        return gx, gsrc
+
+    def _again(self, xp, x, src):
+        """This product over other inputs, recorded under create_graph."""
+        if self._graph_mode:
+            return ScatterReduce.apply(x, src, targets=self.targets, reduce="prod",
+                                       include_self=self.include_self, op=self.op)
+        return _scatter_reduced(x, src, self.targets, "prod", self.include_self)
+
+
+class TwoZerosError(Function):
+    """Passes on the src gradient of a 'prod' scatter (under create_graph)
+    where two or more zeros of src go to one place: PyTorch's formula has no
+    derivative there, so, as in PyTorch, differentiating it again raises."""
+
+    def forward(self, g, *, message):
+        self.message = message
+        return g
+
+    def backward(self, xp, gg):
+        raise RuntimeError(self.message)
 
 
 def _zeros_like(t):
@@ -1379,10 +1580,10 @@ def renorm(input, p, dim, maxnorm):
 _METHODS = ("nonzero", "argwhere", "masked_select", "unique", "unique_consecutive", "bincount",
             "histc", "median", "nanmedian", "mode", "kthvalue", "quantile", "nanquantile",
             "nansum", "nanmean", "count_nonzero", "cummax", "cummin", "logcumsumexp", "diff",
-            "take", "take_along_dim", "scatter_add", "scatter_reduce", "repeat_interleave",
-            "tile", "hsplit", "vsplit", "dsplit", "tensor_split", "movedim", "moveaxis",
-            "swapdims", "ravel", "unflatten", "select", "diag_embed", "diagflat", "kron",
-            "inner", "vdot", "addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul",
+            "take", "take_along_dim", "scatter_add", "scatter_reduce", "index_reduce",
+            "repeat_interleave", "tile", "hsplit", "vsplit", "dsplit", "tensor_split", "movedim",
+            "moveaxis", "swapdims", "ravel", "unflatten", "select", "diag_embed", "diagflat",
+            "kron", "inner", "vdot", "addmm", "addmv", "addr", "addbmm", "baddbmm", "addcmul",
             "addcdiv", "dist", "cross", "cov", "renorm", "count_nonzero")
 for _name in _METHODS:
     if _name not in Tensor.__dict__:
@@ -1391,13 +1592,17 @@ for _name in _METHODS:
 
 def _inplace_method(fn):
     def method(self, *args, **kwargs):
-        return self._inplace(lambda x, _unused: fn(x, *args, **kwargs), None)
+        # an argument that requires grad (a scatter's src) has the change
+        # recorded even when self does not, on a copy of self's old value
+        other = next((a for a in itertools.chain(args, kwargs.values())
+                      if isinstance(a, Tensor) and a.requires_grad), None)
+        return self._inplace(lambda x, _unused: fn(x, *args, **kwargs), other)
     method.__name__ = fn.__name__ + "_"
     return method
 
 
-for _name in ("scatter_add", "scatter_reduce", "addmm", "addmv", "addr", "addbmm", "baddbmm",
-              "addcmul", "addcdiv", "renorm"):
+for _name in ("scatter_add", "scatter_reduce", "index_reduce", "addmm", "addmv", "addr",
+              "addbmm", "baddbmm", "addcmul", "addcdiv", "renorm"):
     if _name + "_" not in Tensor.__dict__:
         setattr(Tensor, _name + "_", _inplace_method(globals()[_name]))
 del _name
