@@ -206,7 +206,7 @@ def test_dataloader_batch_sampler_and_unbatched_modes():
     unbatched = list(DataLoader(ds, batch_size=None))
     assert len(unbatched) == 6 and unbatched[2][0].shape == (3,)
     assert len(DataLoader(ds, batch_size=None)) == 6
-    assert len(DataLoader(ds, batch_size=4, num_workers=2)) == 2  # loads in-process
+    assert len(DataLoader(ds, batch_size=4, num_workers=2)) == 2
 
 
 def test_dataloader_iterable_dataset():

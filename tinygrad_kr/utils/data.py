@@ -13,9 +13,9 @@ takes that path only with the default collate_fn, and never for a subclass
 that overrides ``__getitem__``/``__getitems__`` (its samples are no longer
 what ``_get_batch`` knows how to gather).
 
-Loading always runs in the calling process: ``num_workers``, ``pin_memory``
-and the other worker options are validated like PyTorch's and otherwise
-have no effect (the fast path is where the speed comes from).
+With ``num_workers > 0`` batches are built in worker processes
+(``_worker.py``), each with the same fetcher as the single-process loader.
+``pin_memory`` is accepted and has no effect (batches are host arrays).
 """
 import bisect
 import copy
@@ -28,6 +28,8 @@ import numpy as np
 
 from ..random import get_rng
 from ..tensor import Tensor
+from ._worker import (MultiProcessIter, StreamEnd, check_context, get_worker_info,
+                      warn_if_too_many_workers)
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
@@ -470,9 +472,66 @@ def batch_getter(dataset):
     return get_batch
 
 
-def get_worker_info():
-    """None: loading always happens in the main process."""
-    return None
+class _MapFetcher:
+    """Turns what the sampler yields (a batch of indices, or one index) into a batch."""
+
+    def __init__(self, dataset, auto_collation, collate_fn, default_collate):
+        self.dataset = dataset
+        self.auto_collation = auto_collation
+        self.collate_fn = collate_fn
+        self._use_batch_getter = auto_collation and default_collate
+        self._get_batch = None  # found at the first fetch, in the process that fetches
+
+    def restart(self):
+        pass
+
+    def fetch(self, index):
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[index])
+        if self._use_batch_getter:
+            if self._get_batch is None:
+                self._get_batch = batch_getter(self.dataset) or False
+            if self._get_batch:
+                batch = self._get_batch(index)
+                if batch is not NotImplemented:
+                    return batch
+        getitems = getattr(self.dataset, "__getitems__", None)
+        samples = getitems(index) if callable(getitems) else [self.dataset[i] for i in index]
+        return self.collate_fn(samples)
+
+    def __getstate__(self):  # a spawned worker finds its own batch getter
+        return {**self.__dict__, "_get_batch": None}
+
+
+class _StreamFetcher:
+    """Draws the next sample (or ``batch_size`` samples) from an IterableDataset."""
+
+    def __init__(self, dataset, auto_collation, collate_fn, drop_last):
+        self.dataset = dataset
+        self.auto_collation = auto_collation
+        self.collate_fn = collate_fn
+        self.drop_last = drop_last
+        self._it = None  # created at the first fetch: after a worker's worker_init_fn
+
+    def restart(self):
+        self._it = None
+
+    def fetch(self, batch_size):
+        if self._it is None:
+            self._it = iter(self.dataset)
+        if not self.auto_collation:
+            try:
+                sample = next(self._it)
+            except StopIteration:
+                raise StreamEnd from None
+            return self.collate_fn(sample)
+        batch = list(itertools.islice(self._it, batch_size))
+        if not batch or (self.drop_last and len(batch) < batch_size):
+            raise StreamEnd
+        return self.collate_fn(batch)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_it": None}
 
 
 # -- the loader ---------------------------------------------------------------
@@ -480,9 +539,10 @@ def get_worker_info():
 class DataLoader:
     """Iterate over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
 
-    Exactly PyTorch's options and their checks; ``num_workers > 0`` is accepted
-    and loads in the main process. ``shuffle=True`` draws each epoch's order
-    from ``generator`` (or the default generator, so ``manual_seed`` fixes it).
+    Exactly PyTorch's options and their checks. ``shuffle=True`` draws each
+    epoch's order from ``generator`` (or the default generator, so
+    ``manual_seed`` fixes it); with ``num_workers > 0`` the order is the same,
+    and each worker's random state is seeded from it (see ``_worker.py``).
     """
 
     _frozen = ("batch_size", "batch_sampler", "sampler", "drop_last", "dataset",
@@ -508,6 +568,9 @@ class DataLoader:
             raise ValueError("prefetch_factor option should be non-negative")
         if persistent_workers and num_workers == 0:
             raise ValueError("persistent_workers option needs num_workers > 0")
+        check_context(multiprocessing_context, num_workers)
+        if num_workers > 0:
+            warn_if_too_many_workers(num_workers)
 
         self.dataset = dataset
         self.num_workers = num_workers
@@ -561,6 +624,7 @@ class DataLoader:
             collate_fn = default_collate if self._auto_collation else default_convert
         self.collate_fn = collate_fn
         self.persistent_workers = persistent_workers
+        self._iterator = None  # the persistent workers' iterator, once started
         self._initialized = True
 
     def __setattr__(self, attr, val):
@@ -575,38 +639,38 @@ class DataLoader:
             return self.batch_size is not None
         return self.batch_sampler is not None
 
-    def _fetch(self, indices, get_batch):
-        if get_batch is not None:
-            batch = get_batch(indices)
-            if batch is not NotImplemented:
-                return batch
-        getitems = getattr(self.dataset, "__getitems__", None)
-        samples = getitems(indices) if callable(getitems) else [self.dataset[i] for i in indices]
-        return self.collate_fn(samples)
+    def _make_fetcher(self):
+        if self._is_iterable:
+            return _StreamFetcher(self.dataset, self._auto_collation, self.collate_fn,
+                                  self.drop_last)
+        return _MapFetcher(self.dataset, self._auto_collation, self.collate_fn,
+                           self._default_collate)
+
+    def _tasks(self):
+        """What the fetcher is given per batch: indices (map-style) or a sample count (stream)."""
+        if self._is_iterable:
+            return itertools.repeat(self.batch_size)
+        return self.batch_sampler if self._auto_collation else self.sampler
 
     def __iter__(self):
-        if self._is_iterable:
-            yield from self._iter_stream()
-            return
-        if not self._auto_collation:
-            for index in self.sampler:
-                yield self.collate_fn(self.dataset[index])
-            return
-        get_batch = batch_getter(self.dataset) if self._default_collate else None
-        for indices in self.batch_sampler:
-            yield self._fetch(indices, get_batch)
+        if self.num_workers == 0:
+            return self._single_process_iter()
+        if not self.persistent_workers:
+            return MultiProcessIter(self)
+        if self._iterator is None:
+            self._iterator = MultiProcessIter(self)
+        else:
+            self._iterator._reset()
+        return self._iterator
 
-    def _iter_stream(self):
-        it = iter(self.dataset)
-        if not self._auto_collation:
-            for sample in it:
-                yield self.collate_fn(sample)
-            return
-        while True:
-            batch = list(itertools.islice(it, self.batch_size))
-            if not batch or (self.drop_last and len(batch) < self.batch_size):
+    def _single_process_iter(self):
+        fetcher = self._make_fetcher()
+        for task in self._tasks():
+            try:
+                batch = fetcher.fetch(task)
+            except StreamEnd:
                 return
-            yield self.collate_fn(batch)
+            yield batch
 
     def __len__(self):
         if self._is_iterable:
