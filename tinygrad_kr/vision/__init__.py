@@ -1,4 +1,4 @@
-"""tinygrad_kr.vision: datasets and transforms, as torchvision's."""
-from . import datasets, transforms
+"""tinygrad_kr.vision: datasets, transforms and utils (make_grid, save_image), as torchvision's."""
+from . import datasets, transforms, utils
 
-__all__ = ["datasets", "transforms"]
+__all__ = ["datasets", "transforms", "utils"]

@@ -1,4 +1,6 @@
-"""MNIST and Fashion-MNIST with torchvision's interface, read from real data only.
+"""torchvision's datasets: MNIST, Fashion-MNIST, CIFAR-10/100 and folders of image files.
+
+MNIST and Fashion-MNIST are read from real data only:
 
     train = datasets.MNIST("data", train=True, transform=transforms.ToTensor())
 
@@ -33,7 +35,9 @@ from ..tensor import Tensor
 from ..utils.data import Dataset, default_collate, default_convert
 from .transforms import supports_batches
 
-__all__ = ["MNIST", "FashionMNIST", "read_idx"]
+__all__ = ["MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "DatasetFolder", "ImageFolder",
+           "IMG_EXTENSIONS", "default_loader", "pil_loader", "find_classes", "make_dataset",
+           "read_idx"]
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/, "the IDX file format"): big-endian data
 _IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
@@ -134,7 +138,68 @@ def _read_pureml_mnist(path, train):
     return images, labels
 
 
-class MNIST(Dataset):
+class _ImageArrayDataset(Dataset):
+    """Images held in one uint8 array (N, H, W) or (N, H, W, C), labels in another.
+
+    ``dataset[i]`` is ``(transform(img), target)`` with img the PIL-like
+    uint8 array of one image and target a Python int; ``_get_batch`` gives
+    the DataLoader a whole batch with one fancy index, through the
+    transforms' batch path when they have one.
+    """
+
+    def _images(self):
+        return _host(self.data)
+
+    def _labels(self):
+        return _host(self.targets) if isinstance(self.targets, Tensor) else \
+            np.asarray(self.targets)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        img = self._images()[index]
+        target = int(self._labels()[index])
+        if self.transform is not None:
+            img = self.transform(img)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return img, target
+
+    def _get_batch(self, indices):
+        """default_collate([self[i] for i in indices]), gathered with one fancy index."""
+        idx = np.asarray(indices, dtype=np.intp)
+        images = self._images()[idx]
+        targets = self._labels()[idx]
+        gray = images.ndim == 3
+        if self.transform is None:
+            images = Tensor(images)
+        elif supports_batches(self.transform):
+            # (N, H, W, C) is the PIL-like batch layout the transforms understand
+            out = self.transform(images[..., None] if gray else images)
+            if gray and isinstance(out, np.ndarray) and out.ndim == 4 and out.dtype == np.uint8:
+                out = out[..., 0]  # still PIL-like: the per-image result would be (H, W)
+            images = default_convert(out)
+        else:
+            images = default_collate([self.transform(img) for img in images])
+        if self.target_transform is None:
+            targets = Tensor(targets.astype(np.int64))
+        else:
+            targets = default_collate([self.target_transform(int(t)) for t in targets])
+        return [images, targets]
+
+    def __repr__(self):
+        lines = [f"Dataset {self.__class__.__name__}",
+                 f"    Number of datapoints: {len(self)}",
+                 f"    Root location: {self.root}"] + self._repr_lines()
+        if self.transform is not None:
+            lines.append(f"    Transform: {self.transform!r}".replace("\n", "\n    "))
+        if self.target_transform is not None:
+            lines.append(f"    Target transform: {self.target_transform!r}")
+        return "\n".join(lines)
+
+
+class MNIST(_ImageArrayDataset):
     """The MNIST digits: 60000 training and 10000 test images of 28x28 uint8."""
 
     mirrors = ["https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -272,51 +337,9 @@ class MNIST(Dataset):
                     f"Error downloading {filename} ({'; '.join(errors)}). Without network "
                     f"access: {self._install_hint}, or copy the IDX files into {self.raw_folder}")
 
-    # -- samples ---------------------------------------------------------------------
-    def __len__(self):
-        return len(self.data)
-
-    def __getitem__(self, index):
-        img = _host(self.data)[index]
-        target = int(_host(self.targets)[index])
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
-
-    def _get_batch(self, indices):
-        """default_collate([self[i] for i in indices]), gathered with one fancy index."""
-        idx = np.asarray(indices, dtype=np.intp)
-        images = _host(self.data)[idx]
-        targets = _host(self.targets)[idx]
-        if self.transform is None:
-            images = Tensor(images)
-        elif supports_batches(self.transform):
-            # (N, H, W, 1) is the PIL-like batch layout the transforms understand
-            out = self.transform(images[..., None])
-            if isinstance(out, np.ndarray) and out.ndim == 4 and out.dtype == np.uint8:
-                out = out[..., 0]  # still PIL-like: the per-image result would be (H, W)
-            images = default_convert(out)
-        else:
-            images = default_collate([self.transform(img) for img in images])
-        if self.target_transform is None:
-            targets = Tensor(targets.astype(np.int64))
-        else:
-            targets = default_collate([self.target_transform(int(t)) for t in targets])
-        return [images, targets]
-
-    def __repr__(self):
-        lines = [f"Dataset {self.__class__.__name__}",
-                 f"    Number of datapoints: {len(self)}",
-                 f"    Root location: {self.root}",
-                 f"    Split: {'Train' if self.train else 'Test'}",
-                 f"    Source: {self.source}"]
-        if self.transform is not None:
-            lines.append(f"    Transform: {self.transform!r}".replace("\n", "\n    "))
-        if self.target_transform is not None:
-            lines.append(f"    Target transform: {self.target_transform!r}")
-        return "\n".join(lines)
+    def _repr_lines(self):
+        return [f"    Split: {'Train' if self.train else 'Test'}",
+                f"    Source: {self.source}"]
 
 
 class FashionMNIST(MNIST):
@@ -338,6 +361,257 @@ class FashionMNIST(MNIST):
 
     def _read_packaged(self):
         return None
+
+
+class CIFAR10(_ImageArrayDataset):
+    """CIFAR-10: 50000 training and 10000 test 32x32 colour images in 10 classes.
+
+    Read from the python-pickle batches (``root/cifar-10-batches-py``, as
+    torchvision lays them out), each checked against torchvision's MD5;
+    ``download=True`` fetches and unpacks the archive where a network
+    exists. ``data`` is a uint8 (N, 32, 32, 3) array and ``targets`` a list
+    of ints, as in torchvision.
+    """
+
+    base_folder = "cifar-10-batches-py"
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    filename = "cifar-10-python.tar.gz"
+    tgz_md5 = "c58f30108f718f92721af3b95e74349a"
+    train_list = [["data_batch_1", "c99cafc152244af753f735de768cd75f"],
+                  ["data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"],
+                  ["data_batch_3", "54ebc095f3ab1f0389bbae665268c751"],
+                  ["data_batch_4", "634d18415352ddfa80567beed471001a"],
+                  ["data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"]]
+    test_list = [["test_batch", "40351d587109b95175f43aff81a1287e"]]
+    meta = {"filename": "batches.meta", "key": "label_names",
+            "md5": "5ff9c542aee3614f3951f8cda6e48888"}
+
+    def __init__(self, root, train=True, transform=None, target_transform=None, download=False):
+        self.root = os.path.expanduser(os.fspath(root))
+        self.train = train
+        self.transform = transform
+        self.target_transform = target_transform
+        if download:
+            self.download()
+        if not self._check_integrity():
+            raise RuntimeError(f"Dataset not found or corrupted. You can use download=True to "
+                               f"download it (looked for {self.base_folder}/ in {self.root}: "
+                               f"{', '.join(self._problems()) or 'unreadable'})")
+        chunks, targets = [], []
+        for name, _ in (self.train_list if train else self.test_list):
+            entry = self._unpickle(name)
+            chunks.append(np.asarray(entry["data"], dtype=np.uint8))
+            targets.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+        self.data = np.vstack(chunks).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        self.targets = [int(t) for t in targets]
+        self.classes = self._unpickle(self.meta["filename"])[self.meta["key"]]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        if len(self.targets) != len(self.data):
+            raise RuntimeError(f"{self.base_folder}: {len(self.data)} images but "
+                               f"{len(self.targets)} labels")
+
+    def _unpickle(self, name):
+        # torchvision reads the same pickles; only files whose MD5 matched get here
+        import pickle
+        with open(os.path.join(self.root, self.base_folder, name), "rb") as f:
+            return pickle.load(f, encoding="latin1")
+
+    def _problems(self):
+        out = []
+        for name, md5 in self.train_list + self.test_list + [[self.meta["filename"],
+                                                               self.meta["md5"]]]:
+            path = os.path.join(self.root, self.base_folder, name)
+            if not os.path.isfile(path):
+                out.append(f"{name} missing")
+            elif _md5(path) != md5:
+                out.append(f"{name} has the wrong MD5")
+        return out
+
+    def _check_integrity(self):
+        return not self._problems()
+
+    def download(self):
+        """Fetch the archive (checked against its MD5) and unpack it into root."""
+        if self._check_integrity():
+            return
+        os.makedirs(self.root, exist_ok=True)
+        archive = os.path.join(self.root, self.filename)
+        if not (os.path.isfile(archive) and _md5(archive) == self.tgz_md5):
+            try:
+                _download(self.url, archive, self.tgz_md5)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                raise RuntimeError(f"Error downloading {self.url} ({e}). Without network "
+                                   f"access, copy {self.filename} or its unpacked "
+                                   f"{self.base_folder}/ into {self.root}") from None
+        _extract_tar(archive, self.root)
+
+    def _repr_lines(self):
+        return [f"    Split: {'Train' if self.train else 'Test'}"]
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100: as CIFAR-10 with 100 fine classes (``targets`` are the fine labels)."""
+
+    base_folder = "cifar-100-python"
+    url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    filename = "cifar-100-python.tar.gz"
+    tgz_md5 = "eb9058c3a382ffc7106e4002c42a8d85"
+    train_list = [["train", "16019d7e3df5f24257cddd939b257f8d"]]
+    test_list = [["test", "f0ef6b0ae62326f3e7ffdfab6717acfc"]]
+    meta = {"filename": "meta", "key": "fine_label_names",
+            "md5": "7973b15100ade9c7d40fb424638fde48"}
+
+
+# -- folders of files ----------------------------------------------------------------
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def has_file_allowed_extension(filename, extensions):
+    return filename.lower().endswith(extensions if isinstance(extensions, str)
+                                     else tuple(extensions))
+
+
+def is_image_file(filename):
+    return has_file_allowed_extension(filename, IMG_EXTENSIONS)
+
+
+def find_classes(directory):
+    """(sorted class folder names, {name: index}) of the folders in ``directory``."""
+    classes = sorted(entry.name for entry in os.scandir(directory) if entry.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {name: i for i, name in enumerate(classes)}
+
+
+def make_dataset(directory, class_to_idx=None, extensions=None, is_valid_file=None,
+                 allow_empty=False):
+    """[(path, class index)] of the files under each class folder, in sorted order."""
+    directory = os.path.expanduser(os.fspath(directory))
+    if class_to_idx is None:
+        _, class_to_idx = find_classes(directory)
+    elif not class_to_idx:
+        raise ValueError("'class_to_index' must have at least one entry to collect any samples.")
+    if (extensions is None) == (is_valid_file is None):
+        raise ValueError("Both extensions and is_valid_file cannot be None or not None at the "
+                         "same time")
+    if extensions is not None:
+        def is_valid_file(path):
+            return has_file_allowed_extension(path, extensions)
+    instances, found = [], set()
+    for target_class in sorted(class_to_idx):
+        class_index = class_to_idx[target_class]
+        target_dir = os.path.join(directory, target_class)
+        if not os.path.isdir(target_dir):
+            continue
+        for root, _, fnames in sorted(os.walk(target_dir, followlinks=True)):
+            for fname in sorted(fnames):
+                path = os.path.join(root, fname)
+                if is_valid_file(path):
+                    instances.append((path, class_index))
+                    found.add(target_class)
+    empty = set(class_to_idx) - found
+    if empty and not allow_empty:
+        msg = f"Found no valid file for the classes {', '.join(sorted(empty))}. "
+        if extensions is not None:
+            msg += (f"Supported extensions are: "
+                    f"{extensions if isinstance(extensions, str) else ', '.join(extensions)}")
+        raise FileNotFoundError(msg)
+    return instances
+
+
+def pil_loader(path):
+    """The image at path as an RGB PIL image (Pillow comes with matplotlib)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("reading image files needs Pillow: pip install pillow (or "
+                          "\"tinygrad_kr[experiments]\", whose matplotlib brings it)") from None
+    with open(path, "rb") as f:
+        img = Image.open(f)
+        return img.convert("RGB")
+
+
+def default_loader(path):
+    return pil_loader(path)
+
+
+class DatasetFolder(Dataset):
+    """Samples stored as ``root/<class>/<...>/<file>``, read with ``loader``."""
+
+    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+                 is_valid_file=None, allow_empty=False):
+        self.root = os.path.expanduser(os.fspath(root))
+        self.transform = transform
+        self.target_transform = target_transform
+        classes, class_to_idx = self.find_classes(self.root)
+        samples = self.make_dataset(self.root, class_to_idx, extensions, is_valid_file,
+                                    allow_empty=allow_empty)
+        self.loader = loader
+        self.extensions = extensions
+        self.classes = classes
+        self.class_to_idx = class_to_idx
+        self.samples = samples
+        self.targets = [s[1] for s in samples]
+
+    @staticmethod
+    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                     allow_empty=False):
+        if class_to_idx is None:
+            raise ValueError("The class_to_idx parameter cannot be None.")
+        return make_dataset(directory, class_to_idx, extensions, is_valid_file, allow_empty)
+
+    def find_classes(self, directory):
+        return find_classes(directory)
+
+    def __getitem__(self, index):
+        path, target = self.samples[index]
+        sample = self.loader(path)
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __repr__(self):
+        lines = [f"Dataset {self.__class__.__name__}",
+                 f"    Number of datapoints: {len(self)}",
+                 f"    Root location: {self.root}"]
+        if self.transform is not None:
+            lines.append(f"    StandardTransform\nTransform: {self.transform!r}")
+        if self.target_transform is not None:
+            lines.append(f"    Target transform: {self.target_transform!r}")
+        return "\n".join(lines)
+
+
+class ImageFolder(DatasetFolder):
+    """Images stored as ``root/<class>/<file>.png|.jpg|...``, read as RGB PIL images."""
+
+    def __init__(self, root, transform=None, target_transform=None, loader=default_loader,
+                 is_valid_file=None, allow_empty=False):
+        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None,
+                         transform=transform, target_transform=target_transform,
+                         is_valid_file=is_valid_file, allow_empty=allow_empty)
+        self.imgs = self.samples
+
+
+def _extract_tar(archive, directory):
+    """Unpack archive into directory, refusing members that would land outside it."""
+    import tarfile
+    with tarfile.open(archive, "r:*") as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the standard check
+            tar.extractall(directory, filter="data")
+            return
+        top = os.path.realpath(directory)
+        for member in tar.getmembers():
+            target = os.path.realpath(os.path.join(directory, member.name))
+            if os.path.commonpath([top, target]) != top or member.issym() or member.islnk():
+                raise RuntimeError(f"{archive}: refusing to extract {member.name!r} (outside "
+                                   f"{directory} or a link)")
+        tar.extractall(directory)
 
 
 def _host(t):
