@@ -41,6 +41,7 @@ import struct
 
 import numpy as np
 
+from . import _torch_checkpoint
 from .tensor import Tensor, device as _device
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
@@ -216,10 +217,10 @@ def _read_exact(f, n, name, what):
 
 
 def _looks_like(prefix):
-    if prefix.startswith(b"PK\x03\x04"):
-        return " (it is a zip archive: a PyTorch torch.save file? tinygrad_kr never unpickles)"
     if prefix[:1] == b"\x80":
-        return " (it looks like a pickle: tinygrad_kr never unpickles)"
+        return (" (it looks like a pickle: a PyTorch file in the legacy format of PyTorch < "
+                "1.6? Re-save it with a current torch.save, which writes a zip archive that "
+                "tinygrad_kr.load reads)")
     if prefix.startswith(b"\x93NUMPY"):
         return " (it is a .npy file: use numpy.load)"
     return ""
@@ -241,6 +242,35 @@ def _resolve_device(map_location, saved):
         return _device(target)
     except (RuntimeError, ValueError, TypeError) as e:
         raise ValueError(f"map_location: invalid device {target!r} ({e})") from None
+
+
+def _place(array, saved, map_location, name):
+    """A host array as the Tensor ``map_location`` asks for; ``saved`` names
+    the device it was saved from."""
+    dev = _resolve_device(map_location, saved)
+    try:
+        tensor = Tensor(array)
+    except TypeError as e:
+        raise CheckpointError(f"{name}: malformed checkpoint: tensor of unsupported dtype "
+                              f"{array.dtype} ({e})") from None
+    if _is_location_function(map_location):
+        # PyTorch's function form, map_location(storage, location): it gets the
+        # tensor as loaded on the host and the saved device's name, and returns
+        # the tensor to use (``lambda storage, loc: storage`` keeps it on the
+        # CPU), or None for the default (the saved device).
+        mapped = map_location(tensor, saved)
+        if mapped is not None:
+            if not isinstance(mapped, Tensor):
+                raise TypeError(f"map_location function must return a Tensor or None, "
+                                f"got {type(mapped).__name__}")
+            tensor, dev = mapped, _device("cpu")
+    if dev.type != "cpu":
+        try:
+            tensor = tensor.to(dev)
+        except RuntimeError as e:
+            raise RuntimeError(f"{name}: cannot restore a tensor on {dev}: {e}. On a "
+                               f"machine without CUDA, load with map_location='cpu'.") from None
+    return tensor
 
 
 class _Decoder:
@@ -313,29 +343,7 @@ class _Decoder:
             return arr
         if t == "npscalar":
             return arr[()]
-        saved = str(node.get("device", "cpu"))
-        dev = _resolve_device(self.map_location, saved)
-        try:
-            tensor = Tensor(arr)
-        except TypeError as e:
-            raise self.bad(f"tensor of unsupported dtype {arr.dtype} ({e})") from None
-        if _is_location_function(self.map_location):
-            # PyTorch's function form, map_location(storage, location): it gets the
-            # tensor as loaded on the host and the saved device's name, and returns
-            # the tensor to use (``lambda storage, loc: storage`` keeps it on the
-            # CPU), or None for the default (the saved device).
-            mapped = self.map_location(tensor, saved)
-            if mapped is not None:
-                if not isinstance(mapped, Tensor):
-                    raise TypeError(f"map_location function must return a Tensor or None, "
-                                    f"got {type(mapped).__name__}")
-                tensor, dev = mapped, _device("cpu")
-        if dev.type != "cpu":
-            try:
-                tensor = tensor.to(dev)
-            except RuntimeError as e:
-                raise RuntimeError(f"{self.name}: cannot restore a tensor on {dev}: {e}. On a "
-                                   f"machine without CUDA, load with map_location='cpu'.") from None
+        tensor = _place(arr, str(node.get("device", "cpu")), self.map_location, self.name)
         if t == "parameter":
             from .nn import Parameter
             return Parameter(tensor, requires_grad=bool(node.get("requires_grad", True)))
@@ -396,17 +404,49 @@ def _arrays_from(header, payload, name):
     return arrays
 
 
+def _starts_like_a_zip(f):
+    if hasattr(f, "read"):
+        if not (hasattr(f, "seekable") and f.seekable()):
+            return False
+        start = f.tell()
+        prefix = f.read(4)
+        f.seek(start)
+    else:
+        try:
+            with open(os.fspath(f), "rb") as fh:
+                prefix = fh.read(4)
+        except OSError:
+            return False   # open() below raises the error that names the problem
+    return _torch_checkpoint.is_torch_zip(prefix)
+
+
+def _load_torch_file(f, map_location):
+    name = str(getattr(f, "name", None) or "<stream>") if hasattr(f, "read") else os.fspath(f)
+
+    def place(array, saved):
+        return _place(array, saved, map_location, name)
+
+    if hasattr(f, "read"):
+        return _torch_checkpoint.TorchCheckpointReader(f, name, map_location, place).load()
+    with open(name, "rb") as fh:
+        return _torch_checkpoint.TorchCheckpointReader(fh, name, map_location, place).load()
+
+
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
-    """Read what ``save`` wrote from a path or binary file-like object.
+    """Read what ``save`` wrote from a path or binary file-like object, or a
+    file PyTorch's ``torch.save`` wrote (its zip format: ``_torch_checkpoint.py``,
+    read with PyTorch's ``weights_only=True`` rule, without PyTorch).
 
     ``map_location``: None (each tensor back on the device it was saved from),
     'cpu', 'cuda[:i]', a ``tinygrad_kr.device``, a dict mapping saved
     device names to target ones, or a function ``(tensor, saved_device) ->
     Tensor or None`` (PyTorch's ``lambda storage, loc: storage``).
-    ``weights_only`` is accepted for PyTorch compatibility; this format can
-    only ever hold data, never code.
+    ``weights_only`` is accepted for PyTorch compatibility; neither format is
+    ever read in a way that runs code.
     """
+    if _starts_like_a_zip(f):
+        return _load_torch_file(f, map_location)
     if hasattr(f, "read"):
         name = getattr(f, "name", None) or "<stream>"
         header, payload = _read_record(f, str(name))
