@@ -5,6 +5,15 @@ from .adagrad import Adagrad
 from .rmsprop import RMSprop
 from .adadelta import Adadelta
 from .adam import Adam, AdamW
-from . import lr_scheduler
+from .adamax import Adamax
+from .nadam import NAdam
+from .radam import RAdam
+from .asgd import ASGD
+from .rprop import Rprop
+from .lbfgs import LBFGS
+from .sparse_adam import SparseAdam
+from . import lr_scheduler, swa_utils
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Adamax",
+           "NAdam", "RAdam", "ASGD", "Rprop", "LBFGS", "SparseAdam", "lr_scheduler",
+           "swa_utils"]

@@ -12,7 +12,10 @@ By default that is the fused multi-tensor kernel reached through
 ``tinygrad_kr.kernels`` (compiled, or its NumPy twin under TKR_KERNELS=numpy);
 a group with ``fused=False`` or ``foreach=False`` runs the NumPy reference
 loop (``tinygrad_kr/kernels/ref_optim.py``, one parameter at a time, written
-like PyTorch's ``_single_tensor_*`` functions).
+like PyTorch's ``_single_tensor_*`` functions).  The optimizers that have no
+compiled kernel (NAdam, RAdam, Adamax, ASGD, Rprop) keep their reference
+loop in their own module and run it whatever ``foreach`` says; LBFGS and
+SparseAdam write their own ``step()``.
 """
 import copy
 from collections import defaultdict
@@ -277,6 +280,8 @@ def _cast_state(param, key, value):
     floating ones take its dtype, except the ``step`` counter (as PyTorch)."""
     if key == "step":   # a counter; an old checkpoint may hold a plain number
         return Tensor(value.array.copy()) if isinstance(value, Tensor) else _step_tensor(value)
+    if isinstance(value, (list, tuple)):   # LBFGS's histories: cast each entry, as PyTorch
+        return type(value)(_cast_state(param, None, v) for v in value)
     if not isinstance(value, Tensor):
         return copy.deepcopy(value)
     value = value.to(param.device)
