@@ -9,6 +9,8 @@ Where things live:
   * elu, gelu, silu, softplus, ...     -> nn/_ops_activation.py (one Function each)
   * embedding, layer_norm, group_norm -> nn/_ops_embedding_norm.py
   * scaled_dot_product_attention, multi_head_attention_forward -> nn/_attention.py
+  * local_response_norm, alpha_dropout, feature_alpha_dropout, dropout3d, bilinear,
+    channel_shuffle, max_unpool1d/2d, lp_pool1d/2d -> nn/_ops_layers_extra.py
   * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
     two Functions (binary cross-entropy, with and without logits) whose
     PyTorch gradients a composition would get wrong at the edges, and MseLoss
@@ -657,6 +659,9 @@ from ._ops_loss_extra import (cosine_embedding_loss, gaussian_nll_loss,  # noqa:
 from ._ops_more import (dropout1d, fold, glu, hardshrink, hardsigmoid, hardswish,  # noqa: E402
                         instance_norm, pixel_shuffle, pixel_unshuffle, prelu, rms_norm, rrelu,
                         rrelu_, softmin, softshrink, tanhshrink, threshold, threshold_, unfold)
+from ._ops_layers_extra import (alpha_dropout, bilinear, channel_shuffle,  # noqa: E402
+                                dropout3d, feature_alpha_dropout, local_response_norm, lp_pool1d,
+                                lp_pool2d, max_unpool1d, max_unpool2d, native_channel_shuffle)
 
 __all__ += ["hardsigmoid", "hardswish", "hardshrink", "softshrink", "tanhshrink", "threshold",
             "threshold_", "prelu", "rrelu", "rrelu_", "glu", "softmin", "pixel_shuffle",
@@ -666,3 +671,6 @@ __all__ += ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_los
             "soft_margin_loss", "multilabel_soft_margin_loss", "triplet_margin_loss",
             "triplet_margin_with_distance_loss", "gaussian_nll_loss", "poisson_nll_loss",
             "multi_margin_loss", "multilabel_margin_loss"]
+__all__ += ["local_response_norm", "alpha_dropout", "feature_alpha_dropout", "dropout3d",
+            "bilinear", "channel_shuffle", "native_channel_shuffle", "max_unpool1d",
+            "max_unpool2d", "lp_pool1d", "lp_pool2d"]

@@ -1,8 +1,10 @@
-"""Dropout and Dropout2d (active in train mode only)."""
+"""Dropout, Dropout1d/2d/3d, AlphaDropout and FeatureAlphaDropout (active in
+train mode only)."""
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Dropout", "Dropout2d", "Dropout1d"]
+__all__ = ["Dropout", "Dropout2d", "Dropout1d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout"]
 
 
 class _DropoutNd(Module):
@@ -37,3 +39,27 @@ class Dropout2d(_DropoutNd):
 
     def forward(self, input):
         return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input with probability p
+    while training."""
+
+    def forward(self, input):
+        return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(_DropoutNd):
+    """Dropout for SELU networks (keeps zero mean and unit variance) while
+    training.  As PyTorch's, it never works in place (``inplace`` is ignored)."""
+
+    def forward(self, input):
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """AlphaDropout of whole channels of (N, C, ...) input while training
+    (``inplace`` is ignored, as in PyTorch)."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

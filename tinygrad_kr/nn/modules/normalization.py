@@ -1,4 +1,5 @@
-"""BatchNorm1d and BatchNorm2d; InstanceNorm1d and InstanceNorm2d; RMSNorm."""
+"""BatchNorm1d and BatchNorm2d; InstanceNorm1d and InstanceNorm2d; RMSNorm;
+LocalResponseNorm."""
 import warnings
 
 from ... import dtypes as _dt
@@ -8,7 +9,8 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm",
+           "LocalResponseNorm"]
 
 
 def _affine_parameters(module, affine, bias, shape, device, dtype):
@@ -183,3 +185,21 @@ class RMSNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha * mean of x^2 over ``size`` neighbouring channels)^beta
+    (AlexNet's normalization); input (N, C, *)."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

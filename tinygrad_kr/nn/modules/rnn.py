@@ -6,6 +6,11 @@ those ops.  A sequence layer multiplies the whole input sequence by W_ih once
 per layer and direction ((L, N, H_in) -> (L, N, G) in one GEMM) and then runs
 the time loop, where only h @ W_hh^T is left per step.
 
+A PackedSequence input (nn.utils.rnn) is stepped as ATen steps it: at step t
+only the batch_sizes[t] sequences still running (the longest first) take a
+step, so each sequence's final state is the one after its own last step, and
+the output is packed like the input.
+
 Parameter names, shapes, gate order (LSTM: i, f, g, o; GRU: r, z, n), init
 U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) on every parameter, shapes of
 outputs and states, and the error messages are PyTorch's.
@@ -18,6 +23,7 @@ from ... import factories, ops
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["RNNCellBase", "RNNCell", "LSTMCell", "GRUCell", "RNNBase", "RNN", "LSTM", "GRU"]
@@ -63,6 +69,69 @@ def _time_steps(xw):
     if block < 4:
         return ops.unbind(xw, 0)
     return [step for part in ops.split(xw, block, 0) for step in ops.unbind(part, 0)]
+
+
+def _scan_padded(xw, states, step, reverse):
+    """Run ``step`` over the L steps of xw (L, N, G), backwards if ``reverse``:
+    the outputs (L, N, H) and the final states."""
+    steps = _time_steps(xw)
+    hs = [None] * len(steps)
+    for t in (range(len(steps) - 1, -1, -1) if reverse else range(len(steps))):
+        states = step(steps[t], states)
+        hs[t] = states[0]
+    return ops.stack(hs, 0), states
+
+
+def _scan_packed(xw, states, step, reverse, batch_sizes):
+    """Run ``step`` over a packed batch: at step t only the first
+    batch_sizes[t] rows of xw's step-t block (the sequences still running,
+    longest first) take a step.  Returns the packed outputs and the final
+    states, each sequence's taken at its own last step, as ATen's packed
+    layers do: going forward, the rows that end are set aside as the batch
+    shrinks; going backward, each sequence starts from its initial state
+    when the batch grows to include it."""
+    pieces = _row_blocks(xw, batch_sizes)
+    outs = [None] * len(batch_sizes)
+    if not reverse:
+        ended = []
+        for t, n in enumerate(batch_sizes):
+            if n < states[0].shape[0]:
+                ended.append([s[n:] for s in states])
+                states = [s[:n] for s in states]
+            states = step(pieces[t], states)
+            outs[t] = states[0]
+        # rows [0, n_last) are still running; the earlier an ending, the higher its rows
+        states = [ops.cat([s] + [e[k] for e in reversed(ended)], 0) if ended else s
+                  for k, s in enumerate(states)]
+    else:
+        initial = states
+        states = [s[:batch_sizes[-1]] for s in initial]
+        for t in range(len(batch_sizes) - 1, -1, -1):
+            n, have = batch_sizes[t], states[0].shape[0]
+            if n > have:
+                states = [ops.cat([s, s0[have:n]], 0) for s, s0 in zip(states, initial)]
+            states = step(pieces[t], states)
+            outs[t] = states[0]
+    return ops.cat(outs, 0), states
+
+
+def _row_blocks(x, sizes):
+    """x split into consecutive row blocks of ``sizes``.  As in _time_steps,
+    splitting in two levels (~sqrt(T) groups, then steps) keeps the backward's
+    full-size scatter arrays to ~2 sqrt(T) instead of T."""
+    group = max(1, math.isqrt(len(sizes)))
+    if group < 4:
+        return ops.split(x, sizes, 0)
+    groups = [sizes[i:i + group] for i in range(0, len(sizes), group)]
+    parts = ops.split(x, [sum(g) for g in groups], 0)
+    return [piece for part, g in zip(parts, groups) for piece in ops.split(part, g, 0)]
+
+
+def _permute_batch(states, permutation):
+    """Each (layers * D, N, H) state with its batch reordered (None: as is)."""
+    if permutation is None:
+        return states
+    return [ops.index_select(s, 1, permutation) for s in states]
 
 
 def _check_dtype(input, weight):
@@ -338,12 +407,23 @@ class RNNBase(Module):
         if tuple(hx.shape) != expected:
             raise RuntimeError(msg.format(expected, list(hx.shape)))
 
-    def _run(self, x, states):
-        """x: (L, N, H_in) time-major; states: list of (num_layers * D, N, H)
-        tensors (one for RNN/GRU, h and c for LSTM).  Returns the last layer's
-        output (L, N, D * H) and the final states, each (num_layers * D, N, H)."""
+    def _step(self, w_hh, b_hh):
+        """This mode's cell as (xw_t, states) -> states, states [h] or [h, c]."""
+        if self.mode == "LSTM":
+            return lambda xw, cur: list(_lstm_step(xw, cur[0], cur[1], w_hh, b_hh))
+        if self.mode == "GRU":
+            return lambda xw, cur: [_gru_step(xw, cur[0], w_hh, b_hh)]
+        activation = _ACTIVATIONS[self.mode[4:].lower()]
+        return lambda xw, cur: [_rnn_step(xw, cur[0], w_hh, b_hh, activation)]
+
+    def _run(self, x, states, batch_sizes=None):
+        """x: (L, N, H_in) time-major, or the data (sum(batch_sizes), H_in) of
+        a packed batch with ``batch_sizes`` (host ints); states: list of
+        (num_layers * D, N, H) tensors (one for RNN/GRU, h and c for LSTM).
+        Returns the last layer's output ((L, N, D * H), or packed
+        (sum(batch_sizes), D * H)) and the final states, each
+        (num_layers * D, N, H)."""
         num_directions = 2 if self.bidirectional else 1
-        activation = _ACTIVATIONS.get(self.mode[4:].lower())
         finals = [[] for _ in states]
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0 and self.training:
@@ -354,28 +434,53 @@ class RNNBase(Module):
                 w_hh = getattr(self, "weight_hh" + sfx)
                 b_hh = getattr(self, "bias_hh" + sfx) if self.bias else None
                 b_ih = getattr(self, "bias_ih" + sfx) if self.bias else None
-                xw = F.linear(x, getattr(self, "weight_ih" + sfx), b_ih)   # (L, N, G): one GEMM
+                xw = F.linear(x, getattr(self, "weight_ih" + sfx), b_ih)   # one GEMM for all steps
                 cur = [s[layer * num_directions + direction] for s in states]
-                steps = _time_steps(xw)
-                hs = [None] * len(steps)
-                order = range(len(steps) - 1, -1, -1) if direction == 1 else range(len(steps))
-                for t in order:
-                    if self.mode == "LSTM":
-                        cur = list(_lstm_step(steps[t], cur[0], cur[1], w_hh, b_hh))
-                    elif self.mode == "GRU":
-                        cur = [_gru_step(steps[t], cur[0], w_hh, b_hh)]
-                    else:
-                        cur = [_rnn_step(steps[t], cur[0], w_hh, b_hh, activation)]
-                    hs[t] = cur[0]
-                outs.append(ops.stack(hs, 0))
+                step, reverse = self._step(w_hh, b_hh), direction == 1
+                if batch_sizes is None:
+                    out, cur = _scan_padded(xw, cur, step, reverse)
+                else:
+                    out, cur = _scan_packed(xw, cur, step, reverse, batch_sizes)
+                outs.append(out)
                 for k, s in enumerate(cur):
                     finals[k].append(s)
-            x = outs[0] if num_directions == 1 else ops.cat(outs, 2)
+            x = outs[0] if num_directions == 1 else ops.cat(outs, -1)
         return x, [ops.stack(f, 0) for f in finals]
+
+    def _forward_packed(self, packed, hx, num_states):
+        """PyTorch's path for a PackedSequence input: hx is given in the
+        caller's batch order and permuted into the packed (sorted) one; the
+        output is packed like the input; the final states, each sequence's
+        at its own last step, are permuted back."""
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        steps = [int(n) for n in batch_sizes.tolist()]
+        num_directions = 2 if self.bidirectional else 1
+        expected = (self.num_layers * num_directions, steps[0], self.hidden_size)
+        if hx is None:
+            states = [factories.zeros(*expected, dtype=data.dtype, device=data.device)
+                      for _ in range(num_states)]
+        else:
+            states = _permute_batch([hx] if num_states == 1 else list(hx), sorted_indices)
+        # PyTorch's check_input / check_hidden_size, in its order
+        _check_dtype(data, self.weight_ih_l0)
+        if data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.shape[-1]}")
+        for k, s in enumerate(states):
+            self._check_hidden(s, expected, "Expected hidden size {}, got {}" if num_states == 1
+                               else f"Expected hidden[{k}] size {{}}, got {{}}")
+        out, finals = self._run(data, states, steps)
+        finals = _permute_batch(finals, unsorted_indices)
+        packed_out = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        return packed_out, (finals[0] if num_states == 1 else tuple(finals))
 
     def _forward(self, input, hx, name, num_states):
         """The shared forward of RNN/GRU (num_states 1) and LSTM (2); hx is a
         tensor or None (1) or a pair or None (2)."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, num_states)
         self._check_input(input, name)
         batched = input.dim() == 3
         batch_dim = 0 if self.batch_first else 1
@@ -420,7 +525,8 @@ class RNN(RNNBase):
 
     input (L, N, input_size) ((N, L, input_size) if batch_first) or
     (L, input_size); hx (num_layers * D, N, hidden_size) or without N ->
-    (output (L, N, D * hidden_size), h_n shaped as hx)."""
+    (output (L, N, D * hidden_size), h_n shaped as hx).  A PackedSequence
+    input gives a PackedSequence output."""
 
     def __init__(self, *args, **kwargs):
         if "proj_size" in kwargs:
@@ -448,7 +554,8 @@ class LSTM(RNNBase):
 
     input (L, N, input_size) ((N, L, input_size) if batch_first) or
     (L, input_size); hx = (h_0, c_0), each (num_layers * D, N, hidden_size)
-    or without N -> (output (L, N, D * hidden_size), (h_n, c_n))."""
+    or without N -> (output (L, N, D * hidden_size), (h_n, c_n)).  A
+    PackedSequence input gives a PackedSequence output."""
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
@@ -462,7 +569,8 @@ class GRU(RNNBase):
 
     input (L, N, input_size) ((N, L, input_size) if batch_first) or
     (L, input_size); hx (num_layers * D, N, hidden_size) or without N ->
-    (output (L, N, D * hidden_size), h_n shaped as hx)."""
+    (output (L, N, D * hidden_size), h_n shaped as hx).  A PackedSequence
+    input gives a PackedSequence output."""
 
     def __init__(self, *args, **kwargs):
         if "proj_size" in kwargs:
