@@ -654,3 +654,32 @@ def test_vector_norm_gradient_at_zero_is_torchs(ord, shape, dim, keepdim):
     y.sum().backward()
     ty.sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", ["eigh", "svd"])
+def test_double_backward_through_a_zero_but_variable_gradient(fn):
+    # The double-backward trick for a Jacobian-vector product: backward with a
+    # dummy gradient u of zeros that requires grad, then differentiate w.r.t. u.
+    # The eigenvector/singular-vector part of u is zero in value but not as a
+    # function, so backward must not skip it as "unused".
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 3))
+    A = A + A.T
+    v = rng.standard_normal((3, 3))
+    v = v + v.T
+
+    def f(lib, a):
+        out = getattr(lib.linalg, fn)(a)
+        vecs = out[1] if fn == "eigh" else out[0]
+        return vecs[:, :1] @ vecs[:, :1].T        # sign-independent
+
+    results = []
+    for lib in (tk, torch):
+        a = lib.tensor(A, requires_grad=True)
+        y = f(lib, a)
+        u = lib.zeros(3, 3, dtype=lib.float64, requires_grad=True)
+        g, = lib.autograd.grad(y, a, grad_outputs=u, create_graph=True)
+        jv, = lib.autograd.grad(g, u, grad_outputs=lib.tensor(v))
+        results.append(jv.detach().numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-9, atol=1e-12)
+    assert np.abs(results[0]).max() > 1e-3

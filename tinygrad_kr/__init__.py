@@ -63,10 +63,12 @@ def _lazy(name):
 
 def __getattr__(name):
     # subpackages written on top of the core load on first use
-    if name in ("nn", "optim", "utils", "vision", "experiments"):
+    if name in ("nn", "optim", "utils", "vision", "experiments", "func", "distributions"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
+    if name == "vmap":
+        return _lazy("func").vmap
     raise AttributeError(f"module 'tinygrad_kr' has no attribute {name!r}")
 
 

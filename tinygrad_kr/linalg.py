@@ -172,7 +172,13 @@ def _triu(X, k=0):
 
 
 def _is_zero(g):
-    """Whether the gradient of a packed part is all zeros (the result was not used)."""
+    """Whether the gradient of a packed part is all zeros (the result was not used).
+
+    Under create_graph a gradient that is zero now but depends on a variable
+    is not zero: its derivative may not be (a Jacobian-vector product pushes
+    zeros through backward and differentiates them), so it is never skipped."""
+    if isinstance(g, Tensor) and g.requires_grad:
+        return False
     return not bool(_arr(g).any())
 
 

@@ -5,3 +5,12 @@ from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = ["Function", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode"]
+
+
+def __getattr__(name):
+    # torch.autograd.functional builds on the ops, which import this package:
+    # loaded on first use
+    if name == "functional":
+        import importlib
+        return importlib.import_module(".functional", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
