@@ -63,7 +63,8 @@ def _lazy(name):
 
 def __getattr__(name):
     # subpackages written on top of the core load on first use
-    if name in ("nn", "optim", "utils", "vision", "experiments", "func", "distributions"):
+    if name in ("nn", "optim", "utils", "vision", "experiments", "func", "distributions",
+                "hub"):
         return _lazy(name)
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)

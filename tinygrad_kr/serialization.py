@@ -41,7 +41,7 @@ import struct
 
 import numpy as np
 
-from . import _torch_checkpoint
+from . import _torch_checkpoint, _torch_legacy_checkpoint
 from .tensor import Tensor, device as _device
 
 __all__ = ["save", "load", "CheckpointError", "FORMAT_VERSION"]
@@ -217,10 +217,6 @@ def _read_exact(f, n, name, what):
 
 
 def _looks_like(prefix):
-    if prefix[:1] == b"\x80":
-        return (" (it looks like a pickle: a PyTorch file in the legacy format of PyTorch < "
-                "1.6? Re-save it with a current torch.save, which writes a zip archive that "
-                "tinygrad_kr.load reads)")
     if prefix.startswith(b"\x93NUMPY"):
         return " (it is a .npy file: use numpy.load)"
     return ""
@@ -404,10 +400,11 @@ def _arrays_from(header, payload, name):
     return arrays
 
 
-def _starts_like_a_zip(f):
+def _torch_format(f):
+    """'zip' or 'legacy' for a file torch.save may have written, else None."""
     if hasattr(f, "read"):
         if not (hasattr(f, "seekable") and f.seekable()):
-            return False
+            return None
         start = f.tell()
         prefix = f.read(4)
         f.seek(start)
@@ -416,27 +413,34 @@ def _starts_like_a_zip(f):
             with open(os.fspath(f), "rb") as fh:
                 prefix = fh.read(4)
         except OSError:
-            return False   # open() below raises the error that names the problem
-    return _torch_checkpoint.is_torch_zip(prefix)
+            return None   # open() below raises the error that names the problem
+    if _torch_checkpoint.is_torch_zip(prefix):
+        return "zip"
+    if _torch_legacy_checkpoint.is_legacy_torch_file(prefix):
+        return "legacy"
+    return None
 
 
-def _load_torch_file(f, map_location):
+def _load_torch_file(f, kind, map_location):
     name = str(getattr(f, "name", None) or "<stream>") if hasattr(f, "read") else os.fspath(f)
+    reader = _torch_checkpoint.TorchCheckpointReader if kind == "zip" \
+        else _torch_legacy_checkpoint.TorchLegacyReader
 
     def place(array, saved):
         return _place(array, saved, map_location, name)
 
     if hasattr(f, "read"):
-        return _torch_checkpoint.TorchCheckpointReader(f, name, map_location, place).load()
+        return reader(f, name, map_location, place).load()
     with open(name, "rb") as fh:
-        return _torch_checkpoint.TorchCheckpointReader(fh, name, map_location, place).load()
+        return reader(fh, name, map_location, place).load()
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None,
          **pickle_load_args):
     """Read what ``save`` wrote from a path or binary file-like object, or a
-    file PyTorch's ``torch.save`` wrote (its zip format: ``_torch_checkpoint.py``,
-    read with PyTorch's ``weights_only=True`` rule, without PyTorch).
+    file PyTorch's ``torch.save`` wrote (its zip format, ``_torch_checkpoint.py``,
+    or the format of PyTorch < 1.6, ``_torch_legacy_checkpoint.py``; read
+    with PyTorch's ``weights_only=True`` rule, without PyTorch).
 
     ``map_location``: None (each tensor back on the device it was saved from),
     'cpu', 'cuda[:i]', a ``tinygrad_kr.device``, a dict mapping saved
@@ -445,8 +449,9 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     ``weights_only`` is accepted for PyTorch compatibility; neither format is
     ever read in a way that runs code.
     """
-    if _starts_like_a_zip(f):
-        return _load_torch_file(f, map_location)
+    kind = _torch_format(f)
+    if kind is not None:
+        return _load_torch_file(f, kind, map_location)
     if hasattr(f, "read"):
         name = getattr(f, "name", None) or "<stream>"
         header, payload = _read_record(f, str(name))
