@@ -430,6 +430,11 @@ class Tensor(TensorFields):
                                    "in-place operation (it would overwrite a value backward "
                                    "needs); wrap it in tinygrad_kr.no_grad() or use the "
                                    "out-of-place op")
+            # a custom Function's output that is an input or views one: its
+            # backward would be bypassed (ctx_function.py; PyTorch forbids it too)
+            view_error = getattr(self.grad_fn, "inplace_view_error", None)
+            if view_error is not None:
+                raise RuntimeError(view_error)
             records = True
         else:
             records = isinstance(value, Tensor) and value._requires_grad

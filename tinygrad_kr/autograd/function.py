@@ -112,10 +112,6 @@ class Function(FunctionFields):
     # (self.shape, ...) goes in its __dict__
     __slots__ = ()
 
-    #: False when backward cannot itself be differentiated (a ctx Function's
-    #: ``@once_differentiable``): under create_graph its gradients come out tied
-    #: to DelayedError nodes, and only differentiating them again raises.
-    double_differentiable = True
     _graph_mode = False
 
     def __init_subclass__(cls, **kwargs):
@@ -513,9 +509,6 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
         if create_graph:
             from ..ops import TensorMath
             xp = TensorMath
-        if create_graph and not fn.double_differentiable:
-            gxs = _once_differentiable_backward(fn, gy)
-        elif create_graph:
             fn._graph_mode = True
             try:
                 gxs = fn.backward(xp, gy)
@@ -547,27 +540,6 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             fn.release()
     for leaf in hooked:
         _deliver(leaf, grads.pop(leaf), capture, create_graph, None)
-
-
-class DelayedError(Function):
-    """The node of a gradient computed by a backward that cannot itself be
-    differentiated (``@once_differentiable``) under create_graph: as in PyTorch,
-    the gradient is there, and only differentiating it again raises."""
-
-    def forward(self, gy, *, value):
-        return value
-
-    def backward(self, xp, ggx):
-        raise RuntimeError("trying to differentiate twice a function that was marked with "
-                           "@once_differentiable")
-
-
-def _once_differentiable_backward(fn, gy):
-    """fn's backward on arrays, its gradients tied to gy by DelayedError nodes."""
-    arrays = fn.backward(get_array_module(gy.array), gy.array)
-    if arrays.__class__ is not tuple:
-        arrays = (arrays,)
-    return tuple(None if a is None else DelayedError.apply(gy, value=a) for a in arrays)
 
 
 def _deliver(leaf, g, capture, create_graph, gy):
