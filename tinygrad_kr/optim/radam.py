@@ -1,8 +1,8 @@
 """RAdam: Adam with a rectified adaptive learning rate (Liu et al., 2019), as torch.optim.RAdam."""
 from ..backend import get_array_module
 from ..kernels.ref_optim import _effective_grad, _lerp_
-from .optimizer import (Optimizer, _check_flags, _check_lr, _datas, _full_like, _grads,
-                        _step_tensor)
+from .optimizer import (Optimizer, _check_adam_family, _check_flags, _datas, _full_like,
+                        _grads, _step_tensor)
 
 __all__ = ["RAdam"]
 
@@ -23,15 +23,7 @@ class RAdam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):
-        _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_family(lr, eps, betas, weight_decay)
         _check_flags(None, foreach, differentiable)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         maximize=maximize, foreach=foreach, capturable=capturable,

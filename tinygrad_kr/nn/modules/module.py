@@ -92,6 +92,10 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
+        d["_state_dict_pre_hooks"] = OrderedDict()
+        d["_state_dict_hooks"] = OrderedDict()
+        d["_load_state_dict_pre_hooks"] = OrderedDict()
+        d["_load_state_dict_post_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
@@ -411,13 +415,25 @@ class Module:
         return self._convert(None, _dt.check_dtype(dst_type))
 
     # -- state_dict ----------------------------------------------------------
+    # A class's state_dict layout version, recorded in ``state_dict()._metadata``
+    # as PyTorch does, so that a class whose layout changed can read old ones
+    # (``_upgrade_state_dict``).
+    _version = 1
+
     def state_dict(self, *, destination=None, prefix="", keep_vars=False):
         """OrderedDict name -> tensor of all parameters and persistent buffers.
 
         Values share memory with the module (detached, unless ``keep_vars``);
-        ``copy.deepcopy`` it to keep a snapshot while training goes on."""
+        ``copy.deepcopy`` it to keep a snapshot while training goes on.  Its
+        ``_metadata`` holds each module's layout version, as PyTorch's."""
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        metadata = getattr(destination, "_metadata", None)
+        if metadata is not None:
+            metadata[prefix[:-1]] = {"version": self._version}
+        for hook in self._state_dict_pre_hooks.values():
+            hook(self, prefix, keep_vars)
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
@@ -428,7 +444,58 @@ class Module:
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        for hook in self._state_dict_hooks.values():
+            result = hook(self, destination, prefix, metadata.get(prefix[:-1], {})
+                          if metadata is not None else {})
+            if result is not None:
+                destination = result
         return destination
+
+    def _own_state(self):
+        """This module's own entries of its state_dict (no children's), unprefixed."""
+        own = OrderedDict((n, p) for n, p in self._parameters.items() if p is not None)
+        own.update((n, b) for n, b in self._buffers.items()
+                   if b is not None and n not in self._non_persistent_buffers_set)
+        return own
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module."""
+        return _add_hook(self._state_dict_pre_hooks, hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` may edit the collected
+        state_dict in place (PyTorch: it must return None)."""
+        def checked(*args):
+            if hook(*args) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
+        return _add_hook(self._state_dict_hooks, checked)
+
+    def _register_state_dict_hook(self, hook):
+        """PyTorch's older form: a non-None result replaces the state_dict."""
+        return _add_hook(self._state_dict_hooks, hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before loading and may edit
+        ``state_dict`` (a copy of the caller's), e.g. to rename old keys."""
+        return _add_hook(self._load_state_dict_pre_hooks, hook)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """PyTorch's private form: without ``with_module`` the hook gets no module."""
+        if with_module:
+            return self.register_load_state_dict_pre_hook(hook)
+        return _add_hook(self._load_state_dict_pre_hooks,
+                         lambda module, *args: hook(*args))
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after loading; it may remove
+        entries of ``incompatible_keys.missing_keys`` / ``unexpected_keys``
+        before ``strict`` judges them (PyTorch: it must return None)."""
+        return _add_hook(self._load_state_dict_post_hooks, hook)
+
+    def _upgrade_state_dict(self, state_dict, prefix, local_metadata):
+        """Bring this module's entries of an older layout (``local_metadata``'s
+        version) up to date, in place.  Nothing to do by default."""
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values from ``state_dict`` into this module's parameters and buffers.
@@ -439,35 +506,77 @@ class Module:
         an error, and nothing is copied if there is any error."""
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors, copies = [], []
-        for key, target in own.items():
-            if key in state_dict:
+        metadata = getattr(state_dict, "_metadata", None)
+        missing, unexpected, errors, copies, modules = [], [], [], [], []
+
+        def visit(module, local, prefix):
+            # PyTorch's walk: each module sees the entries under its prefix (a
+            # copy its hooks may edit), takes its own, and hands the rest on
+            modules.append(module)
+            local_metadata = metadata.get(prefix[:-1], {}) if metadata is not None else {}
+            module._upgrade_state_dict(local, prefix, local_metadata)
+            for hook in module._load_state_dict_pre_hooks.values():
+                hook(module, local, prefix, local_metadata, True, missing, unexpected, errors)
+            own = module._own_state()
+            for name, target in own.items():
+                key = prefix + name
+                if key not in local:
+                    missing.append(key)
+                    continue
                 # a lazy layer's parameter not made yet takes the checkpoint's shape
                 lazy = isinstance(target, (UninitializedParameter, UninitializedBuffer))
-                src, error = _checkpoint_array(key, state_dict[key], target, any_shape=lazy)
+                src, error = _checkpoint_array(key, local[key], target, any_shape=lazy)
                 if error:
                     errors.append(error)
                 else:
                     copies.append((target, src))
-        if strict:
-            if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in unexpected)))
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(
-                    ", ".join(f'"{k}"' for k in missing)))
+            for key in local:
+                if key.startswith(prefix):
+                    head = key[len(prefix):].split(".", 1)[0]
+                    if head not in module._modules and head not in own:
+                        unexpected.append(key)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    visit(child, {k: v for k, v in local.items() if k.startswith(child_prefix)},
+                          child_prefix)
+
+        visit(self, OrderedDict(state_dict), "")
+        post_hooks = [(m, h) for m in modules for h in m._load_state_dict_post_hooks.values()]
+        if strict and not post_hooks:
+            # judged before anything is copied: a failed load leaves the module as it was
+            errors = self._key_errors(missing, unexpected) + errors
         if errors:
-            raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
-                type(self).__name__, "\n\t".join(errors)))
+            raise RuntimeError(self._load_error(errors))
         with no_grad():
             for target, src in copies:
                 if isinstance(target, (UninitializedParameter, UninitializedBuffer)):
                     target.materialize(src.shape, dtype=src.dtype)
                 target.copy_(src)
-        return _IncompatibleKeys(missing, unexpected)
+        result = _IncompatibleKeys(missing, unexpected)
+        if post_hooks:
+            # as PyTorch: the hooks see the keys after loading and may forgive some
+            for module, hook in post_hooks:
+                if hook(module, result) is not None:
+                    raise RuntimeError("load_state_dict post-hook must return None")
+            if strict and (missing or unexpected):
+                raise RuntimeError(self._load_error(self._key_errors(missing, unexpected)))
+        return result
+
+    @staticmethod
+    def _key_errors(missing, unexpected):
+        errors = []
+        if missing:
+            errors.append("Missing key(s) in state_dict: {}. ".format(
+                ", ".join(f'"{k}"' for k in missing)))
+        if unexpected:
+            errors.append("Unexpected key(s) in state_dict: {}. ".format(
+                ", ".join(f'"{k}"' for k in unexpected)))
+        return errors
+
+    def _load_error(self, errors):
+        return "Error(s) in loading state_dict for {}:\n\t{}".format(
+            type(self).__name__, "\n\t".join(errors))
 
     # -- printing ------------------------------------------------------------
     def _get_name(self):
@@ -490,6 +599,12 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _add_hook(hooks, hook):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    return handle
 
 
 def _checkpoint_array(key, value, target, any_shape=False):

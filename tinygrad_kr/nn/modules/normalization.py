@@ -62,6 +62,19 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
         self.reset_parameters()
 
+    # version 2 added num_batches_tracked (PyTorch 0.4.1)
+    _version = 2
+
+    def _upgrade_state_dict(self, state_dict, prefix, local_metadata):
+        # a checkpoint from before num_batches_tracked (many of torchvision's
+        # pretrained files) loads without it, keeping the count this module has
+        version = local_metadata.get("version")
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats \
+                and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None \
+                else factories.tensor(0, dtype=_dt.int64)
+
     def reset_running_stats(self):
         if self.track_running_stats:
             self.running_mean.zero_()
