@@ -2,7 +2,7 @@
 step) on a fixed batch, and a full SLP epoch over MNIST with a DataLoader."""
 from .harness import Contender, Row, Target
 from .workloads import (OPTIMIZERS, import_lib, lenet5_step, load_mnist, mlp_step,
-                        numpy_slp_epoch, numpy_slp_step, slp_epoch, slp_step)
+                        numpy_slp_epoch, numpy_slp_step, resnet18_step, slp_epoch, slp_step)
 
 __all__ = ["rows"]
 
@@ -37,6 +37,15 @@ def lenet5_row(n):
                f"batch {n}, SGD(lr=0.01, momentum=0.9): one step{course}.",
                _pair(lenet5_step, n=n),
                targets=[Target("torch", "<=", 1.0, "<= 1.0x PyTorch")])
+
+
+def resnet18_row(n):
+    return Row(f"train/resnet18-cifar-b{n}",
+               "ResNet-18 (torchvision's layout, 10 classes) on 3x32x32 inputs, "
+               f"batch {n}, SGD(lr=0.01, momentum=0.9): one step.",
+               _pair(resnet18_step, n=n),
+               note="No target: a deeper network than the course's, tracked to see where "
+                    "the convolutions stand against PyTorch's (oneDNN) beyond LeNet sizes.")
 
 
 _MNIST = {}
@@ -74,5 +83,7 @@ def rows(ctx):
     quick = ctx.quick
     out = [slp_row()] + [mlp_row(opt) for opt in OPTIMIZERS] + [lenet5_row(1), lenet5_row(64),
                                                                  lenet5_row(256)]
+    if not quick:
+        out.append(resnet18_row(32))
     out.append(epoch_row(2000 if quick else None, None))
     return out

@@ -118,6 +118,47 @@ def lenet5_step(lib, n=64, opt="momentum", device="cpu"):
     return _train_step(lib, model, opt, x, y)
 
 
+def resnet18_cifar(lib):
+    """torchvision's ResNet-18 layout (7x7 stem, max-pool, four stages of two
+    basic blocks, 10 classes), written with lib.nn alone so that both
+    libraries build the same network without torchvision."""
+    nn = lib.nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                            nn.BatchNorm2d(cout)) \
+                if stride != 1 or cin != cout else None
+
+        def forward(self, x):
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.relu(self.bn1(self.conv1(x)))
+            return self.relu(self.bn2(self.conv2(out)) + identity)
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+              nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10)]
+    return nn.Sequential(*layers)
+
+
+def resnet18_step(lib, n=32, opt="momentum", device="cpu"):
+    """ResNet-18 on 3 x 32 x 32 (CIFAR-sized) inputs."""
+    lib.manual_seed(0)
+    model = resnet18_cifar(lib).to(device)
+    x, y = _to(lib, batch(n, (3, 32, 32)), device)
+    return _train_step(lib, model, opt, x, y)
+
+
 def numpy_slp_step(n=10):
     x, y = batch(n, (784,))
     model = NumpySLP(784, 10, lr=0.1)

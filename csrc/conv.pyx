@@ -60,6 +60,9 @@ cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
 MAX_PLANE = 1 << 62                             # padded H * W: loop indices stay in Py_ssize_t
 cdef Py_ssize_t COL_BUDGET_BYTES = 1 << 20    # im2col buffer per chunk (1 MiB: stays in cache)
 cdef Py_ssize_t MIN_BLOCK = 128               # narrower GEMM blocks are not worth it
+cdef Py_ssize_t WIDE_COLS = 512               # columns per chunk when the weights are large
+cdef Py_ssize_t WIDE_BUDGET_BYTES = 1 << 25   # col for such chunks: at most 32 MiB
+cdef Py_ssize_t TEAM_PARTIAL_BYTES = 1 << 20  # largest weight gradient teams sum copies of
 cdef bint OWN_THREADS = False                  # set by kernels/_blas_threads.py
 cdef bint SMALL_KERNELS = False                # likewise: BLAS has small-matrix kernels
 
@@ -129,9 +132,19 @@ cdef Geometry _geometry(tuple x_shape, tuple w_shape, stride, padding, dilation,
 
 
 cdef Py_ssize_t _chunk(const Geometry* g, Py_ssize_t itemsize):
-    """Images per chunk: as many as fit col (K, chunk*L) in the budget, >= 1."""
+    """Images per chunk: as many as fit col (K, chunk*L) in the budget, >= 1.
+
+    Every chunk's GEMM reads (forward, backward input) or accumulates into
+    (backward weight) the whole (O, K) weight matrix.  Where that matrix is
+    bigger than the budget (a ResNet's deep layers: 512 x 4608) and a chunk
+    holds few columns (4x4 outputs per image), those GEMMs stream the weights
+    through memory once per chunk and do little arithmetic per byte, so the
+    chunk then takes at least WIDE_COLS columns."""
     cdef Py_ssize_t K = g.C * g.kh * g.kw, L = g.OH * g.OW
     cdef Py_ssize_t chunk = COL_BUDGET_BYTES // max(1, K * L * itemsize)
+    if K * g.O * itemsize > COL_BUDGET_BYTES:
+        chunk = max(chunk, min((WIDE_COLS + L - 1) // max(1, L),
+                               WIDE_BUDGET_BYTES // max(1, K * L * itemsize)))
     chunk = max(1, min(chunk, g.N))
     while chunk > 1 and chunk * L > INT_MAX:
         chunk //= 2
@@ -494,7 +507,7 @@ cdef cnp.ndarray _scratch_buffer(str name, Py_ssize_t size, dtype):
     return buf[:nbytes].view(dtype)
 
 
-cdef Plan _plan(const Geometry* g, Py_ssize_t itemsize):
+cdef Plan _plan(Op op, const Geometry* g, Py_ssize_t itemsize):
     """How to cut the batch: teams of images when the kernels own the GEMM
     threads (kernels/_blas_threads.py), there are threads to use, and the
     call is big enough to pay for waking them."""
@@ -504,7 +517,10 @@ cdef Plan _plan(const Geometry* g, Py_ssize_t itemsize):
     plan.chunk = _chunk(g, itemsize)
     plan.teams = 1
     plan.per_team = g.N
-    if threads > 1 and g.N > 1 and g.N * L * K * max(g.O, 1) >= SPLIT_MIN_WORK:
+    # teams sum their weight gradients in partial copies of the (K, O) matrix
+    # (added up on one thread): only worth it while that matrix is small
+    if threads > 1 and g.N > 1 and g.N * L * K * max(g.O, 1) >= SPLIT_MIN_WORK \
+            and not (op == BACKWARD_WEIGHT and K * g.O * itemsize > TEAM_PARTIAL_BYTES):
         plan.per_team = (g.N + threads - 1) // threads
         plan.teams = (g.N + plan.per_team - 1) // plan.per_team
         plan.chunk = min(plan.chunk, plan.per_team)
@@ -515,7 +531,7 @@ cdef Plan _plan(const Geometry* g, Py_ssize_t itemsize):
 
 cdef _launch(Op op, a, b, bias, out, Geometry* g):
     """Take the workers' col/rows buffers and run ``op`` on out's dtype."""
-    cdef Plan plan = _plan(g, out.itemsize)
+    cdef Plan plan = _plan(op, g, out.itemsize)
     col = _scratch_buffer("col", plan.teams * plan.col_size, out.dtype)
     rows = _scratch_buffer("rows", plan.teams * plan.rows_size, out.dtype)
     partial = _scratch_buffer("partial", plan.teams * g.C * g.kh * g.kw * g.O, out.dtype)
@@ -584,7 +600,53 @@ def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
         return np.zeros((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
     gw_t = np.empty((g.C * g.kh * g.kw, g.O), dtype=gy.dtype)
     _launch(BACKWARD_WEIGHT, gy, x, None, gw_t, &g)
-    return np.ascontiguousarray(gw_t.T).reshape(g.O, g.C, g.kh, g.kw)
+    gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
+    _transpose(gw_t, gw, g.C * g.kh * g.kw, g.O)
+    return gw
+
+
+cdef Py_ssize_t TILE = 32
+
+
+cdef void _transpose_tiles(const floating* src, floating* dst, Py_ssize_t rows,
+                           Py_ssize_t cols) noexcept nogil:
+    """dst (cols, rows) = src (rows, cols)^T in TILE x TILE tiles, so both sides
+    are read and written a cache line at a time (numpy's strided copy of a
+    4608 x 512 transpose took 12.6 ms, as long as the GEMM before it)."""
+    cdef Py_ssize_t bi, bj, i0, j0, i, j, i1, j1
+    cdef Py_ssize_t row_tiles = (rows + TILE - 1) // TILE, col_tiles = (cols + TILE - 1) // TILE
+    cdef int threads = num_threads(rows * cols)
+    for bi in prange(row_tiles, schedule='static', num_threads=threads):
+        i0 = bi * TILE
+        i1 = min(i0 + TILE, rows)
+        for bj in range(col_tiles):
+            j0 = bj * TILE
+            j1 = min(j0 + TILE, cols)
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    dst[j * rows + i] = src[i * cols + j]
+
+
+cdef _transpose(src, dst, Py_ssize_t rows, Py_ssize_t cols):
+    cdef void* ps = data_ptr(src)
+    cdef void* pd = data_ptr(dst)
+    if src.dtype == np.float32:
+        with nogil:
+            _transpose_tiles(<const float*> ps, <float*> pd, rows, cols)
+    else:
+        with nogil:
+            _transpose_tiles(<const double*> ps, <double*> pd, rows, cols)
+
+
+def _set_wide_chunks(Py_ssize_t cols, Py_ssize_t team_partial_bytes):
+    """Set WIDE_COLS and TEAM_PARTIAL_BYTES; returns the old pair (for tests and
+    for measuring the rule)."""
+    global WIDE_COLS, TEAM_PARTIAL_BYTES
+    if cols < 0 or team_partial_bytes < 0:
+        raise ValueError("_set_wide_chunks: values must be >= 0")
+    old = (WIDE_COLS, TEAM_PARTIAL_BYTES)
+    WIDE_COLS, TEAM_PARTIAL_BYTES = cols, team_partial_bytes
+    return old
 
 
 def _set_col_budget(Py_ssize_t nbytes):

@@ -510,6 +510,37 @@ def test_conv2d_kernels_chunked_batches(dtype):
         assert_close(a, e, dtype, terms)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("wide_cols,team_bytes", [(0, 1 << 40), (512, 1 << 20), (40, 0)])
+def test_conv2d_kernels_with_large_weights_match_twin(dtype, wide_cols, team_bytes):
+    """A ResNet-deep-layer shape: weights (O, C*k*k) larger than the im2col
+    budget, few outputs per image.  Chunks widened for such weights, one team
+    instead of several, and the tiled transpose of the weight gradient
+    (sizes not multiples of its 32x32 tiles) all give the twin's result."""
+    forward, forward_ref = _pair("conv2d_forward")
+    back_x, back_x_ref = _pair("conv2d_backward_input")
+    back_w, back_w_ref = _pair("conv2d_backward_weight")
+    from tinygrad_kr._C import conv
+    rng = _rng("large weights", dtype, wide_cols)
+    x = rng.standard_normal((6, 150, 2, 3)).astype(dtype)
+    w = rng.standard_normal((70, 150, 3, 3)).astype(dtype)      # 70 x 1350: > 256 KiB
+    geometry = ((1, 1), (1, 1), (1, 1))
+    old_budget = conv._set_col_budget(1 << 18)
+    old_wide = conv._set_wide_chunks(wide_cols, team_bytes)
+    try:
+        y = forward(x, w, None, *geometry)
+        gy = rng.standard_normal(y.shape).astype(dtype)
+        got = (y, back_x(gy, w, x.shape, *geometry), back_w(gy, x, w.shape, *geometry))
+    finally:
+        conv._set_wide_chunks(*old_wide)
+        conv._set_col_budget(old_budget)
+    expected = (forward_ref(x, w, None, *geometry), back_x_ref(gy, w, x.shape, *geometry),
+                back_w_ref(gy, x, w.shape, *geometry))
+    for a, e, terms in zip(got, expected, (1350, 630, 36)):
+        assert a.shape == e.shape and a.flags.c_contiguous
+        assert_close(a, e, dtype, terms)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(0, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
        o=st.integers(1, 4), kh=st.integers(1, 4), kw=st.integers(1, 4),
