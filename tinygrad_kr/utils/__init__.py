@@ -1,4 +1,5 @@
-"""tinygrad_kr.utils: data loading (``tinygrad_kr.utils.data``), as ``torch.utils``."""
-from . import data
+"""tinygrad_kr.utils: data loading (``utils.data``) and activation checkpointing
+(``utils.checkpoint``), as ``torch.utils``."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
