@@ -64,8 +64,10 @@ def _lazy(name):
 def __getattr__(name):
     # subpackages written on top of the core load on first use
     if name in ("nn", "optim", "utils", "vision", "experiments", "func", "distributions",
-                "hub"):
+                "hub", "amp"):
         return _lazy(name)
+    if name == "autocast":
+        return _lazy("amp").autocast
     if name in ("save", "load"):
         return getattr(_lazy("serialization"), name)
     if name == "vmap":

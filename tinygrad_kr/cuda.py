@@ -31,3 +31,29 @@ def manual_seed(seed):
 
 
 manual_seed_all = manual_seed
+
+
+class _DeprecatedAmp:
+    """``torch.cuda.amp``: GradScaler and autocast for "cuda", with PyTorch's
+    deprecation warnings (torch.amp names the device instead)."""
+
+    @staticmethod
+    def GradScaler(*args, **kwargs):
+        import warnings
+        from .amp import GradScaler
+        warnings.warn("`torch.cuda.amp.GradScaler(args...)` is deprecated. Please use "
+                      "`torch.amp.GradScaler('cuda', args...)` instead.", FutureWarning,
+                      stacklevel=2)
+        return GradScaler("cuda", *args, **kwargs)
+
+    @staticmethod
+    def autocast(enabled=True, dtype=None, cache_enabled=True):
+        import warnings
+        from .amp import autocast
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
+                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning,
+                      stacklevel=2)
+        return autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
+
+
+amp = _DeprecatedAmp()
