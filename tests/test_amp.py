@@ -100,7 +100,7 @@ def test_cuda_scaler_without_a_gpu_is_disabled_as_in_pytorch():
 def test_autocast_forms_leave_the_computation_as_written():
     x = tg.randn(3, 3)
     expected = (x @ x).numpy()
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings():
         warnings.simplefilter("always")
         with tg.autocast("cpu", dtype=tg.float16):
             y = x @ x

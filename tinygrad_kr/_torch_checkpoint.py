@@ -174,12 +174,15 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         r = self.reader
+        if module == "__builtin__":
+            module = "builtins"     # Python 2's name, which pickle protocol 2 (torch.save's) writes
         if module == "collections" and name == "OrderedDict":
             return collections.OrderedDict
         if module == "_codecs" and name == "encode":
             return _latin1_encode   # how pickle protocol 2 writes bytes
-        if module == "builtins" and name in ("set", "frozenset", "complex", "slice"):
-            return {"set": set, "frozenset": frozenset, "complex": complex, "slice": slice}[name]
+        if module == "builtins" and name in ("set", "frozenset", "complex", "slice", "bytearray"):
+            return {"set": set, "frozenset": frozenset, "complex": complex, "slice": slice,
+                    "bytearray": bytearray}[name]
         if module == "torch._utils" and name == "_rebuild_tensor_v2":
             return r.rebuild_tensor
         if module == "torch._utils" and name in ("_rebuild_parameter",

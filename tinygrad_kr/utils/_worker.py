@@ -22,6 +22,7 @@ import sys
 import time
 import traceback
 import warnings
+import weakref
 import multiprocessing as mp
 
 import numpy as np
@@ -244,13 +245,16 @@ class MultiProcessIter:
 
     def __init__(self, loader):
         self._fetcher = loader._make_fetcher()
-        self._task_source = loader._tasks
         self._num_workers = loader.num_workers
         self._in_flight_max = loader.prefetch_factor * loader.num_workers
         self._in_order = loader.in_order
         self._timeout = loader.timeout
         self._persistent = loader.persistent_workers
-        self._loader_len = loader.__len__
+        # A persistent iterator is held by its loader: a strong reference back
+        # would make a cycle, and the workers would outlive a dropped loader
+        # until the garbage collector ran (or run its __del__ in a forked child).
+        self._loader = weakref.proxy(loader) if self._persistent else loader
+        self._owner_pid = os.getpid()
 
         ctx = _context(loader.multiprocessing_context)
         self._done_event = ctx.Event()
@@ -271,7 +275,7 @@ class MultiProcessIter:
         self._start_epoch()
 
     def _start_epoch(self):
-        self._tasks = iter(self._task_source())
+        self._tasks = iter(self._loader._tasks())
         self._send_idx = 0    # next task number to send
         self._rcvd_idx = 0    # next task number to hand out (in order)
         self._pending = {}    # task number -> (worker_id,) sent, or (worker_id, data) arrived
@@ -296,7 +300,7 @@ class MultiProcessIter:
         return self
 
     def __len__(self):
-        return self._loader_len()
+        return len(self._loader)
 
     def _send_task(self):
         if self._in_flight >= self._in_flight_max or not any(self._active):
@@ -391,5 +395,6 @@ class MultiProcessIter:
         self._result_queue.close()
 
     def __del__(self):
-        if not getattr(self, "_shut_down", True):
+        # not in a forked child that inherited this object: its workers are not the child's
+        if not getattr(self, "_shut_down", True) and self._owner_pid == os.getpid():
             self._shutdown()
