@@ -427,6 +427,12 @@ def test_vmap_is_a_loop_with_torch_semantics():
                 lambda: torchfunc.vmap(f, in_dims=(0, 0))(*t), upto="in_dims has structure")
     _same_error(lambda: tkfunc.vmap(f, in_dims=(3, None, 1))(*k),
                 lambda: torchfunc.vmap(f, in_dims=(3, None, 1))(*t))
+    # out_dims=None for an output that depends on the batch: an error, not
+    # the first sample's value; one that does not is returned once
+    _same_error(lambda: tkfunc.vmap(lambda x: (x * 2, x.sum()), out_dims=(0, None))(k[0]),
+                lambda: torchfunc.vmap(lambda x: (x * 2, x.sum()), out_dims=(0, None))(t[0]))
+    _same(tkfunc.vmap(lambda x, w: (x @ w, w.sum()), (0, None), (0, None))(k[0], k[1]),
+          torchfunc.vmap(lambda x, w: (x @ w, w.sum()), (0, None), (0, None))(t[0], t[1]))
 
 
 def test_vmap_randomness():
@@ -465,5 +471,7 @@ def test_functional_call_matches_torch():
           torchfunc.vmap(torchfunc.grad(loss_t), in_dims=(None, 0))(pt, xt), atol=1e-9)
     with pytest.raises(RuntimeError, match="Missing key"):
         tkfunc.functional_call(mk, {"0.weight": pk["0.weight"]}, (xk,), strict=True)
-    with pytest.raises(ValueError, match="appeared in multiple dictionaries"):
-        tkfunc.functional_call(mk, ({"0.bias": pk["0.bias"]}, {"0.bias": pk["0.bias"]}), xk)
+    _same_error(lambda: tkfunc.functional_call(mk, ({"0.bias": pk["0.bias"]},
+                                                    {"0.bias": pk["0.bias"]}), xk),
+                lambda: torchfunc.functional_call(mt, ({"0.bias": pt["0.bias"]},
+                                                       {"0.bias": pt["0.bias"]}), xt))

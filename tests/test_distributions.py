@@ -610,6 +610,16 @@ def test_enumerate_support_matches_torch():
             _close(dk.enumerate_support(expand), dt.enumerate_support(expand))
 
 
+def test_dirichlet_and_beta_mode_at_the_boundaries_match_torch():
+    # a flat row (no concentration above 1, not all below) has no mode: NaN
+    # as PyTorch's 0 / 0, not zeros; all below 1: a corner
+    c = np.array([[1.0, 1.0, 1.0], [0.5, 1.0, 0.3], [0.5, 0.2, 0.3], [2.0, 0.5, 3.0]])
+    _close(D.Dirichlet(tk.tensor(c)).mode, TD.Dirichlet(torch.tensor(c)).mode)
+    a, b = np.array([1.0, 0.5, 2.0, 0.5]), np.array([1.0, 1.0, 0.5, 0.3])
+    _close(D.Beta(tk.tensor(a), tk.tensor(b)).mode,
+           TD.Beta(torch.tensor(a), torch.tensor(b)).mode)
+
+
 def test_float32_parameters_stay_float32():
     d = D.Normal(tk.zeros(3), tk.ones(3))
     assert d.sample().dtype == tk.float32 and d.log_prob(tk.zeros(3)).dtype == tk.float32

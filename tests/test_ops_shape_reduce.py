@@ -760,3 +760,21 @@ def test_gather_and_scatter_reject_negative_indices_take_along_dim_wraps_them():
     assert tk.take_along_dim(x, bad, 1).tolist() == [[2.0], [3.0]]
     with pytest.raises(RuntimeError, match="index -4 is out of bounds"):
         tk.take_along_dim(x, tk.tensor([[-4], [0]]), 1)
+
+
+def test_argmax_argmin_of_empty_inputs_as_pytorch():
+    x = tk.zeros(0, 4)
+    for lib in (tk, torch):
+        t = lib.zeros(0, 4)
+        assert tuple(t.argmax(1).shape) == (0,) and tuple(t.argmin(1, keepdim=True).shape) == (0, 1)
+        assert tuple(lib.zeros(3, 0).argmax(0).shape) == (0,)
+        for call in (lambda: t.argmax(0), lambda: t.argmax(), lambda: lib.zeros(3, 0).argmin(1)):
+            with pytest.raises(IndexError, match="Expected reduction dim"):
+                call()
+    assert x.argmax(1).dtype == np.int64
+
+
+def test_grad_with_no_inputs_raises():
+    y = tk.ones(2, requires_grad=True).sum()
+    with pytest.raises(RuntimeError, match="`inputs` argument to `grad\\(\\)` cannot be empty"):
+        tk.autograd.grad(y, [])

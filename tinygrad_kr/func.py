@@ -27,6 +27,7 @@ import functools
 
 from .autograd.function import grad as _autograd_grad
 from .autograd.grad_mode import enable_grad, is_grad_enabled
+from .backend import get_array_module
 from .factories import ones_like, zeros_like
 from .ops import stack
 from .random import get_rng_state, set_rng_state
@@ -461,8 +462,8 @@ def _batch_size(func, in_dims, args):
 def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     """func mapped over dimension ``in_dims`` of its inputs, by a loop: it runs
     once per index (on ``x.select(in_dim, i)``) and each output is stacked
-    along ``out_dims`` (None: the output of the first call, which must not
-    depend on the index).  ``randomness``: 'error' raises if func draws from
+    along ``out_dims`` (None: the output of the first call; PyTorch's error
+    if another call's differs).  ``randomness``: 'error' raises if func draws from
     the default generator, 'different' lets each call draw its own numbers,
     'same' gives every call the same numbers."""
     if randomness not in ("error", "different", "same"):
@@ -498,6 +499,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         stacked = []
         for j, (first, d) in enumerate(zip(flat_outs, out_dims_)):
             if d is None:
+                # the loop cannot tell a batched output by its type, as PyTorch
+                # does: it is one that is not the same in every call
+                if isinstance(first, Tensor) and not all(
+                        _same_value(first, outs[j]) for outs in per_call[1:]):
+                    raise ValueError(f"vmap({_name(func)}, ...): `{_name(func)}` can not "
+                                     f"return a BatchedTensor when out_dim is None")
                 stacked.append(first)
                 continue
             if not isinstance(first, Tensor):
@@ -507,6 +514,14 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             stacked.append(stack([outs[j] for outs in per_call], dim=d))
         return _tree_unflatten(stacked, out_spec)
     return wrapper
+
+
+def _same_value(a, b):
+    """Whether Tensors ``a`` and ``b`` hold the same values (NaN equal to NaN)."""
+    if not isinstance(b, Tensor) or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    xp = get_array_module(a.array)
+    return bool(xp.array_equal(a.array, b.array, equal_nan=a.array.dtype.kind in "fc"))
 
 
 # -- functional_call -------------------------------------------------------------
@@ -567,13 +582,15 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     if isinstance(parameter_and_buffer_dicts, dict):
         tensors = dict(parameter_and_buffer_dicts)
     elif isinstance(parameter_and_buffer_dicts, (list, tuple)):
-        tensors = {}
+        tensors, repeated = {}, []
         for d in parameter_and_buffer_dicts:
             for name, value in d.items():
-                if name in tensors:
-                    raise ValueError(f"{name} appeared in multiple dictionaries; behavior of "
-                                     f"functional call is ambiguous")
+                if name in tensors and name not in repeated:
+                    repeated.append(name)
                 tensors[name] = value
+        if repeated:
+            raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of "
+                             f"functional call is ambiguous")
     else:
         raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of "
                          f"dicts, but got {type(parameter_and_buffer_dicts)}")

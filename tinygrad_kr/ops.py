@@ -1041,7 +1041,17 @@ def _arg(input, dim, keepdim, fname):
     x = _data(input)
     xp = get_array_module(x)
     if x.size == 0:
-        raise RuntimeError(f"{fname}(): Expected reduction dim to be specified for input.numel() == 0")
+        # PyTorch's rule: an empty input reduces only along a dimension that is
+        # not itself empty (an empty result), IndexError otherwise
+        if dim is None:
+            raise IndexError(f"{fname}(): Expected reduction dim to be specified for "
+                             f"input.numel() == 0.")
+        d = _norm_dims(dim, x.ndim)[0]
+        if x.shape[d] == 0:
+            raise IndexError(f"{fname}(): Expected reduction dim {d} to have non-zero size.")
+        shape = tuple(1 if k == d else n for k, n in enumerate(x.shape)) if keepdim \
+            else x.shape[:d] + x.shape[d + 1:]
+        return Tensor(xp.zeros(shape, dtype=np.int64))
     if dim is None:
         r = getattr(xp, fname)(x.reshape(-1))
         if keepdim:

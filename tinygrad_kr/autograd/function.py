@@ -641,6 +641,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """d(outputs)/d(inputs) as a tuple of Tensors, without touching ``.grad``."""
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     if isinstance(outputs, Tensor):
         outputs = [outputs]
     if grad_outputs is None or isinstance(grad_outputs, Tensor):

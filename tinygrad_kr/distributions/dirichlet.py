@@ -1,3 +1,5 @@
+import math
+
 from ..factories import eye
 from ..ops import where
 from ..ops_math import digamma, lgamma, xlogy
@@ -51,6 +53,9 @@ class Dirichlet(ExponentialFamily):
         # every concentration below 1: a corner; PyTorch's is the argmax of a
         # NaN row (0 / 0), index 0, and so is that of the zero row here
         corner = eye(mode.shape[-1], dtype=mode.dtype, device=mode.device)[mode.argmax(dim=-1)]
+        # none above 1 but not all below (Dirichlet(1, 1) is flat): no mode,
+        # PyTorch's 0 / 0 is NaN
+        mode = where(total == 0, math.nan, mode)
         return where((self.concentration < 1).all(dim=-1, keepdim=True), corner, mode)
 
     @property
