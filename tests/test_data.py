@@ -224,6 +224,25 @@ def test_dataloader_iterable_dataset():
         DataLoader(Stream(), shuffle=True)
 
 
+def test_single_process_iterator_goes_on_after_an_error():
+    class OneBad(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            if i == 2:
+                raise ValueError("bad sample 2")
+            return i
+
+    it = iter(DataLoader(OneBad(), batch_size=2))
+    assert len(it) == 3 and next(it).tolist() == [0, 1]
+    with pytest.raises(ValueError, match="bad sample 2"):
+        next(it)
+    assert next(it).tolist() == [4, 5]     # as PyTorch's: the epoch is not cut short
+    with pytest.raises(StopIteration):
+        next(it)
+
+
 # -- reproducible shuffling ----------------------------------------------------------
 
 def epoch_orders(loader, epochs=2):

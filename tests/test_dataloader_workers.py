@@ -340,6 +340,19 @@ def test_breaking_out_shuts_the_workers_down():
     assert not any(w.is_alive() for w in it._workers)
 
 
+def test_dropping_a_persistent_loader_stops_its_workers_without_the_gc():
+    import gc
+    loader = DataLoader(Squares(6), batch_size=2, num_workers=2, persistent_workers=True)
+    assert len(list(loader)) == 3 and len(iter(loader)) == 3
+    workers = list(loader._iterator._workers)
+    gc.disable()    # no loader <-> iterator cycle: plain reference counting frees both
+    try:
+        del loader
+        assert not any(w.is_alive() for w in workers)
+    finally:
+        gc.enable()
+
+
 def test_out_of_order_delivery():
     loader = DataLoader(Sleepy(), batch_size=1, num_workers=2, in_order=False)
     got = [b.item() for b in loader]

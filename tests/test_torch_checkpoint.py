@@ -52,6 +52,14 @@ def test_tensors_dtypes_views_and_python_values():
     assert out["python"] == obj["python"] and out["dtype"] == tg.float32
 
 
+def test_python_builtins_pickle_protocol_2_names():
+    # torch.save's pickle protocol 2 names builtins `__builtin__.set` etc.
+    obj = {"set": {1, 2}, "complex": 1 + 2j, "bytearray": bytearray(b"xy")}
+    for legacy in (False, True):
+        out = load_bytes(torch_bytes(obj, _use_new_zipfile_serialization=not legacy))
+        assert out == obj and type(out["bytearray"]) is bytearray
+
+
 def test_bfloat16_comes_back_as_exact_float32():
     values = torch.tensor([1.5, -2.25, 3.0e38, 1e-30], dtype=torch.bfloat16)
     with pytest.warns(UserWarning, match="bfloat16 tensors are loaded as float32"):

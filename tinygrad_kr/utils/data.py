@@ -534,6 +534,29 @@ class _StreamFetcher:
         return {**self.__dict__, "_it": None}
 
 
+class _SingleProcessIter:
+    """``num_workers=0``: each batch fetched when asked for. Not a generator:
+    as PyTorch's, the iterator goes on to the next batch after one raised."""
+
+    def __init__(self, loader):
+        self._fetcher = loader._make_fetcher()
+        self._tasks = iter(loader._tasks())
+        self._loader_len = loader.__len__
+
+    def __iter__(self):
+        return self
+
+    def __len__(self):
+        return self._loader_len()
+
+    def __next__(self):
+        task = next(self._tasks)
+        try:
+            return self._fetcher.fetch(task)
+        except StreamEnd:
+            raise StopIteration from None
+
+
 # -- the loader ---------------------------------------------------------------
 
 class DataLoader:
@@ -654,7 +677,7 @@ class DataLoader:
 
     def __iter__(self):
         if self.num_workers == 0:
-            return self._single_process_iter()
+            return _SingleProcessIter(self)
         if not self.persistent_workers:
             return MultiProcessIter(self)
         if self._iterator is None:
@@ -662,15 +685,6 @@ class DataLoader:
         else:
             self._iterator._reset()
         return self._iterator
-
-    def _single_process_iter(self):
-        fetcher = self._make_fetcher()
-        for task in self._tasks():
-            try:
-                batch = fetcher.fetch(task)
-            except StreamEnd:
-                return
-            yield batch
 
     def __len__(self):
         if self._is_iterable:
