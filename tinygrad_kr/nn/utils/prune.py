@@ -273,6 +273,18 @@ def _structured_mask(t, dim, keep, default_mask):
     return mask * default_mask
 
 
+def _structured_count(method, t):
+    """(dim, slices along it, how many of them to prune) for a structured method."""
+    if t.ndim <= 1:
+        raise ValueError("Structured pruning can only be applied to multidimensional "
+                         "tensors. Found tensor of shape {} with {} dims".format(
+                             tuple(t.shape), t.ndim))
+    dim = method.dim if method.dim >= 0 else t.ndim + method.dim
+    size = t.shape[dim]
+    _validate_amount(method.amount, size)
+    return dim, size, _count_to_prune(method.amount, size)
+
+
 class RandomStructured(BasePruningMethod):
     PRUNING_TYPE = "structured"
 
@@ -282,14 +294,7 @@ class RandomStructured(BasePruningMethod):
         self.dim = dim
 
     def compute_mask(self, t, default_mask):
-        if t.ndim <= 1:
-            raise ValueError("Structured pruning can only be applied to multidimensional "
-                             "tensors. Found tensor of shape {} with {} dims".format(
-                                 tuple(t.shape), t.ndim))
-        dim = self.dim if self.dim >= 0 else t.ndim + self.dim
-        size = t.shape[dim]
-        _validate_amount(self.amount, size)
-        k = _count_to_prune(self.amount, size)
+        dim, size, k = _structured_count(self, t)
         if k == 0:
             return default_mask
         xp = get_array_module(t)
@@ -312,14 +317,7 @@ class LnStructured(BasePruningMethod):
         self.dim = dim
 
     def compute_mask(self, t, default_mask):
-        if t.ndim <= 1:
-            raise ValueError("Structured pruning can only be applied to multidimensional "
-                             "tensors. Found tensor of shape {} with {} dims".format(
-                                 tuple(t.shape), t.ndim))
-        dim = self.dim if self.dim >= 0 else t.ndim + self.dim
-        size = t.shape[dim]
-        _validate_amount(self.amount, size)
-        k = _count_to_prune(self.amount, size)
+        dim, size, k = _structured_count(self, t)
         if k == 0:
             return default_mask
         xp = get_array_module(t)
