@@ -48,6 +48,13 @@ cdef object _deliver = None
 cdef object _root_grad = None
 cdef object _get_array_module = None
 cdef object _call_hooks = None
+cdef object _observer = None        # function.py's _observer (anomaly mode, the profiler)
+
+
+def set_observer(observer):
+    """function.py's _set_observer: who watches the ops run, or None."""
+    global _observer
+    _observer = observer
 
 
 def bind(fn_module):
@@ -111,7 +118,10 @@ def apply(cls, *inputs, **options):
     if record:
         fn.parents = tuple(parents)
         fn.input_meta = tuple(meta)
-    y = fn.forward(*arrays, **options)
+    if _observer is None:
+        y = fn.forward(*arrays, **options)
+    else:
+        y = _observer.forward(fn, arrays, options)
     if not record:
         return _make(y, None)
     out = _make(y, fn)
@@ -232,7 +242,7 @@ def run_backward(FunctionBase root, object root_grad, bint retain_graph):
             if fn._saved_at != _fn_module._inplace_count:
                 fn._check_versions()
         xp = np if type(gy) is _np_ndarray else _get_array_module(gy)
-        gxs = fn.backward(xp, gy)
+        gxs = fn.backward(xp, gy) if _observer is None else _observer.backward(fn, xp, gy)
         gtuple = gxs if type(gxs) is tuple else (gxs,)
         parents, metas = fn.parents, fn.input_meta
         n = min(len(parents), len(gtuple))

@@ -25,6 +25,8 @@ from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, s
 from .tensor import Size, Tensor, device
 from .config import get_num_threads, set_num_threads, show_config
 from . import accelerator, autograd, backend, backends, cuda, return_types  # noqa: E402
+from .autograd.anomaly_mode import (is_anomaly_check_nan_enabled,  # noqa: E402
+                                   is_anomaly_enabled, set_anomaly_enabled)
 
 multiply, divide, subtract, negative, absolute = mul, div, sub, neg, abs
 __version__ = "0.1.0"
@@ -64,7 +66,7 @@ def _lazy(name):
 def __getattr__(name):
     # subpackages written on top of the core load on first use
     if name in ("nn", "optim", "utils", "vision", "experiments", "func", "distributions",
-                "hub", "amp"):
+                "hub", "amp", "profiler"):
         return _lazy(name)
     if name == "autocast":
         return _lazy("amp").autocast

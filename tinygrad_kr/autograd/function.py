@@ -31,6 +31,19 @@ _RELEASED = object()  # marks a Function whose saved values were freed by backwa
 _inplace_count = 0
 _inplace_lock = threading.Lock()   # "+= 1" on a global is not atomic across threads
 
+# Who watches the ops run (anomaly mode, the profiler: autograd/observe.py), or
+# None.  While one is set, the core calls an op's forward and backward through
+# it; otherwise the check costs one comparison per op.
+_observer = None
+
+
+def _set_observer(observer):
+    """Install ``observer`` (or None) in this core and in the compiled one."""
+    global _observer
+    _observer = observer
+    if graph is not None:
+        graph.set_observer(observer)
+
 
 # A view shares its base's memory, so a change through either is a change of
 # both (PyTorch's views share one version counter).  The stamp is therefore
@@ -157,7 +170,10 @@ class Function(FunctionFields):
         if record:
             fn.parents = tuple(parents)
             fn.input_meta = tuple(meta)
-        y = fn.forward(*arrays, **options)
+        if _observer is None:
+            y = fn.forward(*arrays, **options)
+        else:
+            y = _observer.forward(fn, arrays, options)
         if not record:
             return Tensor._make(y, None)
         out = Tensor._make(y, fn)
@@ -257,6 +273,15 @@ class Function(FunctionFields):
         """Per input, as PyTorch: (its grad_fn, 0), (an AccumulateGrad node for
         a leaf that requires grad, 0), or (None, 0)."""
         return tuple((_accumulate_grad(p) if isinstance(p, Tensor) else p, 0) for p in self.parents)
+
+    @property
+    def metadata(self):
+        """A dict for whoever inspects the node (PyTorch's ``grad_fn.metadata``):
+        anomaly mode keeps the forward call's stack under ``"traceback_"``."""
+        kept = self.__dict__
+        if "metadata" not in kept:
+            kept["metadata"] = {}
+        return kept["metadata"]
 
     def name(self):
         """PyTorch's name for this node, e.g. 'MulBackward0' (see _TORCH_NAMES)."""
@@ -511,12 +536,12 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             xp = TensorMath
             fn._graph_mode = True
             try:
-                gxs = fn.backward(xp, gy)
+                gxs = fn.backward(xp, gy) if _observer is None else _observer.backward(fn, xp, gy)
             finally:
                 fn.__dict__.pop("_graph_mode", None)
         else:
             xp = np if gy.__class__ is np.ndarray else get_array_module(gy)
-            gxs = fn.backward(xp, gy)
+            gxs = fn.backward(xp, gy) if _observer is None else _observer.backward(fn, xp, gy)
         if gxs.__class__ is not tuple:
             gxs = (gxs,)
         for parent, gx, meta in zip(fn.parents, gxs, fn.input_meta):

@@ -103,6 +103,17 @@ def _make_dispatcher(name):
     return dispatch
 
 
+def _observe(wrap):
+    """Rebind every dispatcher ``kernels.<name>`` to ``wrap(name, dispatcher)``,
+    or back to the plain dispatchers with ``wrap=None``: the profiler times the
+    kernels this way while it records.  Call sites look dispatchers up when
+    they call them (``kernels.gemm(...)``), so nothing else changes, and no one
+    pays for the profiler while it is off."""
+    g = globals()
+    for name, dispatcher in _dispatchers.items():
+        g[name] = dispatcher if wrap is None else wrap(name, dispatcher)
+
+
 def reference(name):
     """The NumPy twin of kernel ``name``."""
     return _reference[name]
@@ -149,6 +160,5 @@ if _MODE != "numpy":
             f"Imported from {os.path.dirname(os.path.dirname(__file__))}: from a source "
             "checkout, build the kernels in place with `pip install -e .`; "
             "TKR_KERNELS=numpy silences this.", RuntimeWarning, stacklevel=2)
-for _name in _reference:
-    globals()[_name] = _make_dispatcher(_name)
-del _name
+_dispatchers = {name: _make_dispatcher(name) for name in _reference}
+globals().update(_dispatchers)
