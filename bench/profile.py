@@ -4,8 +4,8 @@
 
 WORKLOAD: slp-b10, mlp-b128-<optimizer> (sgd, momentum, adagrad, rmsprop,
 adadelta, adam), lenet5-b64, lenet5-b256, slp-epoch.  Prints the wall time
-per step, then (tinygrad_kr) the time per step inside each kernel of
-``tinygrad_kr.kernels`` and the rest (Python, autograd, NumPy glue), then the
+per step, then (tinygrad_kr) the engine profiler's table (tinygrad_kr.profiler:
+each op, backward node and kernel, self and total time), then the
 functions with the most own time (tottime) and inclusive time (cumtime)
 under cProfile (which slows Python code more than kernels: read its shares
 with that in mind).
@@ -31,33 +31,14 @@ def build(workload, lib_name):
     return workloads.build(workload, lib_name, data)
 
 
-def kernel_times(fn, steps):
-    """{kernel name: seconds per step} over ``steps`` calls of ``fn``, and the
-    seconds per step in all: every ``tinygrad_kr.kernels.<name>`` is wrapped
-    by a timer for the duration (the engine looks kernels up at each call)."""
-    from tinygrad_kr import kernels
-    spent, saved = {}, {}
-
-    def timed(name, kernel):
-        def call(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
-                return kernel(*args, **kwargs)
-            finally:
-                spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
-        return call
-    for name in kernels.names():
-        saved[name] = getattr(kernels, name)
-        setattr(kernels, name, timed(name, saved[name]))
-    try:
-        t0 = time.perf_counter()
+def engine_profile(fn, steps):
+    """``steps`` calls of ``fn`` under the engine's own profiler
+    (tinygrad_kr.profiler): the time of every op, backward node and kernel."""
+    from tinygrad_kr.profiler import profile
+    with profile() as prof:
         for _ in range(steps):
             fn()
-        total = (time.perf_counter() - t0) / steps
-    finally:
-        for name, kernel in saved.items():
-            setattr(kernels, name, kernel)
-    return {k: v / steps for k, v in spent.items()}, total
+    return prof
 
 
 def main(argv=None):
@@ -82,14 +63,13 @@ def main(argv=None):
     plain = (time.perf_counter() - t0) / steps
     print(f"{args.workload} on {args.lib}: {plain * 1e6:.1f} us/step, {steps} steps")
     if args.lib == "tinygrad_kr":
-        per_kernel, total = kernel_times(fn, steps)
-        inside = sum(per_kernel.values())
-        print(f"kernels: {inside * 1e6:.1f} us/step ({100 * inside / total:.0f}%), outside "
-              f"(Python, autograd, NumPy glue): {(total - inside) * 1e6:.1f} us/step "
-              f"({100 * (total - inside) / total:.0f}%), of {total * 1e6:.1f} us/step")
-        for name, t in sorted(per_kernel.items(), key=lambda kv: -kv[1]):
-            print(f"  {name:28s} {t * 1e6:10.1f} us/step  {100 * t / total:5.1f}%")
-        print()
+        averages = engine_profile(fn, steps).key_averages()
+        total = sum(a.self_cpu_time_total for a in averages) / steps
+        inside = sum(a.self_cpu_time_total for a in averages if a.key.startswith("kernel::")) / steps
+        print(f"under tinygrad_kr.profiler: {total:.1f} us/step; kernels {inside:.1f} us/step "
+              f"({100 * inside / total:.0f}%), outside them (Python, autograd, NumPy glue, the "
+              f"profiler's own cost) {total - inside:.1f} us/step")
+        print(averages.table(sort_by="self_cpu_time_total", row_limit=args.top))
     prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
