@@ -35,6 +35,10 @@ def _add_common_options(p, default_out):
     p.add_argument("--quick", action="store_true",
                    help="a small configuration that finishes in well under a minute")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG figures")
+    p.add_argument("--tensorboard", metavar="DIR", default=None,
+                   help="also write each experiment's curves (per-epoch metrics, learning "
+                        "rates, minibatch losses) as TensorBoard scalars in DIR/NAME, step = "
+                        "epoch or iteration (needs the 'tensorboard' package)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace the results an earlier run saved in --out (without it, "
                         "the folder that holds them is renamed OUT.earlier-TIMESTAMP first)")
@@ -130,13 +134,16 @@ def _check_device(device):
                 "--device cuda needs CuPy and a CUDA GPU (pip install \"tinygrad_kr[cuda12]\")")
 
 
-def run_experiment(name, cfg):
-    """Run one experiment, save its outputs, print its tables; return its Results."""
+def run_experiment(name, cfg, tensorboard=None):
+    """Run one experiment, save its outputs, print its tables; return its Results.
+    With ``tensorboard`` (a folder) its curves also go to TensorBoard in tensorboard/NAME."""
     module = load(name)
     res = common.Results(name, cfg)
     print(f"== {name} -> {cfg.out}", file=sys.stderr)
     module.run(cfg, res)
     print(res.save())
+    if tensorboard is not None:
+        common.write_tensorboard(res, Path(tensorboard) / name)
     return res
 
 
@@ -184,6 +191,8 @@ def main(argv=None):
         common.require("tqdm")  # fail before training, not after
         if args.plots:
             common.require("matplotlib")
+        if args.tensorboard is not None:
+            common.require("tensorboard", hint='pip install "tinygrad_kr[tensorboard]"')
         if args.name != "all":
             configs = [(args.name, resolve_config(load(args.name), args))]
         else:
@@ -197,7 +206,7 @@ def main(argv=None):
         _keep_earlier_results(configs, args)
         results, start = [], time.time()
         for name, cfg in configs:
-            results.append((name, run_experiment(name, cfg)))
+            results.append((name, run_experiment(name, cfg, args.tensorboard)))
             done.append(cfg.out)
         if args.name != "all":
             return 0

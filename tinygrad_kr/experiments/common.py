@@ -71,13 +71,13 @@ def option_limit(key, kind):
     return (lambda v: v > 0), "a positive number"
 
 
-def require(module):
+def require(module, hint=EXTRA_HINT):
     """Import an optional dependency or say which one is missing and how to get it."""
     try:
         return importlib.import_module(module)
     except ImportError as e:
         raise MissingDependency(
-            f"the course experiments need the '{module}' package: {EXTRA_HINT}") from e
+            f"the course experiments need the '{module}' package: {hint}") from e
 
 
 def progress(iterable, desc, total=None, leave=False):
@@ -256,6 +256,28 @@ def parameter_count(model):
 
 
 # -- results ------------------------------------------------------------------------
+
+def _number_lists(tree, path=()):
+    """(path of keys, list) for each list of numbers at any depth of nested dicts."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _number_lists(value, path + (str(key),))
+    elif (isinstance(tree, list) and tree and path
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in tree)):
+        yield path, tree
+
+
+def write_tensorboard(res, logdir):
+    """Each curve of ``res.curves`` (a list of numbers: per-epoch metrics, learning
+    rates, minibatch losses) as a TensorBoard scalar tagged with its keys joined by
+    '/', one step per entry, in ``logdir``."""
+    from tinygrad_kr.utils.tensorboard import SummaryWriter
+
+    with SummaryWriter(logdir) as writer:
+        for path, values in _number_lists(res.curves):
+            for step, value in enumerate(values):
+                writer.add_scalar("/".join(path), value, step)
+
 
 def _cell(value, floatfmt):
     if isinstance(value, float):
