@@ -34,7 +34,8 @@ __all__ = ["LinAlgError", "inv", "inv_ex", "det", "slogdet", "solve", "solve_ex"
            "cholesky_ex", "qr", "eigh", "eigvalsh", "svd", "svdvals", "pinv", "matrix_power",
            "matrix_exp", "lstsq", "matrix_rank", "cross", "norm", "vector_norm", "matrix_norm",
            "solve_triangular", "multi_dot", "vecdot", "matmul", "diagonal", "cond", "lu",
-           "lu_factor", "lu_factor_ex", "lu_solve"]
+           "lu_factor", "lu_factor_ex", "lu_solve", "vander", "tensorinv", "tensorsolve",
+           "householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve", "eig", "eigvals"]
 
 
 class LinAlgError(RuntimeError):
@@ -1113,6 +1114,175 @@ def vecdot(x, y, *, dim=-1, out=None):
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     from .ops import diagonal as _diagonal
     return _diagonal(A, offset, dim1, dim2)
+
+
+def vander(x, *, N=None):
+    """The Vandermonde matrix of ``x`` (*, n): columns x^0, x^1, ..., x^(N-1)
+    (N defaults to n).  A running product (cumprod), as PyTorch computes it, so
+    the gradient at x = 0 is finite."""
+    from .factories import ones_like
+    from .ops import cat, cumprod, expand
+    n = x.shape[-1] if x.ndim else 1
+    N = n if N is None else N
+    if N <= 1:
+        raise RuntimeError("N must be greater than 1.")
+    column = unsqueeze(x, -1)
+    factors = cat([ones_like(column), expand(column, tuple(column.shape[:-1]) + (N - 1,))], -1)
+    return cumprod(factors, -1)
+
+
+def tensorinv(A, ind=2, *, out=None):
+    """The inverse of ``A`` seen as a matrix (prod(shape[:ind]), prod(shape[ind:])),
+    shaped shape[ind:] + shape[:ind]: tensordot(tensorinv(A), A, ind) is the identity."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    front, back = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    rows, cols = math.prod(front), math.prod(back)
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return reshape(inv(reshape(A, (rows, cols))), back + front)
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.ndim) == B: A's leading dims are B's shape and
+    its trailing dims X's (``dims``: A's dims to move to the end first)."""
+    from .ops_shape_reduce import movedim
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        A = movedim(A, dims, list(range(A.ndim - len(dims), A.ndim)))
+    result_shape = tuple(A.shape[B.ndim:])
+    rows, cols = math.prod(A.shape[:B.ndim]), math.prod(result_shape)
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) "
+                           f"== prod(self.shape[:other.ndim]), but got {cols} != {rows}")
+    return reshape(solve(reshape(A, (rows, cols)), reshape(B, (rows,))), result_shape)
+
+
+def householder_product(A, tau, *, out=None):
+    """The first n columns of H_1 H_2 ... H_k, H_i = I - tau_i v_i v_i^T, where
+    v_i is column i of A below the diagonal with a 1 on it (LAPACK's orgqr: Q
+    from geqrf's result).  Built from differentiable ops, one reflector at a time."""
+    from .ops import narrow
+    _check_matrix(A, "torch.linalg.householder_product", square=False)
+    m, n = A.shape[-2:]
+    k = tau.shape[-1] if tau.ndim else 1
+    if m < n:
+        raise RuntimeError("torch.linalg.householder_product: input.shape[-2] must be greater "
+                           "than or equal to input.shape[-1]")
+    if n < k:
+        raise RuntimeError("torch.linalg.householder_product: input.shape[-1] must be greater "
+                           "than or equal to tau.shape[-1]")
+    if tau.ndim != A.ndim - 1 or tuple(tau.shape[:-1]) != tuple(A.shape[:-2]):
+        raise RuntimeError(f"torch.linalg.householder_product: Expected batch dimensions of tau "
+                           f"to be equal to input.shape[:-2], but got {list(tau.shape[:-1])}")
+    xp = get_array_module(A.array)
+    V = _tril(A, -1) + Tensor(xp.eye(m, n, dtype=A.array.dtype))   # the reflectors' vectors
+    Q = Tensor(xp.eye(m, dtype=A.array.dtype))
+    for i in range(k):
+        v = narrow(V, -1, i, 1)                                     # (*, m, 1)
+        t = unsqueeze(narrow(tau, -1, i, 1), -1)                    # (*, 1, 1)
+        Q = Q - t * matmul(matmul(Q, v), transpose(v, -2, -1))
+    return narrow(Q, -1, 0, n)
+
+
+class _NoDerivative(Function):
+    """Hands ``value`` out as the op's result; its backward raises as PyTorch's
+    does for ops without a derivative (ldl_factor, ldl_solve)."""
+
+    def forward(self, *inputs, value, op):
+        self.op = op
+        return value
+
+    def backward(self, xp, gy):
+        raise RuntimeError(f"derivative for aten::{self.op} is not implemented")
+
+
+def _lapack(name, a):
+    from scipy.linalg import lapack
+    return lapack.get_lapack_funcs((name,), (a,))[0]
+
+
+def _host_only(A, fname):
+    if not isinstance(A.array, np.ndarray):
+        raise RuntimeError(f"{fname}: runs on the CPU only (LAPACK's sytrf/sytrs); move the "
+                           f"tensors there with .cpu()")
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    """LAPACK's Bunch-Kaufman LDL^T of symmetric ``A`` (its lower triangle), as
+    PyTorch returns it: the compact factor LD, LAPACK's 1-based pivots, and
+    info (> 0: D has an exact zero on its diagonal)."""
+    _check_matrix(A, "torch.linalg.ldl_factor_ex")
+    _host_only(A, "torch.linalg.ldl_factor_ex")
+    a = A.array
+    batch = a.shape[:-2]
+    LD = np.zeros_like(a)
+    pivots = np.zeros(batch + a.shape[-1:], np.int32)
+    info = np.zeros(batch, np.int32)
+    sytrf = _lapack("sytrf", a)
+    for idx in np.ndindex(batch):
+        ld, ipiv, inf = sytrf(a[idx], lower=1)
+        LD[idx], pivots[idx], info[idx] = np.tril(ld), ipiv, inf
+    if check_errors and info.any():
+        raise LinAlgError(f"torch.linalg.ldl_factor_ex: The factorization could not be completed "
+                          f"because the input is not invertible (D[{int(info.flat[np.flatnonzero(info)[0]])}] "
+                          f"is exactly zero).")
+    return return_types.linalg_ldl_factor_ex((
+        _NoDerivative.apply(A, value=LD, op="linalg_ldl_factor_ex"), Tensor(pivots), Tensor(info)))
+
+
+def ldl_factor(A, *, hermitian=False, out=None):
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    if info.array.any():
+        bad = info.array.reshape(-1)
+        where = "" if A.ndim == 2 else f" (Batch element {int(np.flatnonzero(bad)[0])})"
+        raise LinAlgError(f"torch.linalg.ldl_factor{where}: The factorization could not be "
+                          f"completed because the input is not invertible: D[{int(bad[bad != 0][0])}] "
+                          f"is exactly zero.")
+    return return_types.linalg_ldl_factor((LD, pivots))
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """Solve A X = B from ldl_factor's (LD, pivots), batched (LAPACK's sytrs)."""
+    _check_matrix(LD, "torch.linalg.ldl_solve")
+    _host_only(LD, "torch.linalg.ldl_solve")
+    if B.ndim < 2:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected B to have at least 2 dimensions, "
+                           f"but it has {B.ndim} dimensions instead")
+    if pivots.array.dtype != np.int32:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected pivots to be integers. Got "
+                           f"{scalar_type_name(pivots.array.dtype)}")
+    if LD.array.dtype != B.array.dtype:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Expected LD and B to have the same dtype, but "
+                           f"got LD with dtype {scalar_type_name(LD.array.dtype)} and B with dtype "
+                           f"{scalar_type_name(B.array.dtype)} instead")
+    n = LD.shape[-1]
+    if B.shape[-2] != n:
+        raise RuntimeError(f"torch.linalg.ldl_solve: Incompatible shapes of A and B for the equation "
+                           f"AX = B ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    batch = np.broadcast_shapes(LD.shape[:-2], pivots.shape[:-1], B.shape[:-2])
+    ld = np.broadcast_to(LD.array, batch + (n, n))
+    piv = np.broadcast_to(pivots.array, batch + (n,))
+    b = np.broadcast_to(B.array, batch + tuple(B.shape[-2:]))
+    X = np.empty(b.shape, b.dtype)
+    sytrs = _lapack("sytrs", ld)
+    for idx in np.ndindex(batch):
+        X[idx] = sytrs(ld[idx], piv[idx], b[idx], lower=1)[0]
+    return _NoDerivative.apply(LD, B, value=X, op="linalg_ldl_solve")
+
+
+def _complex_results(fname, instead):
+    raise RuntimeError(f"{fname} returns complex tensors, and tinygrad_kr has no complex dtype; "
+                       f"{instead}")
+
+
+def eig(A, *, out=None):
+    _complex_results("torch.linalg.eig", "for a symmetric matrix use torch.linalg.eigh")
+
+
+def eigvals(A, *, out=None):
+    _complex_results("torch.linalg.eigvals", "for a symmetric matrix use torch.linalg.eigvalsh")
 
 
 # --------------------------------------------------------------------------

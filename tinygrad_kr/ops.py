@@ -1289,8 +1289,18 @@ def chunk(input, chunks, dim=0):
 
 
 def narrow(input, dim, start, length):
-    idx = (slice(None),) * dim + (slice(start, start + length),)
-    return GetItem.apply(input, index=idx)
+    d = _norm_dims(dim, input.ndim)[0]
+    size = input.shape[d]
+    start = int(start.item()) if isinstance(start, Tensor) else int(start)
+    if not -size <= start <= size:
+        raise IndexError(f"start out of range (expected to be in range of [{-size}, {size}], "
+                         f"but got {start})")
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    start = start + size if start < 0 else start
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return GetItem.apply(input, index=(slice(None),) * d + (slice(start, start + length),))
 
 
 def unbind(input, dim=0):
@@ -1584,6 +1594,8 @@ class CumProd(Function):
         x, y = self.saved_tensors
         d = self.dim
         is_zero = _data(x) == 0
+        if self._graph_mode and is_zero.any():
+            return self._differentiable_backward(xp, x, gy)
         zeros_so_far = get_array_module(is_zero).cumsum(is_zero, axis=d)
         before = zeros_so_far == 0
         gx = xp.where(before, _sum_from_end(xp, gy * y, d) / xp.where(before, x, 1), 0)
@@ -1592,6 +1604,27 @@ class CumProd(Function):
             y_skip = xp.cumprod(xp.where(first, 1, x), axis=d)
             gx = gx + xp.where(first, _sum_from_end(xp, gy * y_skip, d), 0)
         return gx
+
+    def _differentiable_backward(self, xp, x, gy):
+        """create_graph with zeros in x: the gradient above is 0 after a
+        slice's first zero, but its derivative is not (d/dx_0 of x_0 x_2 at
+        x_0 = 0).  Here every gx_k is a product without x_k, as PyTorch's
+        double backward computes it: gx_k = sum_{j >= k} gy_j prod_{i <= j, i != k} x_i,
+        the n running products of x with x_k set to 1, stacked on a new axis 0."""
+        d, shape = self.dim % x.ndim, tuple(x.shape)
+        n = shape[d]
+        on_d = [1] * len(shape)
+        on_d[d] = n
+        k = np.arange(n).reshape((n,) + (1,) * len(shape))   # k on the new axis 0
+        i = np.arange(n).reshape((1,) + tuple(on_d))         # i along d (now d + 1)
+        without_k = xp.where(get_array_module(_data(x)).asarray(k == i), 1,
+                             xp.reshape(x, (1,) + shape))
+        terms = xp.reshape(gy, (1,) + shape) * xp.cumprod(without_k, axis=d + 1)
+        from_k = get_array_module(_data(x)).asarray(i >= k)
+        per_k = xp.sum(xp.where(from_k, terms, 0), axis=d + 1)   # (n, shape without d)
+        axes = list(range(1, len(shape)))
+        axes.insert(d, 0)
+        return xp.permute_dims(per_k, tuple(axes))
 
 
 def _sum_from_end(xp, a, axis):

@@ -89,3 +89,6 @@ linalg_lu = _named("linalg_lu", ("P", "L", "U"))
 linalg_lu_factor = _named("linalg_lu_factor", ("LU", "pivots"))
 linalg_lu_factor_ex = _named("linalg_lu_factor_ex", ("LU", "pivots", "info"))
 __all__ += ["linalg_lu", "linalg_lu_factor", "linalg_lu_factor_ex"]
+linalg_ldl_factor = _named("linalg_ldl_factor", ("LD", "pivots"))
+linalg_ldl_factor_ex = _named("linalg_ldl_factor_ex", ("LD", "pivots", "info"))
+__all__ += ["linalg_ldl_factor", "linalg_ldl_factor_ex"]
