@@ -1447,15 +1447,9 @@ def _euclidean_dist(x1, x2):
 
 
 def pdist(input, p=2):
-    if input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
-    if p < 0:
-        raise RuntimeError("pdist only supports non-negative p values")
-    n = input.shape[0]
-    i, j = np.triu_indices(n, 1)
-    xp = _xp(input)
-    d = GetItem.apply(input, index=xp.asarray(i)) - GetItem.apply(input, index=xp.asarray(j))
-    return _pnorm_last(d, p)
+    # one implementation for torch.pdist and F.pdist, with PyTorch's gradients
+    from .nn._ops_pdist import pdist as _pdist
+    return _pdist(input, p)
 
 
 def dist(input, other, p=2):

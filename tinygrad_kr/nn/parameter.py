@@ -1,10 +1,13 @@
-"""Parameter: a Tensor that a Module registers as one of its learnable weights."""
+"""Parameter: a Tensor that a Module registers as one of its learnable weights;
+Buffer: one it registers as a buffer (state that is not learned)."""
+import copy
+
 import numpy as np
 
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 
-__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer"]
+__all__ = ["Parameter", "UninitializedParameter", "UninitializedBuffer", "Buffer"]
 
 
 class Parameter(Tensor):
@@ -33,6 +36,43 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     __str__ = __repr__
+
+
+class Buffer(Tensor):
+    """torch.nn.Buffer (PyTorch >= 2.5): a Tensor that, assigned as a Module
+    attribute (``self.x = nn.Buffer(t, persistent=False)``), is registered as
+    a buffer; ``persistent=False`` leaves it out of ``state_dict()``.
+
+    ``Buffer(t)`` shares t's array, detached, and keeps t.requires_grad, as
+    PyTorch's.  PyTorch returns a plain Tensor flagged as a buffer; here it is
+    this subclass (``isinstance(b, nn.Buffer)`` holds either way), whose
+    ``persistent`` survives pickling and deepcopy."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data=None, *, persistent=True):
+        if data is None:
+            data = np.empty(0, dtype=get_default_dtype())
+        requires_grad = data.requires_grad if isinstance(data, Tensor) else False
+        super().__init__(data, requires_grad=requires_grad)
+        self.persistent = persistent
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_buffer, (self.array, self.requires_grad, self.persistent))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            new = memo[id(self)] = _rebuild_buffer(self.array.copy(), self.requires_grad,
+                                                   self.persistent)
+            if self.grad is not None:
+                new.grad = copy.deepcopy(self.grad, memo)
+        return memo[id(self)]
+
+
+def _rebuild_buffer(data, requires_grad, persistent):
+    b = Buffer(data, persistent=persistent)
+    b.requires_grad_(requires_grad)
+    return b
 
 
 class _Uninitialized:

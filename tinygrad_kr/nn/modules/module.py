@@ -16,7 +16,7 @@ import numpy as np
 from ... import dtypes as _dt
 from ...autograd.grad_mode import no_grad
 from ...tensor import Size, Tensor, _parse_to_args, _to_device, _zero_grads, device as _device
-from ..parameter import Parameter, UninitializedBuffer, UninitializedParameter
+from ..parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
 __all__ = ["Module"]
 
@@ -193,6 +193,8 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
                                 f"'{name}' (nn.Module or None expected)")
             d["_modules"][name] = None
+        elif isinstance(value, Buffer):     # nn.Buffer registers itself, as in PyTorch
+            self.register_buffer(name, value, value.persistent)
         elif "_buffers" in d and name in d["_buffers"]:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
