@@ -36,7 +36,8 @@ from ._ops_dense import (Conv2d, _check_conv_geometry, adaptive_avg_pool2d, adap
                          max_pool2d)
 
 __all__ = ["conv1d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "avg_pool1d",
-           "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate"]
+           "adaptive_avg_pool1d", "adaptive_max_pool1d", "interpolate", "max_pool1d_with_indices",
+           "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices"]
 
 
 def _ntuple(value, n, name, fn):
@@ -78,8 +79,9 @@ def _check_conv(input, weight, bias, stride, padding, dilation, groups, fn, nd,
     expected = weight.shape[0] if transposed else weight.shape[1] * groups
     what = "transposed=1" if transposed else f"groups={groups}"
     if channels != expected:
+        batched = list(input.shape) if input.ndim == nd + 2 else [1] + list(input.shape)
         raise RuntimeError(f"Given {what}, weight of size {list(weight.shape)}, expected "
-                           f"input{list(input.shape)} to have {expected} channels, but got "
+                           f"input{batched} to have {expected} channels, but got "
                            f"{channels} channels instead")
     if input.dtype != weight.dtype or (bias is not None and bias.dtype != input.dtype):
         other = weight.dtype if input.dtype != weight.dtype else bias.dtype
@@ -87,7 +89,7 @@ def _check_conv(input, weight, bias, stride, padding, dilation, groups, fn, nd,
                            f"{_scalar_name(other)}")
     out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
     if bias is not None and tuple(bias.shape) != (out_channels,):
-        raise RuntimeError(f"Given {'transposed=1' if transposed else f'groups={groups}'}, "
+        raise RuntimeError(f"Given {'transposed=1, ' if transposed else ''}"
                            f"weight of size {list(weight.shape)}, expected bias to be "
                            f"1-dimensional with {out_channels} elements, but got bias of size "
                            f"{list(bias.shape)} instead")
@@ -205,6 +207,24 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     return_indices also the int64 argmax positions along L."""
     return _adaptive_1d(adaptive_max_pool2d, input, output_size, "adaptive_max_pool1d",
                         return_indices)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool1d's values and int64 argmax positions, always both (PyTorch's;
+    ``return_indices`` is ignored, as there)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool2d's values and int64 argmax (flat h * W + w), always both."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool1d's values and int64 argmax positions, always both."""
+    return adaptive_max_pool1d(input, output_size, True)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -384,7 +404,7 @@ def _transposed_args(input, weight, bias, stride, padding, output_padding, group
     if min(output_padding) < 0:
         raise RuntimeError("negative output_padding is not supported")
     if any(op >= max(s, d) for op, s, d in zip(output_padding, stride, dilation)):
-        names = ("height", "width") if nd == 2 else ("width",)
+        names = ("depth", "height", "width")[-nd:]
         parts = [f"{what}_{n}: {v}" for what, values in (("output_padding", output_padding),
                                                          ("stride", stride),
                                                          ("dilation", dilation))

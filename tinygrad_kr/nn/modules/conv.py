@@ -1,11 +1,11 @@
-"""Conv2d, Conv1d, ConvTranspose1d, ConvTranspose2d."""
+"""Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d."""
 from ... import factories
 from .. import functional as F
 from ..parameter import Parameter
 from .linear import reset_weight_and_bias
 from .module import Module
 
-__all__ = ["Conv2d", "Conv1d", "ConvTranspose1d", "ConvTranspose2d"]
+__all__ = ["Conv2d", "Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -16,6 +16,13 @@ def _pair(v):
 
 def _single(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v,)
+
+
+def _triple(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v, v)
+
+
+_TUPLE = {1: _single, 2: _pair, 3: _triple}
 
 
 def _check_channels(in_channels, out_channels, groups, padding_mode):
@@ -53,7 +60,7 @@ def _conv_extra_repr(self):
 
 
 class _ConvNd(Module):
-    """What Conv1d and Conv2d share: the arguments, their checks, the weight
+    """What Conv1d, Conv2d and Conv3d share: the arguments, their checks, the weight
     (C_out, C_in / groups, *kernel_size) and bias, PyTorch's init and repr.
     ``_tuple`` spreads an int over the layer's dimensions."""
 
@@ -89,7 +96,8 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def _padding_amounts(self):
-        """[left, right(, top, bottom)] as F.pad takes them (for padding_mode != 'zeros')."""
+        """[left, right(, top, bottom(, front, back))] as F.pad takes them (for
+        padding_mode != 'zeros')."""
         if self.padding == "valid":
             return [0, 0] * len(self.kernel_size)
         amounts = []
@@ -151,6 +159,25 @@ class Conv1d(_ConvNd):
                         self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution (cross-correlation, as in PyTorch).
+
+    Input (N, C_in, D, H, W) or unbatched (C_in, D, H, W); weight
+    (C_out, C_in / groups, kD, kH, kW); output (N, C_out, D_out, H_out, W_out)
+    with D_out = (D + 2 padding - dilation (kD - 1) - 1) // stride + 1.
+    ``padding`` may also be 'valid' (0) or 'same' (stride 1 only)."""
+
+    _tuple = staticmethod(_triple)
+
+    def forward(self, input):
+        if self.padding_mode == "zeros":
+            return F.conv3d(input, self.weight, self.bias, self.stride, self.padding,
+                            self.dilation, self.groups)
+        padded = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+        return F.conv3d(padded, self.weight, self.bias, self.stride, 0, self.dilation,
+                        self.groups)
+
+
 class _ConvTransposeNd(Module):
     """Transposed convolution; weight (C_in, C_out / groups, *kernel_size)."""
 
@@ -164,7 +191,7 @@ class _ConvTransposeNd(Module):
             raise ValueError(f'Only "zeros" padding mode is supported for '
                              f'{type(self).__name__}')
         _check_channels(in_channels, out_channels, groups, padding_mode)
-        tup = _pair if self._nd == 2 else _single
+        tup = _TUPLE[self._nd]
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = tup(kernel_size)
@@ -210,7 +237,7 @@ class _ConvTransposeNd(Module):
         return tuple(size - lo for size, lo in zip(output_size, min_sizes))
 
     def forward(self, input, output_size=None):
-        fn = F.conv_transpose2d if self._nd == 2 else F.conv_transpose1d
+        fn = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[self._nd]
         return fn(input, self.weight, self.bias, self.stride, self.padding,
                   self._output_padding(input, output_size), self.groups, self.dilation)
 
@@ -229,3 +256,11 @@ class ConvTranspose1d(_ConvTransposeNd):
     """Transposed 1-D convolution: input (N, C_in, L) or (C_in, L)."""
 
     _nd = 1
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution: input (N, C_in, D, H, W) or (C_in, D, H, W);
+    D_out = (D - 1) stride - 2 padding + dilation (kD - 1) + output_padding + 1.
+    ``forward(input, output_size=None)`` as PyTorch's."""
+
+    _nd = 3

@@ -1,5 +1,5 @@
-"""BatchNorm1d and BatchNorm2d; InstanceNorm1d and InstanceNorm2d; RMSNorm;
-LocalResponseNorm."""
+"""BatchNorm1d, BatchNorm2d and BatchNorm3d; InstanceNorm1d, InstanceNorm2d and
+InstanceNorm3d; RMSNorm; LocalResponseNorm."""
 import warnings
 
 from ... import dtypes as _dt
@@ -9,8 +9,8 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "RMSNorm",
-           "LocalResponseNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "InstanceNorm1d", "InstanceNorm2d",
+           "InstanceNorm3d", "RMSNorm", "LocalResponseNorm"]
 
 
 def _affine_parameters(module, affine, bias, shape, device, dtype):
@@ -128,6 +128,14 @@ class BatchNorm2d(_BatchNorm):
                              f"of shape {tuple(input.shape)})")
 
 
+class BatchNorm3d(_BatchNorm):
+    """Batch norm of (N, C, D, H, W) input, per channel C."""
+
+    def _check_input_dim(self, input):
+        if input.ndim != 5:
+            raise ValueError(f"expected 5D input (got {input.ndim}D input)")
+
+
 class _InstanceNorm(_BatchNorm):
     """Each (n, c) slice normalised over its own positions (F.instance_norm):
     PyTorch's defaults affine=False and track_running_stats=False; with
@@ -172,6 +180,15 @@ class InstanceNorm2d(_InstanceNorm):
     def _check_input_dim(self, input):
         if input.ndim not in (3, 4):
             raise ValueError(f"expected 3D or 4D input (got {input.ndim}D input)")
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm of (N, C, D, H, W) or (C, D, H, W) input."""
+    _no_batch_dims = 4
+
+    def _check_input_dim(self, input):
+        if input.ndim not in (4, 5):
+            raise ValueError(f"expected 4D or 5D input (got {input.ndim}D input)")
 
 
 class RMSNorm(Module):

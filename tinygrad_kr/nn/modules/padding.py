@@ -1,17 +1,18 @@
 """Padding layers: ZeroPad, ConstantPad, ReflectionPad, ReplicationPad and
-CircularPad in 1-D and 2-D, over F.pad; PixelShuffle / PixelUnshuffle; and
+CircularPad in 1-D, 2-D and 3-D, over F.pad; PixelShuffle / PixelUnshuffle; and
 Unfold / Fold (sliding blocks)."""
 from .. import functional as F
 from .module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
            "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
-           "CircularPad2d", "PixelShuffle", "PixelUnshuffle", "Unfold", "Fold"]
+           "CircularPad2d", "PixelShuffle", "PixelUnshuffle", "Unfold", "Fold", "ZeroPad3d",
+           "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d"]
 
 
 class _PadNd(Module):
-    """``padding``: an int (every side) or (left, right[, top, bottom]), kept
-    as the full tuple, as PyTorch keeps it."""
+    """``padding``: an int (every side) or (left, right[, top, bottom[, front,
+    back]]), kept as the full tuple, as PyTorch keeps it."""
     mode = "constant"
     sides = 2
 
@@ -81,6 +82,26 @@ class CircularPad1d(ReflectionPad1d):
 
 class CircularPad2d(CircularPad1d):
     sides = 4
+
+
+class ZeroPad3d(ZeroPad1d):
+    sides = 6
+
+
+class ConstantPad3d(ConstantPad1d):
+    sides = 6
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    sides = 6
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    sides = 6
+
+
+class CircularPad3d(CircularPad1d):
+    sides = 6
 
 
 class PixelShuffle(Module):
