@@ -3,8 +3,15 @@
 Every function writes into ``tensor`` without recording a graph, returns it,
 and draws from ``tinygrad_kr.random.get_rng(generator)``, so
 ``manual_seed(s)`` reproduces a model's initial weights.
+
+While ``nn.utils.skip_init`` builds a module, every fill here is a no-op (it
+neither writes nor draws): PyTorch gets that effect by building the module
+on the "meta" device, which this engine does not have.  The names without
+the trailing underscore are PyTorch's deprecated aliases (they warn).
 """
+import contextlib
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -13,8 +20,27 @@ from ..autograd.grad_mode import no_grad
 from ..random import get_rng
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
-           "eye_", "orthogonal_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-           "kaiming_normal_"]
+           "eye_", "dirac_", "orthogonal_", "sparse_", "xavier_uniform_", "xavier_normal_",
+           "kaiming_uniform_", "kaiming_normal_",
+           "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+           "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse"]
+
+_skip = threading.local()   # per thread: another thread's model keeps its init
+
+
+@contextlib.contextmanager
+def _fills_skipped():
+    """Within the block (on this thread) every initializer returns its tensor untouched."""
+    before = getattr(_skip, "active", False)
+    _skip.active = True
+    try:
+        yield
+    finally:
+        _skip.active = before
+
+
+def _skipping():
+    return getattr(_skip, "active", False)
 
 
 def _write(tensor, values):
@@ -68,17 +94,24 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
+    if _skipping():
+        return tensor
     return _write(tensor, get_rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
+    if _skipping():
+        return tensor
     return _write(tensor, get_rng(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF method, as PyTorch)."""
     from scipy.special import erfinv
+
+    if _skipping():
+        return tensor
 
     def norm_cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
@@ -93,6 +126,8 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 
 
 def constant_(tensor, val):
+    if _skipping():
+        return tensor
     with no_grad():
         return tensor.fill_(val)
 
@@ -110,7 +145,31 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError(f"Only tensors with 2 dimensions are supported (got shape "
                          f"{tuple(tensor.shape)})")
+    if _skipping():
+        return tensor
     return _write(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups=1):
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: each of the
+    ``groups`` groups passes its first min(out/groups, in) input channels
+    through unchanged (a 1 at the kernel's centre, 0 elsewhere)."""
+    dimensions = tensor.ndim
+    if dimensions not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.shape
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    if _skipping():
+        return tensor
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    values = np.zeros(sizes)
+    centre = tuple(k // 2 for k in sizes[2:])
+    for g in range(groups):
+        for d in range(min_dim):
+            values[(g * out_chans_per_grp + d, d) + centre] = 1
+    return _write(tensor, values)
 
 
 def orthogonal_(tensor, gain=1, generator=None):
@@ -119,7 +178,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     if tensor.ndim < 2:
         raise ValueError(f"Only tensors with 2 or more dimensions are supported (got shape "
                          f"{tuple(tensor.shape)})")
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or _skipping():
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
@@ -131,6 +190,26 @@ def orthogonal_(tensor, gain=1, generator=None):
     if rows < cols:
         q = q.T
     return _write(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fill a 2-D tensor with N(0, std^2) and zero ceil(sparsity * rows) random
+    entries of each column (Martens, 2010).
+
+    The rows to zero are drawn from ``generator`` too (PyTorch draws them from
+    its default generator whatever ``generator`` is), so a seeded generator
+    alone reproduces the whole result."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    if _skipping():
+        return tensor
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    rng = get_rng(generator)
+    values = rng.normal(0.0, std, tensor.shape)
+    for col_idx in range(cols):
+        values[rng.permutation(rows)[:num_zeros], col_idx] = 0
+    return _write(tensor, values)
 
 
 def _no_op_for_empty(tensor):
@@ -171,3 +250,33 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
         return tensor
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
+
+
+# -- the old names (PyTorch < 0.4), deprecated --------------------------------
+
+def _make_deprecate(meth):
+    new_name = meth.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+                      FutureWarning, stacklevel=2)
+        return meth(*args, **kwargs)
+
+    deprecated_init.__doc__ = (f"{old_name}(...): deprecated in favor of "
+                               f"``nn.init.{new_name}``, which it calls.")
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old_name
+    return deprecated_init
+
+
+uniform = _make_deprecate(uniform_)
+normal = _make_deprecate(normal_)
+constant = _make_deprecate(constant_)
+eye = _make_deprecate(eye_)
+dirac = _make_deprecate(dirac_)
+xavier_uniform = _make_deprecate(xavier_uniform_)
+xavier_normal = _make_deprecate(xavier_normal_)
+kaiming_uniform = _make_deprecate(kaiming_uniform_)
+kaiming_normal = _make_deprecate(kaiming_normal_)
+orthogonal = _make_deprecate(orthogonal_)
+sparse = _make_deprecate(sparse_)

@@ -16,9 +16,14 @@ what ``_get_batch`` knows how to gather).
 With ``num_workers > 0`` batches are built in worker processes
 (``_worker.py``), each with the same fetcher as the single-process loader.
 ``pin_memory`` is accepted and has no effect (batches are host arrays).
+
+Everything is defined here; the submodules ``dataset``, ``sampler``,
+``dataloader`` and ``distributed`` only re-export it under PyTorch's module
+names, for code that imports from them.
 """
 import bisect
 import copy
+import importlib
 import itertools
 import math
 import warnings
@@ -26,15 +31,16 @@ from collections.abc import Mapping, MutableMapping, MutableSequence, Sequence
 
 import numpy as np
 
-from ..random import get_rng
-from ..tensor import Tensor
-from ._worker import (MultiProcessIter, StreamEnd, check_context, get_worker_info,
+from ...random import get_rng
+from ...tensor import Tensor
+from .._worker import (MultiProcessIter, StreamEnd, check_context, get_worker_info,
                       warn_if_too_many_workers)
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset",
+           "ConcatDataset", "ChainDataset", "random_split",
            "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "WeightedRandomSampler", "BatchSampler", "DataLoader", "default_collate",
-           "default_convert", "get_worker_info"]
+           "WeightedRandomSampler", "BatchSampler", "DistributedSampler", "DataLoader",
+           "default_collate", "default_convert", "get_worker_info"]
 
 
 # -- datasets -----------------------------------------------------------------
@@ -84,6 +90,71 @@ class TensorDataset(Dataset):
         return [gather_rows(t, idx) for t in self.tensors]
 
 
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: ``StackDataset(a, b)[i]``
+    is ``(a[i], b[i])``, ``StackDataset(x=a, y=b)[i]`` is ``{"x": a[i], "y": b[i]}``."""
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            if kwargs:
+                raise ValueError("Supported either ``tuple``- (via ``args``) or"
+                                 "``dict``- (via ``kwargs``) like input/output, but both types "
+                                 "are given.")
+            self._length = len(args[0])
+            if any(self._length != len(dataset) for dataset in args):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets = args
+        elif kwargs:
+            parts = list(kwargs.values())
+            self._length = len(parts[0])
+            if any(self._length != len(dataset) for dataset in parts):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets = kwargs
+        else:
+            raise ValueError("At least one dataset should be passed")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __getitems__(self, indices):
+        # PyTorch's protocol: a list of samples; each part batched where it can be
+        keys = list(self.datasets) if isinstance(self.datasets, dict) else None
+        parts = list(self.datasets.values()) if keys else list(self.datasets)
+        columns = []
+        for dataset in parts:
+            getitems = getattr(dataset, "__getitems__", None)
+            if callable(getitems):
+                items = getitems(indices)
+                if len(items) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected "
+                                     f"{len(indices)}, got {len(items)}")
+                columns.append(items)
+            else:
+                columns.append([dataset[i] for i in indices])
+        if keys:
+            return [dict(zip(keys, sample)) for sample in zip(*columns)]
+        return [tuple(sample) for sample in zip(*columns)]
+
+    def __len__(self):
+        return self._length
+
+    def _get_batch(self, indices):
+        # default_collate of (a[i], b[i]) samples is [collate(a's), collate(b's)]
+        # (a dict of them for dict samples): each part's own batch
+        named = isinstance(self.datasets, dict)
+        items = self.datasets.items() if named else enumerate(self.datasets)
+        batches = {}
+        for key, dataset in items:
+            get_batch = batch_getter(dataset)
+            batch = NotImplemented if get_batch is None else get_batch(indices)
+            if batch is NotImplemented:
+                return NotImplemented
+            batches[key] = batch
+        return batches if named else list(batches.values())
+
+
 def gather_rows(t, idx):
     """``t[idx]`` as a Tensor, idx an integer numpy array: one fancy index.
 
@@ -95,7 +166,7 @@ def gather_rows(t, idx):
             return t[idx]
         data = t.array
         if data.__class__ is not np.ndarray:  # CuPy: index with a device array
-            from ..backend import get_array_module
+            from ...backend import get_array_module
             idx = get_array_module(data).asarray(idx)
         return Tensor(data[idx])
     return Tensor(np.asarray(t)[idx])
@@ -169,6 +240,28 @@ class ConcatDataset(Dataset):
         dataset_idx = bisect.bisect_right(self.cumulative_sizes, idx)
         sample_idx = idx if dataset_idx == 0 else idx - self.cumulative_sizes[dataset_idx - 1]
         return self.datasets[dataset_idx][sample_idx]
+
+
+class ChainDataset(IterableDataset):
+    """Streams of several IterableDatasets one after another, chained as they
+    are read (nothing is loaded ahead)."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
 
 
 def random_split(dataset, lengths, generator=None):
@@ -338,6 +431,74 @@ class BatchSampler(Sampler):
         return (len(self.sampler) + self.batch_size - 1) // self.batch_size
 
 
+class DistributedSampler(Sampler):
+    """The share of rank ``rank`` out of ``num_replicas`` processes: the
+    (shuffled) indices, padded by repeating their start to a multiple of
+    num_replicas (or, with ``drop_last``, cut to one), then every
+    num_replicas-th from position ``rank``.  The shares of all ranks partition
+    that list, and each has ``len(self)`` indices.
+
+    There is no process group here, so ``num_replicas`` and ``rank`` must be
+    given.  The shuffle is a permutation from a Generator seeded with
+    ``seed + epoch`` (call ``set_epoch`` each epoch), the same on every rank,
+    as PyTorch's; its order is not PyTorch's, because the engine's generator
+    is NumPy's PCG64, not PyTorch's Mersenne Twister.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
+                 drop_last=False):
+        if num_replicas is None or rank is None:
+            # PyTorch asks its default process group, which is never initialized here
+            missing = " and ".join(n for n, v in (("num_replicas", num_replicas), ("rank", rank))
+                                   if v is None)
+            raise ValueError(f"Default process group has not been initialized, please make sure "
+                             f"to call init_process_group. (tinygrad_kr has no process group: "
+                             f"pass {missing} to DistributedSampler.)")
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self.drop_last = drop_last
+        if self.drop_last and len(self.dataset) % self.num_replicas != 0:
+            # the largest multiple of num_replicas that fits: every rank gets as many
+            self.num_samples = math.ceil((len(self.dataset) - self.num_replicas)
+                                         / self.num_replicas)
+        else:
+            self.num_samples = math.ceil(len(self.dataset) / self.num_replicas)
+        self.total_size = self.num_samples * self.num_replicas
+        self.shuffle = shuffle
+        self.seed = seed
+
+    def __iter__(self):
+        if self.shuffle:
+            # the same order on every rank: seeded only by seed and epoch
+            from ...factories import randperm
+            from ...random import Generator
+            g = Generator().manual_seed(self.seed + self.epoch)
+            indices = randperm(len(self.dataset), generator=g).tolist()
+        else:
+            indices = list(range(len(self.dataset)))
+        if not self.drop_last:
+            padding_size = self.total_size - len(indices)
+            if padding_size <= len(indices):
+                indices += indices[:padding_size]
+            else:
+                indices += (indices * math.ceil(padding_size / len(indices)))[:padding_size]
+        else:
+            indices = indices[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.num_replicas])
+
+    def __len__(self):
+        return self.num_samples
+
+    def set_epoch(self, epoch):
+        """Use the order of ``epoch`` from the next iteration on (with shuffle)."""
+        self.epoch = epoch
+
+
 # -- collation ----------------------------------------------------------------
 
 _COLLATE_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
@@ -355,9 +516,9 @@ def _stack(tensors):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{list(first.shape)} at entry 0 and {list(t.shape)} at entry {i}")
     if any(t.requires_grad for t in tensors):
-        from ..ops import stack
+        from ...ops import stack
         return stack(tensors, 0)
-    from ..backend import get_array_module
+    from ...backend import get_array_module
     xp = get_array_module(first.array)
     return Tensor(xp.stack([t.array for t in tensors]))
 
@@ -696,3 +857,9 @@ class DataLoader:
         if self._auto_collation:
             return len(self.batch_sampler)
         return len(self.sampler)
+
+
+# PyTorch's submodules (aliases of the above), loaded as attributes of this package
+for _name in ("dataset", "sampler", "dataloader", "distributed"):
+    importlib.import_module(f".{_name}", __name__)
+del _name
