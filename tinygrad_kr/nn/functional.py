@@ -11,6 +11,10 @@ Where things live:
   * scaled_dot_product_attention, multi_head_attention_forward -> nn/_attention.py
   * local_response_norm, alpha_dropout, feature_alpha_dropout, dropout3d, bilinear,
     channel_shuffle, max_unpool1d/2d, lp_pool1d/2d -> nn/_ops_layers_extra.py
+  * ctc_loss -> nn/_ops_ctc.py; fractional_max_pool2d/3d -> nn/_ops_fractional.py;
+    gumbel_softmax -> nn/_ops_gumbel.py; pdist -> nn/_ops_pdist.py
+  * conv3d, conv_transpose3d, 3-D pooling, max_unpool3d, lp_pool3d -> nn/_ops_3d.py
+    (on the 2-D kernels); the *_with_indices of 1-D/2-D -> nn/_ops_conv_extra.py
   * the remaining losses, pad, one_hot -> here: compositions of core ops, plus
     two Functions (binary cross-entropy, with and without logits) whose
     PyTorch gradients a composition would get wrong at the edges, and MseLoss
@@ -575,6 +579,13 @@ def pad(input, pad, mode="constant", value=None):
                                   f"'reflect', 'replicate' or 'circular')")
     if mode != "constant" and value:
         raise ValueError(f"Padding mode {mode!r} doesn't take in value argument")
+    if mode != "constant" and not (0 < len(pad) <= 6 and 1 <= input.ndim - len(pad) // 2 <= 2):
+        raise NotImplementedError(      # ATen's kernels: 1 to 3 dims, (batch and) channels
+            f"Padding size {len(pad)} is not supported for {input.ndim}D input tensor.\n"
+            f"Supported combinations for non-constant padding:\n"
+            f"  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            f"  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            f"  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     out = input
     for k in range(len(pad) // 2):
         dim = input.ndim - 1 - k
@@ -674,3 +685,25 @@ __all__ += ["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_los
 __all__ += ["local_response_norm", "alpha_dropout", "feature_alpha_dropout", "dropout3d",
             "bilinear", "channel_shuffle", "native_channel_shuffle", "max_unpool1d",
             "max_unpool2d", "lp_pool1d", "lp_pool2d"]
+
+from ._ops_3d import (adaptive_avg_pool3d, adaptive_max_pool3d,  # noqa: E402
+                      adaptive_max_pool3d_with_indices, avg_pool3d, conv3d, conv_transpose3d,
+                      lp_pool3d, max_pool3d, max_pool3d_with_indices, max_unpool3d)
+from ._ops_conv_extra import (adaptive_max_pool1d_with_indices,  # noqa: E402
+                              max_pool1d_with_indices, max_pool2d_with_indices)
+
+__all__ += ["conv3d", "conv_transpose3d", "max_pool3d", "max_pool3d_with_indices", "avg_pool3d",
+            "adaptive_avg_pool3d", "adaptive_max_pool3d", "adaptive_max_pool3d_with_indices",
+            "max_unpool3d", "lp_pool3d", "max_pool1d_with_indices", "max_pool2d_with_indices",
+            "adaptive_max_pool1d_with_indices"]
+
+from ._ops_ctc import ctc_loss  # noqa: E402
+from ._ops_fractional import (fractional_max_pool2d,  # noqa: E402
+                              fractional_max_pool2d_with_indices, fractional_max_pool3d,
+                              fractional_max_pool3d_with_indices)
+from ._ops_gumbel import gumbel_softmax  # noqa: E402
+from ._ops_pdist import pdist  # noqa: E402
+
+__all__ += ["ctc_loss", "gumbel_softmax", "pdist", "fractional_max_pool2d",
+            "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+            "fractional_max_pool3d_with_indices"]

@@ -33,6 +33,18 @@ from .sparse import Embedding, EmbeddingBag
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+from .adaptive import AdaptiveLogSoftmaxWithLoss
+from .crossmaplrn import CrossMapLRN2d
+from .loss_ctc import CTCLoss, NLLLoss2d
+from .pooling_fractional import FractionalMaxPool2d, FractionalMaxPool3d
+from .conv import Conv3d, ConvTranspose3d
+from .lazy import (LazyBatchNorm3d, LazyConv1d, LazyConv3d, LazyConvTranspose1d,
+                   LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d,
+                   LazyInstanceNorm2d, LazyInstanceNorm3d)
+from .normalization import BatchNorm3d, InstanceNorm3d
+from .padding import CircularPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d
+from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, LPPool3d, MaxPool3d,
+                      MaxUnpool3d)
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "Identity",
            "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
@@ -59,3 +71,11 @@ __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", 
            "EmbeddingBag", "Unfold", "Fold", "LocalResponseNorm", "AlphaDropout",
            "FeatureAlphaDropout", "Dropout3d", "Bilinear", "ChannelShuffle", "MaxUnpool1d",
            "MaxUnpool2d", "LPPool1d", "LPPool2d"]
+__all__ += ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
+            "AdaptiveMaxPool3d", "MaxUnpool3d", "LPPool3d", "BatchNorm3d", "InstanceNorm3d",
+            "ZeroPad3d", "ConstantPad3d", "ReflectionPad3d", "ReplicationPad3d", "CircularPad3d",
+            "LazyConv1d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+            "LazyConvTranspose3d", "LazyBatchNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+            "LazyInstanceNorm3d"]
+__all__ += ["CTCLoss", "NLLLoss2d", "AdaptiveLogSoftmaxWithLoss", "CrossMapLRN2d",
+            "FractionalMaxPool2d", "FractionalMaxPool3d"]
