@@ -376,7 +376,9 @@ class Xlogy(Function):
     def backward(self, xp, gy):
         a, b = self.saved_tensors
         with np.errstate(all="ignore"):
-            ga = gy * xp.where(a != 0, xp.log(b), 0.0) if self.needs_input_grad[0] else None
+            # PyTorch's: log(b), except 0 where a == 0 and log(b) is not finite (b <= 0)
+            ga = gy * xp.where((a == 0) & (b <= 0), 0.0, xp.log(b)) \
+                if self.needs_input_grad[0] else None
             gb = gy * a / b if self.needs_input_grad[1] else None
         return ga, gb
 

@@ -1,0 +1,51 @@
+"""Regression tests for answers that were silently off at the edges:
+sigmoid's negative tail (relative precision), xlogy's gradient at a == 0."""
+import numpy as np
+import pytest
+
+import tinygrad_kr as tk
+from tinygrad_kr.autograd.gradcheck import gradcheck, gradgradcheck
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-6), (np.float64, 1e-14)])
+def test_sigmoid_keeps_relative_precision_in_the_negative_tail(dtype, rtol):
+    x = np.array([-10.0, -20.0, -80.0, -700.0 if dtype == np.float64 else -85.0, -1.0, 0.0, 3.0],
+                 dtype)
+    exact = 1.0 / (1.0 + np.exp(-x.astype(np.longdouble)))
+    y = tk.tensor(x).sigmoid().numpy()
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, exact.astype(dtype), rtol=rtol, atol=0)
+
+
+def test_sigmoid_limits_and_gradient():
+    x = tk.tensor([-np.inf, np.inf, np.nan, 0.0])
+    np.testing.assert_array_equal(x.sigmoid().numpy(), [0.0, 1.0, np.nan, 0.5])
+    z = tk.tensor(np.array([-30.0, -2.0, 0.0, 1.5, 30.0]), requires_grad=True)
+    assert gradcheck(tk.sigmoid, (z,))
+    assert gradgradcheck(tk.sigmoid, (z,))
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+def test_xlogy_gradient_at_zero_a_matches_torch():
+    a_values, b_values = [0.0, 0.0, 0.0, 1.0, 2.0], [2.0, -1.0, 0.0, 3.0, 0.5]
+    a = tk.tensor(a_values, dtype=tk.float64, requires_grad=True)
+    b = tk.tensor(b_values, dtype=tk.float64, requires_grad=True)
+    with np.errstate(all="ignore"):
+        tk.xlogy(a, b).sum().backward()
+    ta = torch.tensor(a_values, dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(b_values, dtype=torch.float64, requires_grad=True)
+    torch.xlogy(ta, tb).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
+    np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
+
+
+def test_xlogy_gradcheck_through_a_zero_first_argument():
+    a = tk.tensor([0.0, 0.7, 1.3], dtype=tk.float64, requires_grad=True)
+    b = tk.tensor([2.0, 0.5, 3.0], dtype=tk.float64, requires_grad=True)
+    # the finite difference in a at a == 0 sees log(b): the analytic gradient must too
+    assert gradcheck(tk.xlogy, (a, b))
