@@ -49,3 +49,18 @@ def test_xlogy_gradcheck_through_a_zero_first_argument():
     b = tk.tensor([2.0, 0.5, 3.0], dtype=tk.float64, requires_grad=True)
     # the finite difference in a at a == 0 sees log(b): the analytic gradient must too
     assert gradcheck(tk.xlogy, (a, b))
+
+
+@pytest.mark.parametrize("ord", [float("inf"), -float("inf")])
+@pytest.mark.parametrize("shape,dim", [((0,), None), ((0, 3), 0), ((0, 3), None)])
+def test_inf_norm_of_an_empty_reduction_raises_as_torch(ord, shape, dim):
+    with pytest.raises(RuntimeError, match="does not have an identity"):
+        tk.linalg.vector_norm(tk.zeros(*shape), ord, dim=dim)
+    if torch is not None:
+        with pytest.raises(RuntimeError) as theirs:
+            torch.linalg.vector_norm(torch.zeros(*shape), ord, dim=dim)
+        with pytest.raises(RuntimeError) as ours:
+            tk.linalg.vector_norm(tk.zeros(*shape), ord, dim=dim)
+        assert str(ours.value) == str(theirs.value)
+    # an empty dimension that is not reduced is fine
+    assert tuple(tk.linalg.vector_norm(tk.zeros(0, 3), ord, dim=1).shape) == (0,)

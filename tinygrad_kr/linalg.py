@@ -1018,10 +1018,17 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
         dims = ()
     if ord == 2:
         return Norm.apply(x, axes=dims, keepdim=keepdim)
-    if ord == math.inf:
-        return amax(abs(x), dims, keepdim)
-    if ord == -math.inf:
-        return amin(abs(x), dims, keepdim)
+    if ord in (math.inf, -math.inf):
+        name = "inf" if ord > 0 else "-inf"
+        if x.numel() == 0 and dim is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty "
+                               f"tensor because the operation does not have an identity")
+        for d in dims:
+            if x.shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the "
+                                   f"dimension {d}because this dimension is empty and the "
+                                   f"operation does not have an identity")
+        return (amax if ord > 0 else amin)(abs(x), dims, keepdim)
     if ord == 0:
         count = Tensor((x.array != 0).sum(axis=dims, keepdims=keepdim).astype(x.array.dtype))
         return sum(x * 0, dims, keepdim) + count if x.requires_grad else count
