@@ -309,6 +309,12 @@ def test_set_detect_anomaly_as_function_and_context_manager():
     finally:
         tk.autograd.set_detect_anomaly(False)
     assert not tk.is_anomaly_enabled()
+    tk.set_anomaly_enabled(True, check_nan=False)
+    tk.set_anomaly_enabled(False)
+    assert tk.is_anomaly_check_nan_enabled()        # as PyTorch: the setting stays
+    tk.set_anomaly_enabled(False, check_nan=False)
+    assert not tk.is_anomaly_check_nan_enabled()
+    tk.set_anomaly_enabled(False)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

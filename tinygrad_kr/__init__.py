@@ -74,6 +74,11 @@ def __getattr__(name):
         return getattr(_lazy("serialization"), name)
     if name == "vmap":
         return _lazy("func").vmap
+    if "_torch_extras" in globals():   # (imported below) torch.conv2d, torch.dropout, ...
+        if name in _torch_extras.FUNCTIONAL_NAMES:
+            return getattr(_lazy("_torch_functional"), name)
+        if name in _torch_info.ABSENT_DTYPES:      # complex64, bfloat16, ...: say why not
+            raise AttributeError(_torch_info.ABSENT_DTYPES[name])
     raise AttributeError(f"module 'tinygrad_kr' has no attribute {name!r}")
 
 
@@ -102,3 +107,14 @@ from .ops_shape_reduce import (  # noqa: E402
     tril_indices, triu_indices, unflatten, unique, unique_consecutive, vander, var_mean, vdot,
     vsplit, vstack)
 from . import tensor_extras  # noqa: E402,F401  (more Tensor methods)
+# torch.special and torch.testing; igamma/igammac/mvlgamma are torch.special's functions too
+from . import special, testing  # noqa: E402
+from ._ops_special import igamma, igammac, mvlgamma  # noqa: E402
+# torch's other top-level names: constants, finfo/iinfo, predicates, switches, compile
+# (_torch_info.py); creation, sampling, math, scatters, old linalg names, the in-place
+# forms torch.exp_(t) (_torch_extras.py); nn.functional's ops under torch's names load
+# with nn, on first use (__getattr__ above, _torch_functional.py)
+from . import _torch_extras, _torch_info, compiler  # noqa: E402,F401
+globals().update({n: getattr(_torch_info, n) for n in _torch_info.__all__})
+globals().update({n: getattr(_torch_extras, n) for n in _torch_extras.__all__})
+globals().update(_torch_extras.inplace_functions())

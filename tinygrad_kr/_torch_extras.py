@@ -1026,7 +1026,8 @@ FUNCTIONAL_NAMES = frozenset((
     "cosine_similarity", "pairwise_distance", "selu", "selu_", "celu", "celu_", "threshold",
     "threshold_", "rrelu", "rrelu_", "constant_pad_nd", "kl_div",
     "binary_cross_entropy_with_logits", "poisson_nll_loss", "cosine_embedding_loss",
-    "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss"))
+    "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "conv3d",
+    "conv_transpose3d", "max_pool3d", "max_pool1d_with_indices"))
 
 __all__ = ["asarray", "frombuffer", "logspace", "range", "scalar_tensor", "empty_strided",
            "empty_permuted", "fill", "randint_like", "hamming_window", "hann_window",

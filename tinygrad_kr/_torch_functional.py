@@ -61,6 +61,7 @@ def _reduce(fname, loss, reduction, position):
 
 conv1d, conv2d = F.conv1d, F.conv2d
 conv_transpose1d, conv_transpose2d = F.conv_transpose1d, F.conv_transpose2d
+conv3d, conv_transpose3d = F.conv3d, F.conv_transpose3d
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
 
 
@@ -85,6 +86,19 @@ def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=F
     """As F.max_pool2d without ``return_indices``; stride ``()`` means the kernel size."""
     return F.max_pool2d(_need_tensor("max_pool2d", input), kernel_size, _stride(stride), padding,
                         dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """As F.max_pool3d without ``return_indices``; stride ``()`` means the kernel size."""
+    return F.max_pool3d(_need_tensor("max_pool3d", input), kernel_size, _stride(stride), padding,
+                        dilation, ceil_mode)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1,
+                            ceil_mode=False):
+    """``(output, indices)``; stride ``()`` means the kernel size."""
+    return F.max_pool1d_with_indices(_need_tensor("max_pool1d_with_indices", input), kernel_size,
+                                     _stride(stride), padding, dilation, ceil_mode)
 
 
 def adaptive_max_pool1d(input, output_size):

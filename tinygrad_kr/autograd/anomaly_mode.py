@@ -88,8 +88,8 @@ def is_anomaly_enabled():
 
 
 def is_anomaly_check_nan_enabled():
-    """Whether anomaly mode checks backward's gradients for NaN."""
-    return observe.watching(_watcher) and _watcher.check_nan
+    """The NaN check's setting (PyTorch keeps it while the mode is off)."""
+    return _watcher.check_nan
 
 
 def set_anomaly_enabled(enabled, check_nan=True):
