@@ -166,7 +166,7 @@ def test_no_schedule_records_everything_and_calls_on_trace_ready_once(tmp_path):
             prof.step()
     files = os.listdir(tmp_path)
     assert len(files) == 1 and files[0].startswith("w0.") and files[0].endswith(".pt.trace.json")
-    trace = json.load(open(tmp_path / files[0]))
+    trace = json.loads((tmp_path / files[0]).read_text())
     ops = [e for e in trace["traceEvents"] if e.get("ph") == "X"]
     assert [e["name"] for e in ops].count("Exp") == 3
     assert all(e["dur"] >= 0 for e in ops)
@@ -178,7 +178,7 @@ def test_chrome_trace_nests_by_time(tmp_path):
         model(x)
     path = tmp_path / "trace.json"
     prof.export_chrome_trace(str(path))
-    events = [e for e in json.load(open(path))["traceEvents"] if e.get("ph") == "X"]
+    events = [e for e in json.loads(path.read_text())["traceEvents"] if e.get("ph") == "X"]
     conv = next(e for e in events if e["name"] == "Conv2d")
     kernel = next(e for e in events if e["name"] == "kernel::conv2d_forward")
     assert conv["ts"] <= kernel["ts"] and kernel["ts"] + kernel["dur"] <= conv["ts"] + conv["dur"]

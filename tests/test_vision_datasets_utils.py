@@ -97,7 +97,8 @@ def test_save_image_writes_the_grid_as_torchvision_rounds_it(tmp_path):
 # -- CIFAR -----------------------------------------------------------------------
 
 def md5(path):
-    return hashlib.md5(open(path, "rb").read()).hexdigest()
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()
 
 
 def write_cifar(root, folder, files, label_key, meta_name, meta_key, classes, per_file=4,
