@@ -64,3 +64,15 @@ def test_inf_norm_of_an_empty_reduction_raises_as_torch(ord, shape, dim):
         assert str(ours.value) == str(theirs.value)
     # an empty dimension that is not reduced is fine
     assert tuple(tk.linalg.vector_norm(tk.zeros(0, 3), ord, dim=1).shape) == (0,)
+
+
+def test_embedding_bag_refuses_a_last_offset_short_of_the_input():
+    """PyTorch's own kernels disagree there (sum stops at the last offset, max
+    reads to the end): a clear error instead of one of those answers."""
+    w = tk.randn(10, 3)
+    with pytest.raises(ValueError, match="last offset must equal the number of indices"):
+        tk.nn.functional.embedding_bag(tk.tensor([1, 2, 4, 5, 4]), w, tk.tensor([0, 2, 3]),
+                                       include_last_offset=True)
+    out = tk.nn.functional.embedding_bag(tk.tensor([1, 2, 4, 5, 4]), w, tk.tensor([0, 2, 5]),
+                                         include_last_offset=True)
+    assert tuple(out.shape) == (2, 3)

@@ -222,6 +222,11 @@ def _bags(input, offsets, include_last_offset, fn="embedding_bag"):
     if off.size and (off[-1] > idx.size or (np.diff(off) < 0).any()):
         raise RuntimeError(f"{fn}: offsets must be non-decreasing and at most the input's "
                            f"length {idx.size}, got {off.tolist()}")
+    if include_last_offset and off.size and off[-1] != idx.size:
+        # PyTorch's contract (CSR offsets); its kernels disagree on a shorter last
+        # offset (sum stops there, mean divides and max reads to the end): refuse it
+        raise ValueError(f"{fn}: with include_last_offset=True the last offset must equal the "
+                         f"number of indices ({idx.size}), got {int(off[-1])}")
     bounds = off if include_last_offset else np.append(off, idx.size)
     n = max(len(bounds) - 1, 0)
     bag = np.repeat(np.arange(n), np.diff(bounds)) if n else np.zeros(0, np.int64)
