@@ -76,3 +76,18 @@ def test_embedding_bag_refuses_a_last_offset_short_of_the_input():
     out = tk.nn.functional.embedding_bag(tk.tensor([1, 2, 4, 5, 4]), w, tk.tensor([0, 2, 5]),
                                          include_last_offset=True)
     assert tuple(out.shape) == (2, 3)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("output_size", [(3, 2), (4, 3), (2, 2)])
+def test_adaptive_max_pool2d_with_several_nans_in_a_window_takes_torchs_index(output_size):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 5))
+    x[0, 0, 1, 1] = x[0, 0, 2, 2] = np.nan
+    x[1, 2] = np.nan
+    ours, ours_idx = tk.nn.functional.adaptive_max_pool2d(tk.tensor(x), output_size,
+                                                          return_indices=True)
+    theirs, their_idx = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), output_size,
+                                                                 return_indices=True)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(ours_idx.numpy(), their_idx.numpy())

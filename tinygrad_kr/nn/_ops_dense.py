@@ -478,7 +478,8 @@ class AdaptiveMaxPool2d(Function):
     do not divide (those run as max_pool2d).  The windows differ in size and
     may overlap, so the forward takes them one by one (out_h * out_w array
     reductions over N and C); the backward is max_pool2d's: each gradient
-    added at its argmax (flat h*W + w, first maximum, NaN wins)."""
+    added at its argmax (flat h*W + w, first maximum; the last NaN wins, as in
+    PyTorch's adaptive kernel)."""
 
     def forward(self, x, *, output_size, sink):
         xp = get_array_module(x)
@@ -490,6 +491,10 @@ class AdaptiveMaxPool2d(Function):
             for j, (w0, w1) in enumerate(_adaptive_windows(W, ow)):
                 window = x[:, :, h0:h1, w0:w1].reshape(N, C, (h1 - h0) * (w1 - w0))
                 a = xp.argmax(window, axis=2)      # the first maximum, or the first NaN
+                nan = xp.isnan(window)
+                if nan.any():   # PyTorch's adaptive kernel takes every NaN it meets: the last
+                    last = window.shape[2] - 1 - xp.argmax(nan[..., ::-1], axis=2)
+                    a = xp.where(nan.any(axis=2), last, a)
                 y[:, :, i, j] = xp.take_along_axis(window, a[..., None], axis=2)[..., 0]
                 indices[:, :, i, j] = (h0 + a // (w1 - w0)) * W + w0 + a % (w1 - w0)
         if self.needs_input_grad[0]:
