@@ -6,15 +6,18 @@ msort, copysign, ldexp, frexp, nextafter, angle, positive, rsub, the
 comparison aliases, corrcoef, gradient, cumulative_trapezoid, histogramdd),
 functional scatters (index_copy/fill/put, select/slice/diagonal_scatter,
 as_strided), the deprecated linear-algebra names (qr, lu, lu_solve,
-lu_unpack, triangular_solve, nuclear_norm, frobenius_norm, ger) and the
-top-level in-place forms (``torch.exp_(t)`` is ``t.exp_()``).
+lu_unpack, triangular_solve, nuclear_norm, frobenius_norm, ger), the
+top-level in-place forms (``torch.exp_(t)`` is ``t.exp_()``), and the
+Tensor methods' in-place forms PyTorch has for ops that exist (cumsum_,
+divide_, eq_, sign_, tril_, swapaxes_, logical_and_, the shifts...).
 
 Everything differentiable is a composition of the core ops (slicing,
 arithmetic, where, the recorded in-place assignment, torch.linalg's
 Functions), so its gradient comes from theirs.  One Function is new:
 ``ConstantOf``, the output of a piecewise-constant function of its input
-(a sample drawn with the input as parameter, a real number's angle), whose
-gradient is zero, as PyTorch's for bernoulli, poisson and angle.
+(a sample drawn with the input as parameter, a real number's angle, a
+comparison or sign written in place), whose gradient is zero, as PyTorch's
+for bernoulli, poisson, angle and eq_.
 """
 import builtins
 import math
@@ -32,6 +35,12 @@ from .factories import _finish, _size
 from .ops_shape_reduce import cov, diff
 from .random import get_rng
 from .tensor import Tensor, _host, _to_array
+from .tensor_extras import (TypedStorage, UntypedStorage, adjoint, as_strided_,
+                            bitwise_left_shift, bitwise_right_shift, conj, conj_physical,
+                            conj_physical_, cpp_type_name, eig, imag, is_conj, is_neg, layout,
+                            lstsq, narrow_copy, nonzero_static, orgqr, real, resize_as_,
+                            resolve_conj, resolve_neg, solve, split_with_sizes, strided, symeig,
+                            unsafe_chunk, unsafe_split, unsafe_split_with_sizes)
 from ._torch_info import _need_tensor
 
 # the named results PyTorch returns (in return_types, where pickle looks for them)
@@ -935,9 +944,119 @@ def ger(input, vec2):
 
 def _inplace_of(fn):
     def method(self, *args, **kwargs):
-        return self._inplace(lambda x, _: fn(x, *args, **kwargs), None)
+        return self._inplace(lambda x, _: _same_shape(self, fn(x, *args, **kwargs)), None)
     method.__name__ = fn.__name__ + "_"
     return method
+
+
+def _same_shape(self, result):
+    """``result``, if it fits in ``self`` for an in-place op (PyTorch's error otherwise)."""
+    if result.shape != self.shape:
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
+                           f"shape {list(result.shape)}")
+    return result
+
+
+def _zero_gradient(value, *inputs):
+    """The array ``value``, computed from ``inputs`` by a piecewise-constant op
+    (a comparison, sign), as a Tensor whose gradient is zero (a constant when
+    no input needs one)."""
+    for t in inputs:
+        if isinstance(t, Tensor) and t.requires_grad and value.dtype.kind == "f":
+            return ConstantOf.apply(t, value=value)
+    return Tensor(value)
+
+
+def _constant_inplace(fn):
+    """In place, a comparison's 0/1 in self's dtype.  In a graph the result is
+    a zero-gradient node, as PyTorch's EqBackward: self's old gradient path
+    must not stay attached to the new values."""
+    def method(self, other):
+        def op(x, o):
+            value = _same_shape(self, fn(x.detach(), o.detach() if isinstance(o, Tensor) else o))
+            return _zero_gradient(value.array.astype(self.array.dtype), x, o)
+        return self._inplace(op, other)
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    return method
+
+
+def _sign_(self):
+    def op(x, _):
+        a = x.array
+        return _zero_gradient(a if a.dtype == np.bool_ else _xp(x).sign(a), x)
+    return self._inplace(op, None)
+
+
+def _logical_inplace(fn):
+    """In place, a logical op's True/False in self's dtype, written as
+    PyTorch does: its logical ops are not differentiable, so the write is
+    not recorded and a leaf that requires grad is not refused (the version
+    moves; grad_fn stays)."""
+    def method(self, *other):
+        value = _same_shape(self, fn(self.detach(), *other))
+        self._bump_version()
+        self.array[...] = value.array
+        return self
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    return method
+
+
+def _cumulative_inplace(fn, kernel):
+    def method(self, dim, *, dtype=None):
+        if self.array.dtype == np.bool_:
+            raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+        if dtype is not None and _dt.check_dtype(dtype) != self.array.dtype:
+            raise RuntimeError(f"Bad in-place call: input tensor dtype "
+                               f"{cpp_type_name(self.array.dtype)} and output tensor dtype "
+                               f"{cpp_type_name(dtype)} should match")
+        return self._inplace(lambda x, _: fn(x, dim), None)
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    return method
+
+
+def _checked(self, fn):
+    """fn (x, other, **options) with its result checked to fit self."""
+    return lambda x, o, **options: _same_shape(self, fn(x, o, **options))
+
+
+def _absolute_(self):
+    if self.array.dtype == np.bool_:
+        raise NotImplementedError("\"abs_cpu\" not implemented for 'Bool'")
+    return self.abs_()
+
+
+def _divide_(self, other, *, rounding_mode=None):
+    return self._inplace(_checked(self, ops.div), other, rounding_mode=rounding_mode)
+
+
+def _multiply_(self, other):
+    return self._inplace(_checked(self, ops.mul), other)
+
+
+def _subtract_(self, other, *, alpha=1):
+    return self._inplace(_checked(self, ops.sub), other, alpha=alpha)
+
+
+def _shift_inplace(fn):
+    def method(self, other):
+        result = ops.result_type(self, other)
+        if not np.can_cast(result, self.array.dtype, "same_kind"):   # before the kernel's check
+            raise RuntimeError(f"result type {scalar_type_name(result)} can't be cast to the "
+                               f"desired output type {scalar_type_name(self.array.dtype)}")
+        return self._inplace(_checked(self, fn), other)
+    method.__name__ = method.__qualname__ = fn.__name__ + "_"
+    return method
+
+
+def _swapaxes_(self, axis0, axis1):
+    return self._inplace_view(ops.transpose, axis0, axis1)
+
+
+def _new_empty_strided(self, size, stride, *, dtype=None, layout=None, device=None,
+                       requires_grad=False, pin_memory=False):
+    return empty_strided(size, stride, dtype=self.array.dtype if dtype is None else dtype,
+                         device=self.device if device is None else device,
+                         requires_grad=requires_grad)
 
 
 _TENSOR_METHODS = {
@@ -948,13 +1067,37 @@ _TENSOR_METHODS = {
     "slice_scatter": slice_scatter, "diagonal_scatter": diagonal_scatter,
     "bernoulli": bernoulli, "ger": ger, "qr": qr, "lu": lu,
     "copysign_": _inplace_of(copysign), "ldexp_": _inplace_of(ldexp),
-    "nextafter_": _inplace_of(nextafter), "greater_": _inplace_of(greater),
-    "greater_equal_": _inplace_of(greater_equal), "less_": _inplace_of(less),
-    "less_equal_": _inplace_of(less_equal), "not_equal_": _inplace_of(not_equal),
+    "nextafter_": _inplace_of(nextafter),
+    "lu_solve": lu_solve, "triangular_solve": triangular_solve,
+    "new_empty_strided": _new_empty_strided,
+    # the in-place forms of ops that exist (Tensor._inplace: self's dtype kept,
+    # recorded in a graph, a leaf that requires grad refused)
+    "absolute_": _absolute_, "divide_": _divide_, "multiply_": _multiply_,
+    "subtract_": _subtract_, "cumsum_": _cumulative_inplace(ops.cumsum, "cumsum_out_cpu"),
+    "cumprod_": _cumulative_inplace(ops.cumprod, "cumprod_out_cpu"),
+    "tril_": _inplace_of(ops.tril), "triu_": _inplace_of(ops.triu), "sign_": _sign_,
+    "swapaxes_": _swapaxes_, "swapdims_": _swapaxes_,
+    "bitwise_left_shift_": _shift_inplace(bitwise_left_shift),
+    "bitwise_right_shift_": _shift_inplace(bitwise_right_shift),
+    "logical_and_": _logical_inplace(Tensor.logical_and),
+    "logical_or_": _logical_inplace(Tensor.logical_or),
+    "logical_xor_": _logical_inplace(Tensor.logical_xor),
+    "logical_not_": _logical_inplace(Tensor.logical_not),
 }
+for _name, _fn in (("eq", Tensor.eq), ("ne", Tensor.ne), ("lt", Tensor.lt), ("le", Tensor.le),
+                   ("gt", Tensor.gt), ("ge", Tensor.ge), ("greater", greater),
+                   ("greater_equal", greater_equal), ("less", less), ("less_equal", less_equal),
+                   ("not_equal", not_equal)):
+    _TENSOR_METHODS[_name + "_"] = _constant_inplace(_fn)
 for _name, _fn in _TENSOR_METHODS.items():
     if not hasattr(Tensor, _name):
         setattr(Tensor, _name, _fn)
+# x <<= n, x >>= n, x &= m...: in place, as PyTorch (without these Python rebinds x)
+for _name, _method in (("__ilshift__", "bitwise_left_shift_"),
+                       ("__irshift__", "bitwise_right_shift_"), ("__iand__", "bitwise_and_"),
+                       ("__ior__", "bitwise_or_"), ("__ixor__", "bitwise_xor_")):
+    if _name not in Tensor.__dict__ and hasattr(Tensor, _method):
+        setattr(Tensor, _name, getattr(Tensor, _method))
 
 
 def _predicate_method(fn):
@@ -1037,4 +1180,13 @@ __all__ = ["asarray", "frombuffer", "logspace", "range", "scalar_tensor", "empty
            "less", "less_equal", "not_equal", "corrcoef", "gradient", "cumulative_trapezoid",
            "histogramdd", "index_copy", "index_fill", "index_put", "select_scatter",
            "slice_scatter", "diagonal_scatter", "as_strided", "detach", "qr", "lu", "lu_solve",
-           "lu_unpack", "triangular_solve", "nuclear_norm", "frobenius_norm", "ger"]
+           "lu_unpack", "triangular_solve", "nuclear_norm", "frobenius_norm", "ger",
+           # Tensor methods' functions (tensor_extras.py)
+           "bitwise_left_shift", "bitwise_right_shift", "layout", "strided", "conj",
+           "resolve_conj", "resolve_neg", "conj_physical", "adjoint", "is_conj", "is_neg",
+           "real", "imag", "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes",
+           "unsafe_chunk", "narrow_copy", "orgqr", "nonzero_static", "eig", "symeig", "lstsq",
+           "solve", "TypedStorage", "UntypedStorage",
+           # torch's in-place functions whose Tensor methods are there too (a method is
+           # the function of its tensor: torch.as_strided_(t, size, stride))
+           "as_strided_", "conj_physical_", "resize_as_"]

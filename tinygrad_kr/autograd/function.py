@@ -19,6 +19,7 @@ import numpy as np
 from ..backend import get_array_module
 from ._core import FunctionFields, graph
 from .grad_mode import _state as _grad_state
+from .grad_mode import set_grad_enabled
 
 __all__ = ["Function", "RemovableHandle", "backward", "grad"]
 
@@ -362,15 +363,16 @@ class RemovableHandle:
 
     _next_id = 0
 
-    def __init__(self, hooks):
+    def __init__(self, hooks, table="fns"):
         self._hooks = weakref.ref(hooks)
+        self._table = table     # "fns", or "post_accumulate" (register_post_accumulate_grad_hook)
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self):
         hooks = self._hooks()
         if hooks is not None:
-            hooks.fns.pop(self.id, None)
+            getattr(hooks, self._table).pop(self.id, None)
 
     def __enter__(self):
         return self
@@ -386,17 +388,20 @@ class TensorHooks:
     replacement), then, for a non-leaf with ``retain_grad()``, adding it to
     ``.grad`` (last, as in PyTorch).  A leaf's are on the Tensor (``_hooks``),
     a non-leaf's on its grad_fn: the walk meets that, not the Tensor.  Where no
-    tensor has hooks (``_hooks`` None) the walk pays one field read per node."""
+    tensor has hooks (``_hooks`` None) the walk pays one field read per node.
+    A leaf's ``post_accumulate`` hooks (``register_post_accumulate_grad_hook``)
+    run after the sum has gone into ``.grad``: see _deliver."""
 
-    __slots__ = ("fns", "retained", "__weakref__")
+    __slots__ = ("fns", "retained", "post_accumulate", "__weakref__")
 
     def __init__(self):
         self.fns = {}           # handle id -> hook
         self.retained = None    # weak reference to the non-leaf tensor that keeps .grad
+        self.post_accumulate = {}   # handle id -> hook(leaf), after .grad is accumulated
 
-    def add(self, hook):
-        handle = RemovableHandle(self)
-        self.fns[handle.id] = hook
+    def add(self, hook, table="fns"):
+        handle = RemovableHandle(self, table)
+        getattr(self, table)[handle.id] = hook
         return handle
 
 
@@ -582,11 +587,10 @@ def _deliver(leaf, g, capture, create_graph, gy):
         return
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
-        return
     # A gradient that is the incoming array or a view of something else may be
     # shared with another leaf: copy it so an in-place change to one .grad
     # (grad.zero_(), an optimizer) cannot reach the other.
-    if leaf.grad is None:
+    elif leaf.grad is None:
         if g is gy or g.base is not None:
             g = g.copy()
         leaf.grad = Tensor._make(g, None)
@@ -595,6 +599,24 @@ def _deliver(leaf, g, capture, create_graph, gy):
         if isinstance(total, np.generic):  # 0-d + 0-d gives a NumPy scalar
             total = np.asarray(total)
         leaf.grad.array = total
+    if leaf._hooks is not None and leaf._hooks.post_accumulate:
+        _call_post_accumulate_hooks(leaf, create_graph)
+
+
+def _call_post_accumulate_hooks(leaf, create_graph):
+    """Run ``leaf``'s register_post_accumulate_grad_hook functions, once its
+    ``.grad`` holds this backward's gradient: ``hook(leaf)``, in the order
+    registered, under no_grad unless create_graph (as PyTorch).  Both graph
+    cores come here: a leaf with hooks is always delivered by _deliver."""
+    with set_grad_enabled(create_graph):
+        for hook in tuple(leaf._hooks.post_accumulate.values()):
+            result = hook(leaf)
+            if result is None or result is leaf:    # (p.add_(...) returns p: PyTorch allows it)
+                continue
+            if isinstance(result, Tensor):
+                raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+            raise TypeError(f"expected Variable, but hook returned "
+                            f"'{type(result).__name__}'")
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -630,6 +652,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                 if not create_graph:
                     g = Tensor(g)
                 t.grad = g if t.grad is None else t.grad + g
+                if t.grad_fn is None and t._hooks is not None and t._hooks.post_accumulate:
+                    _call_post_accumulate_hooks(t, create_graph)
 
 
 def _root_grad(t, g, create_graph):
