@@ -555,8 +555,11 @@ def _run_backward(roots, root_grads, retain_graph, create_graph, capture=None):
             shape, dtype = meta
             if gx.shape != shape:
                 gx = _sum_to(xp, gx, shape)
-            if not create_graph and gx.dtype is not dtype and gx.dtype != dtype:
-                gx = gx.astype(dtype)
+            if gx.dtype is not dtype and gx.dtype != dtype:
+                # each input gets its gradient in its own dtype; under
+                # create_graph too, as a recorded cast (a float32 input mixed
+                # with float64 got float64 gradients there before)
+                gx = gx.to(dtype) if create_graph and isinstance(gx, Tensor) else gx.astype(dtype)
             if (parent.__class__ is Tensor or isinstance(parent, Tensor)) \
                     and parent._hooks is None:
                 _deliver(parent, gx, capture, create_graph, gy)

@@ -94,6 +94,8 @@ def _make_dispatcher(name):
         def dispatch(x, *args, **kwargs):
             if x.__class__ is _ndarray:
                 return cpu(x, *args, **kwargs)
+            if isinstance(x, np.generic):   # NumPy arithmetic on 0-d arrays gives scalars
+                return cpu(np.asarray(x), *args, **kwargs)
             return _cuda_kernel(name)(x, *args, **kwargs)
 
     dispatch.__name__ = name
