@@ -68,7 +68,10 @@ class Pow(Function):
     """a ** b for tensors a, b (either may be a Python number)."""
 
     def forward(self, a, b):
-        y = a ** b
+        try:
+            y = a ** b
+        except ValueError:      # NumPy's "Integers to negative integer powers"
+            y = _int_pow(a, b)
         self.save_for_backward(a, b, y)
         return y
 
@@ -88,6 +91,15 @@ class Pow(Function):
         return ga, gb
 
 
+def _int_pow(a, b):
+    """Integer a ** b where b has negative entries: PyTorch's answer, 1 / a**|b|
+    truncated (0 unless a is 1 or -1; 0 for a = 0 too)."""
+    xp = get_array_module(b if isinstance(b, np.ndarray) or hasattr(b, "shape") else a)
+    negative = b < 0
+    y = a ** xp.where(negative, -b, b)
+    return xp.where(negative & (a != 1) & (a != -1), 0, y).astype(y.dtype, copy=False)
+
+
 class Maximum(Function):
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -95,9 +107,7 @@ class Maximum(Function):
 
     def backward(self, xp, gy):
         a, b = self.saved_tensors
-        # ties split the gradient evenly, as PyTorch does
-        wa = (a > b) + (a == b) * 0.5
-        return gy * wa, gy * (1 - wa)
+        return _extremum_weights(gy, _data(a), _data(b), 1)
 
 
 class Minimum(Function):
@@ -107,8 +117,18 @@ class Minimum(Function):
 
     def backward(self, xp, gy):
         a, b = self.saved_tensors
-        wa = (a < b) + (a == b) * 0.5
-        return gy * wa, gy * (1 - wa)
+        return _extremum_weights(gy, _data(a), _data(b), -1)
+
+
+def _extremum_weights(gy, a, b, sign):
+    """PyTorch's gradients of maximum (sign 1) / minimum (-1): a tie splits gy
+    evenly; a NaN on either side (the result) passes all of gy to both."""
+    xp = get_array_module(a)
+    with np.errstate(invalid="ignore"):
+        half = xp.where(a == b, 0.5, 1.0).astype(_data(gy).dtype, copy=False)
+        loses_a = a < b if sign > 0 else a > b
+        loses_b = a > b if sign > 0 else a < b
+    return gy * (half * ~loses_a), gy * (half * ~loses_b)
 
 
 class Where(Function):
@@ -174,8 +194,12 @@ class Abs(Function):
         return get_array_module(x).abs(x)
 
     def backward(self, xp, gy):
-        x, = self.saved_tensors
-        return gy * xp.sign(x)
+        x = _data(self.saved_tensors[0])
+        xp_x = get_array_module(x)
+        sign = xp_x.sign(x)
+        if x.dtype.kind == "f":     # abs'(nan) taken as 0, as PyTorch (sgn(nan) = 0)
+            sign = xp_x.where(sign != sign, 0, sign).astype(x.dtype, copy=False)
+        return gy * sign
 
 
 class Sin(Function):
@@ -265,6 +289,32 @@ class Clamp(Function):
         return gy * self.mask
 
 
+class ClampTensor(Function):
+    """clamp with tensor bounds (lo or hi may be None), broadcast with x:
+    min(max(x, lo), hi), NaN in any of them giving NaN.  PyTorch's gradients:
+    to x where lo <= x <= hi; to lo where x < lo and lo < hi (a bound above hi
+    loses to it); to hi where x > hi or hi < lo."""
+
+    def forward(self, x, lo, hi):
+        xp = get_array_module(x)
+        y = x if lo is None else xp.maximum(x, lo)
+        y = y if hi is None else xp.minimum(y, hi)
+        need_x, need_lo, need_hi = self.needs_input_grad
+        with np.errstate(invalid="ignore"):
+            if need_x:
+                self.inside = (True if lo is None else x >= lo) & (True if hi is None else x <= hi)
+            if need_lo:
+                self.below = x < lo if hi is None else (x < lo) & (lo < hi)
+            if need_hi:
+                self.above = x > hi if lo is None else (x > hi) | (hi < lo)
+        return y
+
+    def backward(self, xp, gy):
+        need_x, need_lo, need_hi = self.needs_input_grad
+        return (gy * self.inside if need_x else None, gy * self.below if need_lo else None,
+                gy * self.above if need_hi else None)
+
+
 # --------------------------------------------------------------------------
 # reductions
 # --------------------------------------------------------------------------
@@ -288,6 +338,23 @@ def _norm_dims(dim, ndim):
     return tuple(axes) if ndim else ()
 
 
+def _norm_dim(dim, ndim):
+    """One dim -> its non-negative axis.  A 0-d tensor takes dim 0 or -1 (as
+    0) and nothing else, as in PyTorch; ``[0]`` of ``_norm_dims`` alone would
+    accept any dim there (and fail on ``()``)."""
+    axes = _norm_dims(dim, ndim)
+    return axes[0] if ndim else 0
+
+
+def _reduce_dims(dim, ndim):
+    """The axes a reduction's ``dim`` names: PyTorch reduces over all of them
+    for ``None`` and also for an empty list (``sum(x, dim=())`` is a full sum,
+    not NumPy's no-op)."""
+    if isinstance(dim, (tuple, list)) and not len(dim):
+        dim = None
+    return _norm_dims(dim, ndim)
+
+
 def _expand_back(xp, g, shape, axes, keepdim):
     """Reshape a reduced gradient so it broadcasts against ``shape``."""
     if g.ndim == 0 and xp is np:  # full reduction: a filled array is cheaper than a view
@@ -303,7 +370,7 @@ def _expand_back(xp, g, shape, axes, keepdim):
 class Sum(Function):
     def forward(self, x, *, axes, keepdim):
         self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        return x.sum(axis=axes, keepdims=keepdim)
+        return x.sum(axis=axes, keepdims=keepdim, dtype=x.dtype)   # NumPy: int32 -> int64
 
     def backward(self, xp, gy):
         return _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
@@ -327,17 +394,30 @@ def _reduced_shape(shape, axes, keepdim):
 
 
 class AMax(Function):
-    """amax/amin over axes; the gradient is shared evenly among ties (PyTorch)."""
+    """amax/amin over axes; the gradient is shared evenly among ties (PyTorch).
+    A NaN result shares it among the NaNs with ``nan_ties`` (max()/min() of the
+    whole tensor, PyTorch's evenly_distribute_backward); amax's NaN result has
+    no equal entry and gives nan gradients, as PyTorch's."""
 
-    def forward(self, x, *, axes, keepdim, minimum):
+    def forward(self, x, *, axes, keepdim, minimum, nan_ties=False):
         xp = get_array_module(x)
-        if x.size == 0 and any(x.shape[a] == 0 for a in axes):
-            raise IndexError(f"{'amin' if minimum else 'amax'}(): cannot reduce over a "
-                             f"zero-size dimension of a tensor of shape {tuple(x.shape)}")
+        name = "amin" if minimum else "amax"
+        if x.size == 0 and len(axes) == x.ndim:      # PyTorch's two errors, in its order
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               f"input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               f"argument.")
+        for a in axes:
+            if x.shape[a] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {a} to have non-zero size.")
         y = (xp.amin if minimum else xp.amax)(x, axis=axes, keepdims=True)
         self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
         mask = x == y
-        self.weight = mask / mask.sum(axis=axes, keepdims=True)
+        if nan_ties and x.dtype.kind == "f":
+            mask |= xp.isnan(x) & xp.isnan(y)
+        with np.errstate(invalid="ignore"):
+            self.weight = mask / mask.sum(axis=axes, keepdims=True)     # float64 from bools
+        if x.dtype.kind == "f":
+            self.weight = self.weight.astype(x.dtype, copy=False)
         return y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
 
     def backward(self, xp, gy):
@@ -370,19 +450,55 @@ def _scatter_along(xp, g, idx, shape, dim):
 
 
 class Var(Function):
-    def forward(self, x, *, axes, keepdim, correction):
-        self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
+    """Variance over axes with ``correction`` (1: Bessel's).  Backward
+    recomputes x - mean from the saved x: kept as an array it would be a
+    constant under create_graph, and the second derivative would be lost.
+    With no degrees of freedom left (n <= correction) the gradient is
+    PyTorch's: for a full reduction inf off the mean and nan on it, along
+    dims 2 / (n - correction) even where that is infinite or negative."""
+
+    def forward(self, x, *, axes, keepdim, correction, full=False):
+        self.axes, self.keepdim, self.shape, self.full = axes, keepdim, x.shape, full
         n = math.prod(x.shape[a] for a in axes)
-        self.denom = builtins.max(n - correction, 0)
-        self.centered = x - x.mean(axis=axes, keepdims=True) if n else x
+        self.dof = n - correction
+        self.save_for_backward(x)
+        centered = x - x.mean(axis=axes, keepdims=True) if n else x
         with np.errstate(divide="ignore", invalid="ignore"):
-            ss = (self.centered * self.centered).sum(axis=axes, keepdims=keepdim)
+            ss = (centered * centered).sum(axis=axes, keepdims=keepdim)
             # no degrees of freedom left: ss / 0, nan for a single value (as PyTorch)
-            return (ss / x.dtype.type(self.denom)).astype(x.dtype, copy=False)
+            return (ss / x.dtype.type(builtins.max(self.dof, 0))).astype(x.dtype, copy=False)
 
     def backward(self, xp, gy):
-        g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
-        return g * self.centered * (2.0 / self.denom if self.denom else np.inf)
+        x = self.saved_tensors[0]
+        return self._var_grad(xp, x, _expand_back(xp, gy, self.shape, self.axes, self.keepdim))
+
+    def _var_grad(self, xp, x, g):
+        n = math.prod(self.shape[a] for a in self.axes)
+        centered = x - xp.sum(x, axis=self.axes, keepdims=True) / n if n else x
+        if self.full and self.dof <= 0:
+            on_mean = _data(centered) == 0
+            return g * get_array_module(on_mean).where(on_mean, np.nan, np.inf).astype(
+                _data(x).dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g * centered * (2.0 / self.dof if self.dof else np.inf)
+
+
+class Std(Var):
+    """sqrt(var), one node: the gradient is var's times gy / (2 std), taken
+    as 0 where the std is 0 (PyTorch's choice; through sqrt it is 0 * inf =
+    nan for a constant slice)."""
+
+    def forward(self, x, **options):
+        y = get_array_module(x).sqrt(super().forward(x, **options))
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, xp, gy):
+        x, y = self.saved_tensors
+        zero = _data(y) == 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_var = xp.where(zero, 0, gy / (2 * xp.where(zero, 1, y)))
+        return self._var_grad(xp, x, _expand_back(xp, g_var, self.shape, self.axes, self.keepdim))
 
 
 class LogSumExp(Function):
@@ -393,13 +509,14 @@ class LogSumExp(Function):
         m = xp.where(xp.isfinite(m), m, 0)
         y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
-        self.save_for_backward(x, y)
-        return y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
+        out = y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
+        self.save_for_backward(x, out)  # the output itself: create_graph differentiates it
+        return out
 
     def backward(self, xp, gy):
-        x, y = self.saved_tensors
+        x, out = self.saved_tensors
         g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
-        return g * xp.exp(x - y)
+        return g * xp.exp(x - _expand_back(xp, out, self.shape, self.axes, self.keepdim))
 
 
 class Norm(Function):
@@ -416,6 +533,38 @@ class Norm(Function):
         n = xp.sqrt(xp.sum(x * x, axis=self.axes, keepdims=True))
         g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
         return g * x / xp.where(n == 0, 1, n)
+
+
+class PNorm(Function):
+    """(sum |x|^p)^(1/p) over axes, for a p other than 2, 1, +-inf and 0.
+    The gradient is PyTorch's sgn(x) |x|^(p-1) / norm^(p-1), taken as 0
+    where the norm is 0 and, for p < 1, where x is 0 (as a composition of
+    pows it is 0 * inf = nan there)."""
+
+    def forward(self, x, *, p, axes, keepdim):
+        xp = get_array_module(x)
+        self.p, self.axes, self.keepdim, self.shape = p, axes, keepdim, x.shape
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            y = ((xp.abs(x) ** p).sum(axis=axes, keepdims=keepdim) ** (1.0 / p)).astype(x.dtype)
+        self.save_for_backward(x, y)
+        return y
+
+    def backward(self, xp, gy):
+        x, y = self.saved_tensors
+        xd, yd = _data(x), _data(y)
+        xpd = get_array_module(xd)
+        flat = xpd.broadcast_to(xpd.reshape(yd == 0, _reduced_shape(self.shape, self.axes, True)),
+                                self.shape)
+        dead = flat | (xd == 0) if self.p < 1 else flat
+        # the formula on safe values where the answer is 0 anyway, so that
+        # create_graph differentiates no inf there (0 * inf = nan)
+        sign = xpd.where(dead | (xd != xd), 1, xpd.sign(xd)).astype(xd.dtype, copy=False)
+        x = xp.where(dead, 1, x)
+        norm = xp.where(flat, 1, _expand_back(xp, y, self.shape, self.axes, self.keepdim))
+        g = _expand_back(xp, gy, self.shape, self.axes, self.keepdim)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            gx = g * sign * (x * sign) ** (self.p - 1) / norm ** (self.p - 1)
+        return xp.where(dead, 0, gx)
 
 
 class Softmax(Function):
@@ -552,7 +701,7 @@ class SetItem(Function):
 
     def forward(self, x, v, *, index):
         y = x.copy()
-        y[index] = v
+        _assign(y, index, v)
         self.index, self.v_ndim = index, getattr(v, "ndim", 0)
         return y
 
@@ -562,7 +711,7 @@ class SetItem(Function):
             if xp is TensorMath:
                 gx = SetItem.apply(gy, 0.0, index=self.index)
             else:
-                gx = gy.copy()
+                gx = xp.array(gy, copy=True)   # (a 0-d gy may come as a NumPy scalar)
                 gx[self.index] = 0
         gv = None
         if self.needs_input_grad[1]:
@@ -570,6 +719,27 @@ class SetItem(Function):
             if gv.ndim < self.v_ndim:   # v had leading 1s that assignment dropped
                 gv = xp.reshape(gv, (1,) * (self.v_ndim - gv.ndim) + tuple(gv.shape))
         return gx, gv
+
+
+def _assign(y, index, v):
+    """``y[index] = v`` with PyTorch's broadcasting, where a value may also
+    have more leading 1s than the target has dims (NumPy refuses to write a
+    (1,) array into one element)."""
+    try:
+        y[index] = v
+        return
+    except ValueError:
+        shape = getattr(v, "shape", ())
+    lead = 0
+    while lead < len(shape) and shape[lead] == 1:
+        lead += 1
+    try:
+        if not lead:
+            raise ValueError
+        y[index] = v.reshape(shape[lead:])
+    except ValueError:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(shape)} cannot be "
+                           f"broadcast to indexing result of shape {list(y[index].shape)}") from None
 
 
 class IndexAdd(Function):
@@ -797,8 +967,13 @@ def result_type(tensor1, tensor2):
     Python numbers), by PyTorch's rules: a tensor with dimensions decides over a
     0-d tensor, which decides over a number, unless the lower one is of a
     higher category (bool < integer < floating point)."""
+    return _result_type_of(tensor1, tensor2)
+
+
+def _result_type_of(*operands):
+    """result_type for any number of operands."""
     dims = zero = number = None
-    for x in (tensor1, tensor2):
+    for x in operands:
         if isinstance(x, Tensor):
             d = x.array.dtype
             if x.array.ndim:
@@ -848,18 +1023,43 @@ def div(input, other, *, rounding_mode=None):
         xp = get_array_module(a.array)
         if a.array.dtype.kind in "biu" and b.array.dtype.kind in "biu" and not b.array.all():
             raise RuntimeError("ZeroDivisionError: integer division by zero")
-        q = a.array / b.array
-        q = xp.floor(q) if rounding_mode == "floor" else xp.trunc(q)
+        q = _rounded_quotient(xp, a.array, b.array, rounding_mode)
         return Tensor(q.astype(np.result_type(a.array, b.array), copy=False))
+    if _category_of(input) < 2 and _category_of(other) < 2:
+        # true division of integers gives float32; each operand converted on its
+        # own, so that a uint8 tensor does not wrap a negative divisor first
+        input, other = (_float(x) if isinstance(x, Tensor) else float(x) for x in (input, other))
     a, b = _promote(input, other)
-    if a.array.dtype.kind != "f":  # true division of integers gives float32
-        a, b = a.float(), b.float()
     return Div.apply(a, b)
+
+
+def _category_of(x):
+    """0 bool, 1 integer, 2 floating point: of a Tensor's dtype or a Python number."""
+    if isinstance(x, Tensor):
+        return _category(x.array.dtype)
+    return 0 if isinstance(x, (bool, np.bool_)) else 1 if isinstance(x, (int, np.integer)) else 2
+
+
+def _rounded_quotient(xp, a, b, rounding_mode):
+    """a / b rounded down ("floor") or toward zero ("trunc"), as PyTorch:
+    integers exactly (not through float64), floats rounded down from fmod as
+    floor_divide does (floor(a / b) is one too high where a / b rounds up to an
+    integer: 1 // 0.1 is 9, as 1 % 0.1 is 0.1)."""
+    with np.errstate(all="ignore"):
+        if rounding_mode == "floor":
+            return xp.floor_divide(a, b)
+        if np.result_type(a, b).kind in "biu":
+            q = xp.floor_divide(a, b)
+            return xp.where((q * b != a) & ((a < 0) != (b < 0)), q + 1, q)
+        return xp.trunc(a / b)
 
 
 def pow(input, exponent):
     if isinstance(exponent, (int, float)) and not isinstance(input, Tensor):
         input = _as_tensor(input, None)
+    if isinstance(exponent, (int, np.integer)) and not isinstance(exponent, bool) and exponent < 0 \
+            and isinstance(input, Tensor) and input.array.dtype.kind in "biu":
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
     return _binary(Pow, input, exponent)
 
 
@@ -931,6 +1131,12 @@ def leaky_relu(input, negative_slope=0.01):
 def clamp(input, min=None, max=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # tensor bounds take part in the result's dtype and get gradients
+        bounds = [b for b in (min, max) if b is not None]
+        dtype = _result_type_of(input, *bounds)
+        lo, hi = (None if b is None else _as_tensor(b, input).to(dtype) for b in (min, max))
+        return ClampTensor.apply(input.to(dtype), lo, hi)
     if input.array.dtype.kind != "f":
         # an integer tensor clamped to float bounds gives floats, as in PyTorch
         for bound in (min, max):
@@ -945,10 +1151,17 @@ clip = clamp
 
 
 def square(input):
+    if isinstance(input, Tensor) and input.array.dtype == np.bool_:
+        input = input.long()    # PyTorch squares bools as int64
     return mul(input, input)
 
 
 def sign(input):
+    if input.array.dtype == np.bool_:
+        return Clone.apply(input)
+    if input.array.dtype.kind == "f":
+        from .ops_math import Sgn      # sign(nan) = 0 and a zero gradient, as PyTorch
+        return Sgn.apply(input)
     return Tensor(get_array_module(input.array).sign(input.array))
 
 
@@ -972,9 +1185,9 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
     dim, keepdim = _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims)
     if dtype is not None:
         input = input.to(dtype)
-    elif input.array.dtype.kind in "bi" and input.array.dtype != np.int64:
+    elif input.array.dtype.kind in "biu" and input.array.dtype != np.int64:
         input = input.long()  # PyTorch sums bools and ints in int64
-    return Sum.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+    return Sum.apply(input, axes=_reduce_dims(dim, input.ndim), keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
@@ -984,17 +1197,17 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if input.array.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {input.array.dtype}")
-    return Mean.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+    return Mean.apply(input, axes=_reduce_dims(dim, input.ndim), keepdim=keepdim)
 
 
 def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = _check_dim_kw(None if dim == () else dim, axis), _keepdim_kw(keepdim, keepdims)
-    return AMax.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, minimum=False)
+    return AMax.apply(input, axes=_reduce_dims(dim, input.ndim), keepdim=keepdim, minimum=False)
 
 
 def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     dim, keepdim = _check_dim_kw(None if dim == () else dim, axis), _keepdim_kw(keepdim, keepdims)
-    return AMax.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, minimum=True)
+    return AMax.apply(input, axes=_reduce_dims(dim, input.ndim), keepdim=keepdim, minimum=True)
 
 
 def _max_or_min(input, dim, keepdim, minimum, other):
@@ -1005,7 +1218,8 @@ def _max_or_min(input, dim, keepdim, minimum, other):
         if input.array.size == 0:
             raise RuntimeError(f"{'min' if minimum else 'max'}(): Expected reduction dim to be "
                                f"specified for input.numel() == 0.")
-        return AMax.apply(input, axes=tuple(range(input.ndim)), keepdim=False, minimum=minimum)
+        return AMax.apply(input, axes=tuple(range(input.ndim)), keepdim=False, minimum=minimum,
+                          nan_ties=True)
     d = _norm_dims(dim, input.ndim)
     d = d[0] if d else 0
     values = MaxDim.apply(input if input.ndim else input.reshape(1), dim=d, keepdim=keepdim,
@@ -1060,13 +1274,13 @@ def _arg(input, dim, keepdim, fname):
         if keepdim:
             r = xp.reshape(r, (1,) * x.ndim)
     else:
-        r = getattr(xp, fname)(x, axis=_norm_dims(dim, x.ndim)[0], keepdims=keepdim) if x.ndim \
-            else xp.asarray(0)
+        d = _norm_dim(dim, x.ndim)
+        r = getattr(xp, fname)(x, axis=d, keepdims=keepdim) if x.ndim else xp.asarray(0)
     return Tensor(xp.asarray(r, dtype=np.int64))
 
 
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
-        keepdims=None):
+        keepdims=None, _node=Var):
     dim, keepdim = _check_dim_kw(dim, axis), _keepdim_kw(keepdim, keepdims)
     if unbiased is not None and correction is not None:
         raise ValueError("var: pass either unbiased or correction, not both")
@@ -1074,19 +1288,19 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
         unbiased, dim = dim, None
     c = correction if correction is not None else (1 if unbiased in (None, True) else 0)
     if input.array.dtype.kind != "f":
-        raise RuntimeError(f"std and var only support floating point dtypes (got "
-                           f"{input.array.dtype}): call .float() first")
-    return Var.apply(input, axes=_norm_dims(dim, input.ndim), keepdim=keepdim, correction=c)
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    return _node.apply(input, axes=_reduce_dims(dim, input.ndim), keepdim=keepdim, correction=c,
+                       full=dim is None or not input.ndim)
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
         keepdims=None):
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
-                    keepdims=keepdims))
+    return var(input, dim, unbiased, keepdim, correction=correction, axis=axis,
+               keepdims=keepdims, _node=Std)
 
 
 def logsumexp(input, dim, keepdim=False):
-    return LogSumExp.apply(_float(input), axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+    return LogSumExp.apply(_float(input), axes=_reduce_dims(dim, input.ndim), keepdim=keepdim)
 
 
 def softmax(input, dim=None, dtype=None):
@@ -1102,18 +1316,27 @@ def log_softmax(input, dim=None, dtype=None):
 def _softmax_dim(x, dim):
     if dim is None:  # PyTorch's legacy implicit choice
         dim = 0 if x.ndim in (0, 1, 3) else 1
-    return _norm_dims(dim, x.ndim)[0] if x.ndim else 0
+    return _norm_dim(dim, x.ndim)
 
 
 def norm(input, p="fro", dim=None, keepdim=False):
-    """Vector p-norm (p = 2/'fro', 1, inf or any positive number)."""
+    """Vector p-norm (p = 2/'fro', 1, inf, -inf, 0 or any other number)."""
     if p in ("fro", 2, 2.0):
-        return Norm.apply(_float(input), axes=_norm_dims(dim, input.ndim), keepdim=keepdim)
+        return Norm.apply(_float(input), axes=_reduce_dims(dim, input.ndim), keepdim=keepdim)
     if p == 1:
         return sum(abs(input), dim, keepdim)
     if p in (float("inf"), "inf"):
         return amax(abs(input), dim if dim is not None else (), keepdim)
-    return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+    if p in (float("-inf"), "-inf"):
+        return amin(abs(input), dim if dim is not None else (), keepdim)
+    if p == 0:      # the number of nonzero entries (its gradient is zero: not recorded)
+        x = _float(input)
+        return Tensor(sum(Tensor(x.array != 0), dim, keepdim).array.astype(x.array.dtype))
+    axes = _reduce_dims(dim, input.ndim)
+    if p < 0 and any(input.shape[a] == 0 for a in axes):
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p} norm on an empty tensor "
+                           f"because the operation does not have an identity")
+    return PNorm.apply(_float(input), p=float(p), axes=axes, keepdim=keepdim)
 
 
 # shapes ------------------------------------------------------------------
@@ -1149,10 +1372,10 @@ def reshape(input, *shape):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
+    # each dim checked on its own (a modulo would take an out-of-range dim)
+    s, e = _norm_dim(start_dim, input.ndim), _norm_dim(end_dim, input.ndim)
     if input.ndim == 0:
         return reshape(input, 1)
-    s, e = _norm_dims((start_dim, end_dim), input.ndim) if start_dim % input.ndim != end_dim % input.ndim \
-        else (start_dim % input.ndim,) * 2
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input.shape[:s] + (math.prod(input.shape[s:e + 1]),) + input.shape[e + 1:]
@@ -1188,9 +1411,9 @@ def permute(input, *dims):
 
 def transpose(input, dim0, dim1):
     axes = list(range(input.ndim))
-    d0, d1 = (_norm_dims(dim0, input.ndim)[0], _norm_dims(dim1, input.ndim)[0]) if input.ndim \
-        else (0, 0)
-    axes[d0], axes[d1] = axes[d1], axes[d0]
+    d0, d1 = _norm_dim(dim0, input.ndim), _norm_dim(dim1, input.ndim)
+    if axes:
+        axes[d0], axes[d1] = axes[d1], axes[d0]
     return Permute.apply(input, axes=tuple(axes))
 
 
@@ -1237,6 +1460,9 @@ def cat(tensors, dim=0):
     # PyTorch skips legacy 1-D empty tensors
     nonempty = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or tensors[:1]
     ref = nonempty[0]
+    for i, t in enumerate(tensors):
+        if not t.ndim:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
     d = _norm_dims(dim, ref.ndim)[0]
     for i, t in enumerate(nonempty):
         if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape))
@@ -1258,6 +1484,7 @@ def stack(tensors, dim=0):
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
     shape = tensors[0].shape
+    _norm_dim(dim, len(shape) + 1)     # PyTorch checks the dim first
     for i, t in enumerate(tensors):
         if t.shape != shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
@@ -1266,13 +1493,20 @@ def stack(tensors, dim=0):
 
 
 def split(tensor, split_size_or_sections, dim=0):
+    if not tensor.ndim:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _norm_dims(dim, tensor.ndim)[0]
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
-        if step <= 0:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got {step}")
-        sizes = [builtins.min(step, n - s) for s in range(0, n, step)] or [0]
+        if step < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got "
+                               f"split_size={step}")
+        if step == 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
+                               f"dimension size of {n}")
+        sizes = [builtins.min(step, n - s) for s in range(0, n, step)] if step else []
+        sizes = sizes or [0]
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
@@ -1287,11 +1521,20 @@ def split(tensor, split_size_or_sections, dim=0):
 
 
 def chunk(input, chunks, dim=0):
-    n = input.shape[_norm_dims(dim, input.ndim)[0]]
-    return split(input, builtins.max(-(-n // chunks), 1), dim)
+    if not input.ndim:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = _norm_dims(dim, input.ndim)[0]
+    n = input.shape[d]
+    if n == 0:      # PyTorch gives ``chunks`` empty pieces here
+        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
+    return split(input, -(-n // chunks), d)
 
 
 def narrow(input, dim, start, length):
+    if not input.ndim:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = _norm_dims(dim, input.ndim)[0]
     size = input.shape[d]
     start = int(start.item()) if isinstance(start, Tensor) else int(start)
@@ -1307,6 +1550,8 @@ def narrow(input, dim, start, length):
 
 
 def unbind(input, dim=0):
+    if not input.ndim:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
     d = _norm_dims(dim, input.ndim)[0]
     return tuple(GetItem.apply(input, index=(slice(None),) * d + (i,))
                  for i in range(input.shape[d]))
@@ -1473,6 +1718,14 @@ def _index_along(fname, what, input, dim, index):
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {what} "
                            f"tensor ({idx.ndim} vs {input.ndim})")
     d = _norm_dims(dim, input.ndim)[0]
+    for i, (m, n) in enumerate(zip(idx.shape, input.shape)):
+        if i != d and m > n:        # (NumPy would index out of bounds: an IndexError)
+            if fname == "gather":
+                raise RuntimeError(f"Size does not match at dimension {i} expected index "
+                                   f"{list(idx.shape)} to be no larger than self "
+                                   f"{list(input.shape)} apart from dimension {d}")
+            raise RuntimeError(f"Expected index {list(idx.shape)} to be no larger than self "
+                               f"{list(input.shape)} apart from dimension {d}")
     # no wrap-around of negative indices: PyTorch rejects them here
     if idx.size and (idx.min() < 0 or idx.max() >= input.shape[d]):
         bad = int(idx.max()) if idx.max() >= input.shape[d] else int(idx.min())
@@ -1523,7 +1776,7 @@ class Expm1(Function):
 class CumSum(Function):
     def forward(self, x, *, dim):
         self.dim = dim
-        return get_array_module(x).cumsum(x, axis=dim)
+        return get_array_module(x).cumsum(x, axis=dim, dtype=x.dtype)     # NumPy: int32 -> int64
 
     def backward(self, xp, gy):
         # the gradient of a running sum is the running sum from the end
@@ -1560,23 +1813,41 @@ def cumsum(input, dim=None, dtype=None, *, axis=None):
     dim = _check_dim_kw(dim, axis)
     if dim is None:
         raise TypeError('cumsum() missing 1 required positional arguments: "dim"')
+    input = _cumulative_dtype(input, dtype)
+    d = _norm_dim(dim, input.ndim)
+    if not input.ndim:
+        return CumSum.apply(input.reshape(1), dim=0).reshape(())
+    return CumSum.apply(input, dim=d)
+
+
+def _cumulative_dtype(input, dtype):
+    """cumsum/cumprod's dtype: the one asked for, else int64 for bools and
+    integers (PyTorch's), else the input's."""
+    if dtype is not None:
+        return input.to(dtype)
+    if input.array.dtype.kind in "biu" and input.array.dtype != np.int64:
+        return input.long()
+    return input
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    """Product as exp(sum(log|x|)) with signs would lose zeros; use a Function-free
+    composition that is exact: reduce by multiplication over the unbound slices.
+    Bools and integers multiply in int64, as PyTorch's."""
     if dtype is not None:
         input = input.to(dtype)
-    return CumSum.apply(input, dim=_norm_dims(dim, input.ndim)[0])
-
-
-def prod(input, dim=None, keepdim=False):
-    """Product as exp(sum(log|x|)) with signs would lose zeros; use a Function-free
-    composition that is exact: reduce by multiplication over the unbound slices."""
+    elif input.array.dtype.kind in "biu" and input.array.dtype != np.int64:
+        input = input.long()
     if dim is None:
         input, dim = input.reshape(-1), 0
-    d = _norm_dims(dim, input.ndim)[0]
+    d = _norm_dim(dim, input.ndim)
+    if not input.ndim:          # a 0-d tensor is its own product, shape () even with keepdim
+        return Clone.apply(input)
     out = None
     for s in unbind(input, d):
         out = s if out is None else out * s
-    if out is None:
-        shape = _reduced_shape(input.shape, (d,), keepdim)
-        return Tensor(get_array_module(input.array).ones(shape, dtype=input.dtype))
+    if out is None:             # the empty product, 1, still in the graph as PyTorch's
+        return Sum.apply(input, axes=(d,), keepdim=keepdim) + 1
     return unsqueeze(out, d) if keepdim else out
 
 
@@ -1589,11 +1860,14 @@ class CumProd(Function):
 
     def forward(self, x, *, dim):
         self.dim = dim
-        y = get_array_module(x).cumprod(x, axis=dim)
+        y = get_array_module(x).cumprod(x, axis=dim, dtype=x.dtype)
         self.save_for_backward(x, y)
+        self.single = x.size <= 1 or x.shape[dim] == 1
         return y
 
     def backward(self, xp, gy):
+        if self.single:     # y = x: PyTorch passes gy on as it is (no nan / nan from a nan x)
+            return gy
         x, y = self.saved_tensors
         d = self.dim
         is_zero = _data(x) == 0
@@ -1784,7 +2058,9 @@ def _einsum_explicit(equation, shapes):
 def diagonal(input, offset=0, dim1=0, dim2=1):
     """The diagonal ``offset`` of the matrices spanned by ``dim1`` and ``dim2``,
     as the last dim of the result (a copy here, a view in PyTorch)."""
-    d1, d2 = _norm_dims((dim1, dim2), input.ndim)
+    d1, d2 = _norm_dim(dim1, input.ndim), _norm_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n1, n2 = input.shape[d1], input.shape[d2]
     length = builtins.max(builtins.min(n1, n2 - offset) if offset >= 0 else
                           builtins.min(n1 + offset, n2), 0)
@@ -1822,9 +2098,11 @@ def trace(input):
 
 
 def cumprod(input, dim, dtype=None):
-    if dtype is not None:
-        input = input.to(dtype)
-    return CumProd.apply(input, dim=_norm_dims(dim, input.ndim)[0] if input.ndim else 0)
+    input = _cumulative_dtype(input, dtype)
+    d = _norm_dim(dim, input.ndim)
+    if not input.ndim:      # NumPy's cumprod of a 0-d array has shape (1,)
+        return CumProd.apply(input.reshape(1), dim=0).reshape(())
+    return CumProd.apply(input, dim=d)
 
 
 def roll(input, shifts, dims=None):
@@ -1841,7 +2119,7 @@ def roll(input, shifts, dims=None):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
                            f"dims:{len(dims)}")
     return Roll.apply(input, shifts=tuple(int(s) for s in shifts),
-                      dims=tuple(_norm_dims(d, input.ndim)[0] for d in dims))
+                      dims=tuple(_norm_dim(d, input.ndim) for d in dims))
 
 
 # --------------------------------------------------------------------------
@@ -1891,7 +2169,7 @@ def rot90(input, k=1, dims=(0, 1)):
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
     if input.ndim < 2:
         raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
-    d0, d1 = (_norm_dims(d, input.ndim)[0] for d in dims)
+    d0, d1 = (_norm_dim(d, input.ndim) for d in dims)
     if d0 == d1:
         raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
                            f"dim1 = {d1}")
@@ -1923,16 +2201,25 @@ def triu(input, diagonal=0):
     return _triangle(input, diagonal, upper=True)
 
 
+def _sort_order(x, d, descending):
+    """Stable argsort along ``d`` (int64), NaN counted as the largest value,
+    as PyTorch: last ascending, first descending.  Descending sorts the
+    reversed array and reverses back, which keeps ties in their order (a
+    negated key would not: -nan is nan, and unsigned integers wrap)."""
+    xp = get_array_module(x)
+    if not descending:
+        return xp.argsort(x, axis=d, kind="stable").astype(np.int64)
+    rev = xp.flip(xp.argsort(xp.flip(x, d), axis=d, kind="stable"), d)
+    return (x.shape[d] - 1 - rev).astype(np.int64)
+
+
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along ``dim``; values carry the gradient."""
-    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    d = _norm_dim(dim, input.ndim)
     x = input.array if input.ndim else input.array.reshape(1)
-    xp = get_array_module(x)
-    # descending: a stable sort of the negated values keeps ties in order
-    key = x if not descending else ~x if x.dtype == np.bool_ else -x
-    idx = xp.argsort(key, axis=d, kind="stable")
-    values = gather(input if input.ndim else input.reshape(1), d, Tensor(idx.astype(np.int64)))
-    indices = Tensor(idx.astype(np.int64))
+    idx = _sort_order(x, d, descending)
+    values = gather(input if input.ndim else input.reshape(1), d, Tensor(idx))
+    indices = Tensor(idx)
     if not input.ndim:
         values, indices = values.reshape(()), indices.reshape(())
     return return_types.sort((values, indices))
@@ -1943,7 +2230,20 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    return input.topk(k, dim, largest, sorted)
+    """The k largest (smallest) along ``dim``, in order; NaN counts as the
+    largest, as in PyTorch.  Among ties PyTorch's order comes from its
+    selection algorithm; here it is the order of the input."""
+    d = _norm_dim(dim, input.ndim)
+    x = input if input.ndim else input.reshape(1)
+    if not 0 <= k <= x.shape[d]:
+        raise RuntimeError("selected index k out of range")
+    order = _sort_order(x.array, d, largest)
+    # a 0-d input gives itself, for k = 0 too (PyTorch's)
+    idx = get_array_module(order).take(order, np.arange(k if input.ndim else 1), axis=d)
+    values, indices = gather(x, d, Tensor(idx)), Tensor(idx)
+    if not input.ndim:
+        values, indices = values.reshape(()), indices.reshape(())
+    return return_types.topk((values, indices))
 
 
 def histogram(input, bins=100, *, range=None, weight=None, density=False):
@@ -1971,7 +2271,22 @@ def index_select(input, dim, index):
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_select(): Index is supposed to be a vector of integers "
                          f"(got {idx.ndim}-D {idx.dtype})")
-    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    d = _norm_dim(dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if not input.ndim and idx.size != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got "
+                           f"{idx.size} value(s)")
+    if input.ndim and n == 0 and idx.size:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
+    # no wrap-around of negative indices: PyTorch rejects them (its dim-1 and empty-input
+    # kernels with another error than the others')
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        if d != 1 and input.array.size:
+            raise IndexError("index out of range in self")
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise RuntimeError(f"INDICES element is out of DATA bounds, id={bad} axis_dim={n}")
+    if not input.ndim:
+        return Clone.apply(input)
     return GetItem.apply(input, index=(slice(None),) * d + (idx.reshape(-1),))
 
 
@@ -1985,7 +2300,7 @@ def index_add(input, dim, index, source, *, alpha=1):
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
                            f"{idx.dtype}")
-    d = _norm_dims(dim, input.ndim)[0] if input.ndim else 0
+    d = _norm_dim(dim, input.ndim)
     idx = idx.reshape(-1)
     if source.ndim and idx.size != source.shape[d]:
         raise RuntimeError(f"index_add_(): Number of indices ({idx.size}) should be equal to "
