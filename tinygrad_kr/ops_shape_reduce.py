@@ -3,8 +3,9 @@ core ops (ops.py) so that their gradients come from ops already checked.
 
 Selections (median, quantile, kthvalue, mode, cummax...) find their positions
 on arrays and then pick the values with ``gather``/getitem, which carry the
-gradient to the chosen entries.  Only logcumsumexp and scatter_reduce's
-'prod', 'amax' and 'amin' (ScatterReduce) have Functions of their own.
+gradient to the chosen entries.  Only logcumsumexp, the whole-tensor median
+(its gradient shared among ties) and scatter_reduce's 'prod', 'amax' and
+'amin' (ScatterReduce) have Functions of their own.
 """
 import builtins
 import itertools
@@ -49,7 +50,7 @@ def _xp(t):
 
 
 def _dim(dim, ndim):
-    return _norm_dims(dim, ndim)[0] if ndim else 0
+    return _ops._norm_dim(dim, ndim)   # a 0-d tensor takes dim 0 or -1 only, as PyTorch
 
 
 def _long(a):
@@ -129,6 +130,10 @@ def take_along_dim(input, indices, dim=None):
                            f"and {indices.ndim} dimensions for indices")
     ishape, jshape = list(input.shape), list(indices.shape)
     ishape[d] = jshape[d] = 1
+    for k, (m, n) in enumerate(zip(ishape, jshape)):
+        if m != n and 1 not in (m, n):      # PyTorch's broadcasting error (not NumPy's)
+            raise RuntimeError(f"The size of tensor a ({m}) must match the size of tensor b "
+                               f"({n}) at non-singleton dimension {k}")
     b = list(np.broadcast_shapes(tuple(ishape), tuple(jshape)))
     xs, js = list(b), list(b)
     xs[d], js[d] = input.shape[d], indices.shape[d]
@@ -140,6 +145,8 @@ def take_along_dim(input, indices, dim=None):
 
 
 def select(input, dim, index):
+    if not input.ndim:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
     d = _dim(dim, input.ndim)
     n = input.shape[d]
     if not -n <= index < n:
@@ -532,7 +539,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 
 def count_nonzero(input, dim=None):
     x = input.array
-    axes = None if dim is None else _norm_dims(dim, x.ndim)
+    axes = None if dim is None else _ops._reduce_dims(dim, x.ndim)
     return Tensor(get_array_module(x).asarray((x != 0).sum(axis=axes), dtype=np.int64))
 
 
@@ -562,13 +569,31 @@ def _pick(input, d, order, k, keepdim):
     return values, indices
 
 
+class Median(Function):
+    """median() / nanmedian() of a whole tensor: the value picked, with its
+    gradient shared evenly among the entries equal to it (among the NaNs for a
+    NaN result), as PyTorch's evenly_distribute_backward.  (Along a dim the
+    gradient goes to the one index returned, as there.)"""
+
+    def forward(self, x, *, value):
+        xp = get_array_module(x)
+        mask = xp.isnan(x) if x.dtype.kind == "f" and xp.isnan(value) else x == value
+        self.weight = mask / mask.sum()
+        if x.dtype.kind == "f":
+            self.weight = self.weight.astype(x.dtype, copy=False)
+        return xp.asarray(value, dtype=x.dtype)
+
+    def backward(self, xp, gy):
+        return gy * self.weight
+
+
 def _median(input, dim, keepdim, ignore_nan, name):
     cls = getattr(return_types, name)
     if dim is None:
         if input.numel() == 0:
             return Tensor(_xp(input).full((), np.nan, input.array.dtype))
         v, _ = _median(input.reshape(-1), 0, False, ignore_nan, name)
-        return v
+        return Median.apply(input, value=v.array)
     d = _dim(dim, input.ndim)
     x = input if input.ndim else input.reshape(1)
     if x.shape[d] == 0:
@@ -739,6 +764,9 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
 def _cum_ext(input, dim, minimum):
     """Running max (min) along ``dim`` and the index of its last occurrence (a
     NaN, once seen, stays, at the last NaN's index), as PyTorch's cummax."""
+    if not input.ndim and dim not in (0, -1):
+        raise IndexError(f"{'cummin' if minimum else 'cummax'}(): Expected reduction dim -1 or 0 "
+                         f"for scalar but got {dim}")
     d = _dim(dim, input.ndim)
     x = input if input.ndim else input.reshape(1)
     a = x.array
@@ -825,8 +853,10 @@ def logcumsumexp(input, dim):
         raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for '
                                   f"'{scalar_type_name(input.array.dtype)}'")
     x = input
-    return LogCumSumExp.apply(x if x.ndim else x.reshape(1), dim=_dim(dim, x.ndim)) \
-        .reshape(x.shape)
+    d = _dim(dim, x.ndim)
+    if not x.ndim:      # itself, and its gradient passes as it is (PyTorch's, even for nan)
+        return _ops.Clone.apply(x)
+    return LogCumSumExp.apply(x, dim=d)
 
 
 # --------------------------------------------------------------------------
@@ -851,7 +881,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
                            f"but got {scalar_type_name(input.array.dtype)}")
     xp = _xp(input)
-    axes = _norm_dims(dim, input.ndim)
+    axes = _ops._reduce_dims(dim, input.ndim)
     cnt = (~xp.isnan(input.array)).sum(axis=axes, keepdims=keepdim).astype(input.array.dtype)
     return nansum(input, dim, keepdim) / Tensor(cnt)
 
@@ -1000,6 +1030,9 @@ def column_stack(tensors):
 
 
 def tensor_split(input, indices_or_sections, dim=0):
+    if not input.ndim:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
     d = _dim(dim, input.ndim)
     n = input.shape[d]
     ios = indices_or_sections
@@ -1079,6 +1112,9 @@ def ravel(input):
 
 def unflatten(input, dim, sizes):
     d = _dim(dim, input.ndim)
+    if not input.ndim:
+        raise RuntimeError(f"unflatten got an unexpected error:\nDimension specified as {dim} but "
+                           f"tensor has no dimensions")
     sizes = list(sizes)
     if not sizes:
         raise RuntimeError("unflatten: sizes must be non-empty")
@@ -1213,8 +1249,8 @@ def block_diag(*tensors):
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     nd = input.ndim + 1
-    d1, d2 = _norm_dims((dim1, dim2), nd) if dim1 % nd != dim2 % nd else (None, None)
-    if d1 is None:
+    d1, d2 = _dim(dim1, nd), _dim(dim2, nd)     # each checked first, as PyTorch
+    if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     n = input.shape[-1] if input.ndim else 1
     x = input if input.ndim else input.reshape(1)
