@@ -428,6 +428,8 @@ GRADCHECK = {
     "Logit": (tkr.logit, [UNARY["logit"][:4]]),
     "Trunc": (tkr.frac, [np.array([0.3, -1.3, 0.7, 2.5])]),
     "Sgn": (tkr.sgn, [np.array([0.3, -1.3, 0.7, 2.5])]),
+    "Floor_Ceil_Round": (lambda t: t.floor() + t.ceil() + t.round(),
+                         [np.array([0.3, -1.3, 0.7, 2.4])]),
     "Atan2": (tkr.atan2, [A[:4], B[:4]]), "Hypot": (tkr.hypot, [A[:4], B[:4]]),
     "LogAddExp": (tkr.logaddexp, [A[:4], B[:4]]),
     "LogAddExp2": (tkr.logaddexp2, [A[:4], B[:4]]),

@@ -20,7 +20,7 @@ import numpy as np
 from . import dtypes as _dt
 from .autograd.function import Function
 from .backend import get_array_module
-from .ops import _promote, _result_dtype, clamp, div, mul, pow, sub, where
+from .ops import _promote, _result_dtype, _rounded_quotient, clamp, div, mul, pow, sub, where
 from .dtypes import scalar_type_name
 from .tensor import Tensor, _as_tensor
 
@@ -278,15 +278,23 @@ class Sinc(_Unary):
 
 
 class Logit(_Unary):
-    """log(x / (1 - x)); the derivative 1 / (x (1 - x)) is nan outside [0, 1], as PyTorch."""
+    """log(x / (1 - x)), x first clamped to [eps, 1 - eps] if eps is given.
+    The derivative 1 / (x (1 - x)) is nan outside [0, 1], and with eps 0
+    outside [eps, 1 - eps], as PyTorch's (as a clamp then logit it would be
+    0 * inf = nan at a clamped 0 or 1)."""
 
     @staticmethod
-    def array(x):
-        return get_array_module(x).log(x / (1 - x))
+    def array(x, eps=None):
+        xp = get_array_module(x)
+        if eps is not None:
+            x = xp.clip(x, eps, 1 - eps)
+        return xp.log(x / (1 - x))
 
     def derivative(self, xp, x, y, gy):
-        outside = (x < 0) | (x > 1)
-        return xp.where(outside, np.nan, gy / (x * (1 - x)))
+        eps = self.options.get("eps")
+        lo, hi = (0, 1) if eps is None else (eps, 1 - eps)
+        outside = (x < lo) | (x > hi)
+        return xp.where(outside, np.nan if eps is None else 0, gy / (x * (1 - x)))
 
 
 class _Step(_Unary):
@@ -301,6 +309,38 @@ class Trunc(_Step):
     @staticmethod
     def array(x):
         return get_array_module(x).trunc(x)
+
+
+class Floor(_Step):
+    @staticmethod
+    def array(x):
+        return get_array_module(x).floor(x)
+
+
+class Ceil(_Step):
+    @staticmethod
+    def array(x):
+        return get_array_module(x).ceil(x)
+
+
+class Round(_Step):
+    """Half to even, as PyTorch (and NumPy)."""
+
+    @staticmethod
+    def array(x, decimals=0):
+        return get_array_module(x).round(x, decimals)
+
+
+def _rounded(input, how, decimals=0):
+    """floor / ceil / round of a float tensor in the graph with a zero
+    gradient (PyTorch's FloorBackward0 and friends); integers are their own."""
+    t = _tensor(input)
+    if t.array.dtype.kind != "f":
+        xp = get_array_module(t.array)
+        return Tensor(xp.round(t.array, decimals) if how == "round" else t.array.copy())
+    if how == "round":
+        return Round.apply(t, decimals=decimals)
+    return (Floor if how == "floor" else Ceil).apply(t)
 
 
 class Sgn(_Step):
@@ -391,8 +431,7 @@ class Remainder(Function):
         xp = get_array_module(a)
         with np.errstate(all="ignore"):
             if self.needs_input_grad[1]:
-                q = a / b
-                self.quotient = xp.floor(q) if mode == "floor" else xp.trunc(q)
+                self.quotient = _rounded_quotient(xp, a, b, mode)
             return xp.remainder(a, b) if mode == "floor" else xp.fmod(a, b)
 
     def backward(self, xp, gy):
@@ -492,10 +531,7 @@ def polygamma(n, input):
 
 
 def logit(input, eps=None):
-    x = _to_float(input)
-    if eps is not None:
-        x = clamp(x, eps, 1 - eps)
-    return Logit.apply(x)
+    return Logit.apply(_to_float(input), eps=eps)
 
 
 def trunc(input):
