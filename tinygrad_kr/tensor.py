@@ -500,7 +500,7 @@ class Tensor(TensorFields):
         index = _convert_index(index, self.shape)
         if not self._records_inplace(value):
             self._bump_version()
-            self.array[index] = value.array if isinstance(value, Tensor) else value
+            _ops._assign(self.array, index, value.array if isinstance(value, Tensor) else value)
             return
         # SetItem copies its input before writing: the old value needs no copy here
         self._rebase(_ops.SetItem.apply(Tensor._make(self.array, self.grad_fn), value,
@@ -738,10 +738,14 @@ class Tensor(TensorFields):
             self.array, _data(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor(self.array.all(axis=dim, keepdims=keepdim))
+        axes = None if dim is None else _ops._norm_dims(dim, self.ndim)   # PyTorch's dim checks
+        r = self.array.all(axis=axes, keepdims=keepdim)
+        return Tensor(r.astype(np.uint8) if self.array.dtype == np.uint8 else r)   # as PyTorch
 
     def any(self, dim=None, keepdim=False):
-        return Tensor(self.array.any(axis=dim, keepdims=keepdim))
+        axes = None if dim is None else _ops._norm_dims(dim, self.ndim)
+        r = self.array.any(axis=axes, keepdims=keepdim)
+        return Tensor(r.astype(np.uint8) if self.array.dtype == np.uint8 else r)
 
     def isnan(self):
         return Tensor(get_array_module(self.array).isnan(self.array))
@@ -753,23 +757,22 @@ class Tensor(TensorFields):
         return Tensor(get_array_module(self.array).isinf(self.array))
 
     def floor(self):
-        return Tensor(get_array_module(self.array).floor(self.array))
+        from .ops_math import _rounded     # in the graph, zero gradient (PyTorch's)
+        return _rounded(self, "floor")
 
     def ceil(self):
-        return Tensor(get_array_module(self.array).ceil(self.array))
+        from .ops_math import _rounded
+        return _rounded(self, "ceil")
 
     def round(self, decimals=0):
-        return Tensor(get_array_module(self.array).round(self.array, decimals))
+        from .ops_math import _rounded
+        return _rounded(self, "round", decimals)
 
-    def argsort(self, dim=-1, descending=False):
-        x = -self.array if descending else self.array
-        return Tensor(get_array_module(x).argsort(x, axis=dim, kind="stable").astype(np.int64))
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.argsort(self, dim, descending, stable)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
-        idx = self.argsort(dim, descending=largest).array
-        idx = get_array_module(idx).take(idx, np.arange(k), axis=dim)
-        from .return_types import topk
-        return topk((gather(self, dim, Tensor(idx)), Tensor(idx)))
+        return _ops.topk(self, k, dim, largest, sorted)
 
     def masked_fill(self, mask, value):
         # the result keeps self's dtype, as in PyTorch (an int tensor stays int)
@@ -913,7 +916,7 @@ def _to_device(t, dev):
 
 
 from .ops import (  # noqa: E402  (ops import Tensor from this module)
-    Cast, Clone, ToDevice, abs, add, clamp, div, gather, getitem, matmul, mul, neg, permute, pow, sub,
+    Cast, Clone, ToDevice, abs, add, clamp, div, getitem, matmul, mul, neg, permute, pow, sub,
     transpose, unbind, where, _convert_index)
 from . import ops as _ops  # noqa: E402
 from .autograd.function import backward as _autograd_backward  # noqa: E402
