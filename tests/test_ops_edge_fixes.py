@@ -91,3 +91,29 @@ def test_adaptive_max_pool2d_with_several_nans_in_a_window_takes_torchs_index(ou
                                                                  return_indices=True)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
     np.testing.assert_array_equal(ours_idx.numpy(), their_idx.numpy())
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("case", [
+    lambda L: L.zeros(3).add_(L.zeros(2, 3)),          # in place: the result would grow
+    lambda L: L.zeros(3).mul_(L.zeros(2)),             # not broadcastable
+    lambda L: L.zeros(2, 3) + L.zeros(4),
+    lambda L: L.zeros(5, 2, 3) * L.zeros(4, 1, 3),
+    lambda L: L.zeros(3) - 2 * L.ones(2, dtype=L.float64),   # the promoting path
+    lambda L: L.abs(L.tensor([True, False])),
+    lambda L: L.tensor([True]).abs_(),
+    lambda L: -L.tensor([True]),
+])
+def test_shape_and_bool_errors_are_torchs(case):
+    with pytest.raises(Exception) as theirs:
+        case(torch)
+    with pytest.raises(Exception) as ours:
+        case(tk)
+    assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0, 3), (0,), (3, 0)])
+def test_strides_of_empty_tensors_are_torchs(shape):
+    assert tk.zeros(*shape).stride() == torch.zeros(*shape).stride()

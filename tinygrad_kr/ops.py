@@ -901,16 +901,34 @@ def _data(x):
 
 
 def _binary(cls, a, b):
-    # fast paths: same-dtype tensors, or a float tensor with a Python number
-    # (NumPy keeps the tensor's dtype for Python scalars, as PyTorch does)
-    if isinstance(a, Tensor):
-        if isinstance(b, Tensor):
-            if a.array.dtype is b.array.dtype and a.array.__class__ is b.array.__class__:
+    try:
+        # fast paths: same-dtype tensors, or a float tensor with a Python number
+        # (NumPy keeps the tensor's dtype for Python scalars, as PyTorch does)
+        if isinstance(a, Tensor):
+            if isinstance(b, Tensor):
+                if a.array.dtype is b.array.dtype and a.array.__class__ is b.array.__class__:
+                    return cls.apply(a, b)
+            elif (b.__class__ is float or b.__class__ is int) and a.array.dtype.kind == "f":
                 return cls.apply(a, b)
-        elif (b.__class__ is float or b.__class__ is int) and a.array.dtype.kind == "f":
-            return cls.apply(a, b)
-    a, b = _promote(a, b)
-    return cls.apply(a, b)
+        a, b = _promote(a, b)
+        return cls.apply(a, b)
+    except ValueError:      # NumPy's "operands could not be broadcast": PyTorch's error
+        check_broadcastable(getattr(a, "shape", ()), getattr(b, "shape", ()))
+        raise
+
+
+def check_broadcastable(shape_a, shape_b):
+    """Raise PyTorch's RuntimeError if the shapes do not broadcast (the first
+    mismatch from the right, numbered in the broadcast result's dims)."""
+    shape_a, shape_b = tuple(shape_a), tuple(shape_b)
+    ndim = builtins.max(len(shape_a), len(shape_b))
+    for i in range(ndim - 1, -1, -1):
+        offset = ndim - 1 - i
+        size_a = shape_a[len(shape_a) - 1 - offset] if offset < len(shape_a) else 1
+        size_b = shape_b[len(shape_b) - 1 - offset] if offset < len(shape_b) else 1
+        if size_a != size_b and size_a != 1 and size_b != 1:
+            raise RuntimeError(f"The size of tensor a ({size_a}) must match the size of tensor b "
+                               f"({size_b}) at non-singleton dimension {i}")
 
 
 def _promote(a, b):
@@ -1085,6 +1103,10 @@ def where(condition, input=None, other=None):
 
 
 def neg(input):
+    if isinstance(input, Tensor) and input.array.dtype == np.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
     return Neg.apply(input)
 
 
@@ -1101,6 +1123,8 @@ def sqrt(input):
 
 
 def abs(input):
+    if isinstance(input, Tensor) and input.array.dtype == np.bool_:
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return Abs.apply(input)
 
 

@@ -478,6 +478,9 @@ class Tensor(TensorFields):
             # the write below reuses self's and the node may have saved it (mul_
             # saves it for other's gradient).
             result = op(Tensor._make(self.array.copy(), self.grad_fn), other, **options)
+        if result.array.shape != self.array.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
+                               f"shape {list(result.shape)}")
         if result.array.dtype != self.array.dtype:
             if not np.can_cast(result.array.dtype, self.array.dtype, "same_kind"):
                 # PyTorch refuses to truncate an arithmetic result (int += 0.5)

@@ -48,7 +48,16 @@ def _index_array(index, what="index"):
 
 def stride(self, dim=None):
     """Steps, in elements, between neighbours along each dimension."""
-    steps = tuple(s // self.array.itemsize for s in self.array.strides)
+    if self.array.size == 0:
+        # NumPy reports 0 for every dim of an empty array; PyTorch's contiguous
+        # strides count a size-0 dim as 1
+        steps, step = [], 1
+        for n in reversed(self.shape):
+            steps.append(step)
+            step *= max(n, 1)
+        steps = tuple(reversed(steps))
+    else:
+        steps = tuple(s // self.array.itemsize for s in self.array.strides)
     if dim is None:
         return steps
     return steps[ops._norm_dims(dim, self.ndim)[0]] if self.ndim else steps[dim]
