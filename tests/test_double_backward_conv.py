@@ -1,7 +1,6 @@
 """Double backward (create_graph=True) through conv2d and conv_transpose2d
 (and conv1d / conv_transpose1d, which run on them): float64 gradgradchecks
 over the options, gradient penalties and a third derivative against PyTorch."""
-import zlib
 
 import numpy as np
 import pytest
@@ -9,20 +8,7 @@ import pytest
 import tinygrad_kr as tkr
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradgradcheck
-
-
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def _leaf(a):
-    return tkr.tensor(a, requires_grad=True)
-
-
-def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    return torch
+from cases import leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
 
 
 def _close(ours, theirs, tol=1e-10):

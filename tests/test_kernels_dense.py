@@ -9,7 +9,6 @@ typical size of a sum of ``k`` unit-variance products (sqrt(k)).
 """
 import itertools
 import os
-import zlib
 
 import numpy as np
 import pytest
@@ -18,14 +17,10 @@ from hypothesis import strategies as st
 
 from tinygrad_kr import kernels
 from needs import unavailable
+from cases import rng_for as _rng
 
 DTYPES = [np.float32, np.float64]
 EPS = {np.float32: 1e-5, np.float64: 1e-12}
-
-
-def _rng(*key):
-    """A generator seeded by the test's parameters (stable across runs)."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 def _pair(name):

@@ -6,7 +6,6 @@ import os
 import pickle
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from tinygrad_kr import kernels
 
+from cases import rng_for as _rng, torch_one_thread as _torch
 from needs import unavailable
 
 DTYPES = [np.float32, np.float64]
@@ -30,11 +30,6 @@ def _pair(name, group):
     if fn is None:
         unavailable(f"{name} is not compiled ({kernels.build_errors().get(group)})")
     return fn, kernels.reference(name)
-
-
-def _rng(*key):
-    """A generator seeded by the test's parameters (stable across runs)."""
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
 
 
 # -- cross entropy / nll: inputs ------------------------------------------------------------
@@ -335,12 +330,6 @@ def test_nll_loss_bad_targets_raise(target, exc):
 
 
 # -- twins against PyTorch (the oracle's oracle) --------------------------------------------
-
-def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)   # tiny problems: the thread pool only adds latency
-    return torch
-
 
 def test_loss_twins_match_torch():
     torch = _torch()

@@ -5,7 +5,6 @@ PyTorch in float32 and float64 over a spread of geometries, PyTorch's errors
 (both libraries' messages matched by the same pattern), reprs and state_dict
 keys, and a tiny 3-D CNN trained a few steps as PyTorch trains it."""
 import re
-import zlib
 
 import numpy as np
 import pytest
@@ -15,26 +14,7 @@ import tinygrad_kr.nn as nn
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
 from tinygrad_kr.nn._ops_3d import DepthFold, DepthUnfold
-
-
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    return torch
-
-
-def _leaf(a):
-    return tkr.tensor(a, requires_grad=True)
-
-
-def _distinct(shape, rng):
-    """float64 values at least 1e-2 apart (no max-pool near-ties)."""
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * 0.01 + rng.random(n) * 1e-3).reshape(shape) - n * 0.005
+from cases import distinct as _distinct, leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
 
 
 DTYPES = [np.float32, np.float64]

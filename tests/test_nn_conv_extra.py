@@ -1,7 +1,6 @@
 """conv1d, 1-D pooling, transposed convolutions and interpolate
 (nn/_ops_conv_extra.py) and their layers: float64 gradchecks, values and
 gradients against PyTorch in float32 and float64, PyTorch's errors and reprs."""
-import zlib
 
 import numpy as np
 import pytest
@@ -10,26 +9,7 @@ import tinygrad_kr as tkr
 import tinygrad_kr.nn as nn
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
-
-
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)
-    return torch
-
-
-def _leaf(a):
-    return tkr.tensor(a, requires_grad=True)
-
-
-def _distinct(shape, rng):
-    """float64 values at least 1e-2 apart (no max-pool near-ties)."""
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * 0.01 + rng.random(n) * 1e-3).reshape(shape) - n * 0.005
+from cases import distinct as _distinct, leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
 
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
@@ -597,7 +577,6 @@ def test_adaptive_pool1d_matches_torch(kind, size):
         np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
     with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
         getattr(F, name)(tkr.zeros(2, 3, 4, 5), 2)
-
 
 
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])

@@ -1,7 +1,6 @@
 """linear, conv2d, max/avg/adaptive pooling as differentiable ops
 (nn/_ops_dense.py): float64 gradchecks, and values and gradients against
 torch.nn.functional in float32 and float64."""
-import zlib
 
 import numpy as np
 import pytest
@@ -9,27 +8,7 @@ import pytest
 import tinygrad_kr as tkr
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
-
-
-def _rng(*key):
-    return np.random.default_rng(zlib.crc32(repr(key).encode()))
-
-
-def _torch():
-    torch = pytest.importorskip("torch")
-    torch.set_num_threads(1)   # tiny problems: a thread pool only adds wake-up latency
-    return torch
-
-
-def _leaf(a):
-    return tkr.tensor(a, requires_grad=True)
-
-
-def _distinct(shape, rng):
-    """float64 values at least 1e-2 apart, so max-pool windows have no
-    near-ties that a finite difference of 1e-6 could flip."""
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * 0.01 + rng.random(n) * 1e-3).reshape(shape) - n * 0.005
+from cases import distinct as _distinct, leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
 
 
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}

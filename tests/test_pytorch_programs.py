@@ -45,6 +45,19 @@ def torch_lib():
     return lib("torch")
 
 
+@pytest.fixture(autouse=True)
+def _default_device_restored():
+    """A tutorial here calls torch.set_default_device("cpu"): in PyTorch that
+    installs a function mode every later torch call goes through (slower, and
+    Tensor methods written in Python dispatch differently), so each test puts
+    both libraries' defaults back."""
+    yield
+    tinygrad_kr.set_default_device(None)
+    import sys
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_default_device(None)
+
+
 def as_np(t):
     return t.detach().cpu().numpy()
 

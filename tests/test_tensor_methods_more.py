@@ -297,14 +297,11 @@ def test_queries_match_pytorch(which):
 
 
 def test_dim_order_ambiguity_check_and_layout_pickles():
-    # PyTorch's checks (a size-1 dim is ambiguous, a non-bool argument a TypeError)
-    # hold in a fresh process; after the rest of the suite they did not (state
-    # inside torch), so the engine's are checked on their own
-    with pytest.raises(RuntimeError, match="does not have unique dim order"):
-        tk.zeros(1, 3).dim_order(ambiguity_check=True)
-    with pytest.raises(TypeError, match="must be a bool or a list of memory formats"):
-        tk.zeros(2, 3).dim_order(ambiguity_check=3)
     for lib in (tk, torch):
+        with pytest.raises(RuntimeError, match="does not have unique dim order"):
+            lib.zeros(1, 3).dim_order(ambiguity_check=True)
+        with pytest.raises(TypeError, match="must be a bool or a list of memory formats"):
+            lib.zeros(2, 3).dim_order(ambiguity_check=3)
         assert lib.zeros(2, 3).t().dim_order(ambiguity_check=True) == (1, 0)
     assert pickle.loads(pickle.dumps(tk.strided)) is tk.strided
 
