@@ -117,3 +117,26 @@ def test_shape_and_bool_errors_are_torchs(case):
 @pytest.mark.parametrize("shape", [(0, 3), (2, 0, 3), (0,), (3, 0)])
 def test_strides_of_empty_tensors_are_torchs(shape):
     assert tk.zeros(*shape).stride() == torch.zeros(*shape).stride()
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch not installed")
+@pytest.mark.parametrize("case", [
+    lambda L: L.tensor(5.).gather(0, L.tensor(0)),
+    lambda L: L.tensor(5.).gather(-1, L.tensor([0, 0])),
+    lambda L: L.tensor(1.).scatter(0, L.tensor(0), L.tensor(7.)),
+    lambda L: L.tensor(1.).scatter(0, L.tensor(0), value=3.),
+    lambda L: L.tensor(1.).scatter_add(0, L.tensor([0, 0]), L.tensor([2., 3.])),
+])
+def test_gather_and_scatter_on_0d_tensors_as_torch(case):
+    np.testing.assert_array_equal(case(tk).numpy(), case(torch).numpy())
+    assert tuple(case(tk).shape) == tuple(case(torch).shape)
+
+
+def test_gather_and_scatter_on_0d_tensors_errors_and_gradients():
+    with pytest.raises(RuntimeError, match="index 1 is out of bounds for dimension 0 with size 1"):
+        tk.tensor(5.).gather(0, tk.tensor(1))
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        tk.tensor(5.).gather(1, tk.tensor(0))
+    x = tk.tensor(2.0, dtype=tk.float64, requires_grad=True)
+    assert gradcheck(lambda x: x.gather(0, tk.tensor([0, 0])), (x,))
+    assert gradcheck(lambda x: x.scatter_add(0, tk.tensor([0]), x.reshape(1) * 3), (x,))

@@ -1758,7 +1758,23 @@ def _index_along(fname, what, input, dim, index):
     return d, idx
 
 
+def _scalar_as_vector(input, dim, index):
+    """A 0-d input (and a 0-d or 1-d index) as PyTorch treats it in gather and
+    scatter: a one-element vector; None when input is not 0-d."""
+    if not (isinstance(input, Tensor) and input.ndim == 0):
+        return None
+    _norm_dims(dim, 0)                  # 0 or -1, else PyTorch's IndexError
+    idx = _data(index)
+    if idx.ndim > 1:
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as input "
+                           f"tensor ({idx.ndim} vs 0)")
+    return input.reshape(1), idx.reshape(-1)
+
+
 def gather(input, dim, index):
+    vector = _scalar_as_vector(input, dim, index)
+    if vector is not None:
+        return gather(vector[0], 0, vector[1]).reshape(_data(index).shape)
     d, idx = _index_along("gather", "input", input, dim, index)
     return Gather.apply(input, dim=d, index=idx)
 
@@ -2344,6 +2360,11 @@ def scatter(input, dim, index, src=None, *, value=None):
     ``dim`` (src a tensor or, as ``value``, a number)."""
     if src is None:
         src = value
+    vector = _scalar_as_vector(input, dim, index)
+    if vector is not None:
+        if isinstance(src, Tensor):
+            src = src.reshape(-1)
+        return scatter(vector[0], 0, vector[1], src).reshape(())
     d, idx = _index_along("scatter", "self", input, dim, index)
     if isinstance(src, Tensor) and src.shape != idx.shape:
         src = src[tuple(slice(n) for n in idx.shape)]   # PyTorch reads src's leading block

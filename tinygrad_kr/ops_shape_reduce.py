@@ -156,6 +156,9 @@ def select(input, dim, index):
 
 
 def scatter_add(input, dim, index, src):
+    vector = _ops._scalar_as_vector(input, dim, index)
+    if vector is not None:
+        return scatter_add(vector[0], 0, vector[1], _t(src, input).reshape(-1)).reshape(())
     d, idx = _ops._index_along("scatter_add", "self", input, dim, index)
     src = _t(src, input)
     if tuple(src.shape) != idx.shape:
