@@ -14,41 +14,11 @@ import tinygrad_kr.nn as nn
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
 from tinygrad_kr.nn._ops_3d import DepthFold, DepthUnfold
-from cases import distinct as _distinct, leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
+from cases import (check_against_torch as _check_against_torch, distinct as _distinct,
+                   leaf as _leaf, rng_for as _rng, torch_one_thread as _torch)
 
 
 DTYPES = [np.float32, np.float64]
-
-
-def _tol(dtype, terms=1):
-    """float32: a sum of ``terms`` products may round each way."""
-    if dtype == np.float64:
-        return dict(rtol=1e-12, atol=1e-12)
-    return dict(rtol=1e-5, atol=1e-5 * np.sqrt(terms))
-
-
-def _check_against_torch(ours, theirs, arrays, dtype, terms=1, **kwargs):
-    """Forward values (and indices) and the gradients of every input (for one
-    random gy) of ours(*Tensors) and theirs(*torch tensors) agree."""
-    torch = _torch()
-    arrays = [None if a is None else a.astype(dtype) for a in arrays]
-    mine = [None if a is None else _leaf(a) for a in arrays]
-    ref = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    y, ty = ours(*mine, **kwargs), theirs(*ref, **kwargs)
-    if isinstance(ty, tuple):
-        assert y[1].dtype == tkr.int64
-        np.testing.assert_array_equal(y[1].numpy(), ty[1].numpy())
-        y, ty = y[0], ty[0]
-    tol = _tol(dtype, terms)
-    assert y.dtype == np.dtype(dtype) and tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
-    gy = _rng("gy", tuple(y.shape)).standard_normal(tuple(y.shape)).astype(dtype)
-    y.backward(tkr.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    for t, r in zip(mine, ref):
-        if t is not None:
-            assert t.grad.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol)
 
 
 def _raises_like_torch(call, exc, pattern):

@@ -8,30 +8,8 @@ import pytest
 import tinygrad_kr as tkr
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
-from cases import distinct as _distinct, leaf as _leaf, rng_for as _rng, torch_one_thread as _torch
-
-
-TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
-
-
-def _check_against_torch(ours, theirs, arrays, dtype, terms=1, **kwargs):
-    """Forward values and the gradients of every input (for one random gy)
-    of ours(*Tensors) and theirs(*torch tensors) agree; kwargs go to both."""
-    torch = _torch()
-    arrays = [None if a is None else a.astype(dtype) for a in arrays]
-    mine = [None if a is None else _leaf(a) for a in arrays]
-    ref = [None if a is None else torch.tensor(a, requires_grad=True) for a in arrays]
-    y, ty = ours(*mine, **kwargs), theirs(*ref, **kwargs)
-    tol = dict(rtol=TOL[dtype]["rtol"], atol=TOL[dtype]["atol"] * np.sqrt(terms))
-    assert y.dtype == np.dtype(dtype) and tuple(y.shape) == tuple(ty.shape)
-    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
-    gy = _rng("gy", tuple(y.shape)).standard_normal(tuple(y.shape)).astype(dtype)
-    y.backward(tkr.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    for t, r in zip(mine, ref):
-        if t is not None:
-            assert t.grad.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(t.grad.numpy(), r.grad.numpy(), **tol)
+from cases import (check_against_torch as _check_against_torch, distinct as _distinct,
+                   leaf as _leaf, rng_for as _rng, torch_one_thread as _torch)
 
 
 # ======================================================================= linear

@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_kr as tk
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
+from cases import weighted_grads as _grads
 
 torch = pytest.importorskip("torch")
 
@@ -240,20 +241,6 @@ def test_matches_torch(name, fn, args):
     ours = fn(tk, *_to(tk, args))
     theirs = fn(torch, *_to(torch, args))
     _same(ours, theirs, name)
-
-
-def _grads(lib, fn, args):
-    ts = [lib.tensor(a, requires_grad=True) if isinstance(a, np.ndarray) and a.dtype == np.float64
-          else (lib.tensor(a) if isinstance(a, np.ndarray) else a) for a in args]
-    out = fn(lib, *ts)
-    outs = [o for o in (out if isinstance(out, (tuple, list)) else (out,))
-            if isinstance(o, lib.Tensor) and o.requires_grad]
-    if not outs:
-        return None
-    total = sum((o * lib.tensor(np.linspace(0.5, 1.5, o.numel()).reshape(tuple(o.shape)))).sum()
-                for o in outs)
-    total.backward()
-    return [t.grad for t in ts if isinstance(t, lib.Tensor) and t.requires_grad]
 
 
 GRAD_SKIP = {"nanmedian_all", "median_nan", "quantile_nan", "cummax_nan", "nansum", "nansum_all",

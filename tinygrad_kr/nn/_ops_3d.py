@@ -257,6 +257,12 @@ def _pool_triple(value, name, fn, what):
     return tuple(int(v) for v in (value * 3 if len(value) == 1 else value))
 
 
+def _pool_stride(stride, kernel, fn, what):
+    """The pooling stride: the kernel size when omitted (None, or ATen's ())."""
+    if stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0):
+        return kernel
+    return _pool_triple(stride, "stride", fn, what)
+
 def _pooling_output_shape(size, k, pad, stride, dilation, ceil_mode):
     """ATen's pooling_output_shape, with its checks."""
     if stride == 0:
@@ -345,11 +351,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     fn = "max_pool3d"
     k = _pool_triple(kernel_size, "kernel_size", fn, "must either be a single int, or a tuple "
                                                      "of three ints")
-    if stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0):
-        s = k
-    else:
-        s = _pool_triple(stride, "stride", fn, "must either be omitted, a single int, or a "
-                                               "tuple of three ints")
+    s = _pool_stride(stride, k, fn, "must either be omitted, a single int, or a tuple of three "
+                                    "ints")
     p = _pool_triple(padding, "padding", fn, "must either be a single int, or a tuple of three "
                                              "ints")
     d = _pool_triple(dilation, "dilation", fn, "must be either a single int, or a tuple of three "
@@ -386,11 +389,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     fn = "avg_pool3d"
     k = _pool_triple(kernel_size, "kernel_size", fn, "must be a single int, or a tuple of three "
                                                      "ints")
-    if stride is None or (not isinstance(stride, (int, np.integer)) and len(stride) == 0):
-        s = k
-    else:
-        s = _pool_triple(stride, "stride", fn, "must be omitted, a single int, or a tuple of "
-                                               "three ints")
+    s = _pool_stride(stride, k, fn, "must be omitted, a single int, or a tuple of three ints")
     p = _pool_triple(padding, "padding", fn, "must be a single int, or a tuple of three ints")
     _check_pool3d_input(input)
     if divisor_override is not None and divisor_override == 0:
