@@ -106,14 +106,47 @@ def test_inv_det_slogdet(shape, dtype):
     _check(lambda x: tuple(torch.slogdet(x)), lambda x: tuple(tk.slogdet(x)), a, dtype=dtype)
 
 
-def test_det_gradient_of_singular_matrices():
-    sing = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
-    rank1 = np.outer([1.0, 2.0, 3.0], [3.0, -1.0, 2.0])
-    _check(torch.linalg.det, tk.linalg.det, np.stack([sing, _well((3, 3))]))
-    _check(torch.linalg.det, tk.linalg.det, rank1)
-    _check(torch.linalg.det, tk.linalg.det, np.zeros((2, 2)))
-    _check(torch.linalg.det, tk.linalg.det, np.diag([1.0, 1.0, 0.0]))
-    # (PyTorch gives a singular matrix a zero gradient, not its cofactor matrix)
+def _cofactors(a):
+    """The cofactor matrix of a square matrix, from its definition (minors)."""
+    n = a.shape[0]
+    return np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+                      for j in range(n)] for i in range(n)])
+
+
+@pytest.mark.parametrize("name, a", [
+    ("rank 2", np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])),
+    ("rank 1", np.outer([1.0, 2.0, 3.0], [3.0, -1.0, 2.0])),
+    ("zero 2x2", np.zeros((2, 2))),
+    ("diagonal rank 2", np.diag([1.0, 1.0, 0.0])),
+    ("zero 1x1", np.zeros((1, 1))),
+])
+def test_det_gradient_of_singular_matrices_is_the_cofactor_matrix(name, a):
+    """d det(A)/dA is the cofactor matrix at every A, singular or not (a rank
+    n-1 matrix has a nonzero one: a finite difference shows it).  PyTorch's
+    answer here changed between versions (2.11: the cofactors; 2.13: zeros),
+    so the oracle is the definition, and a central difference."""
+    well = _well((3, 3)) if a.shape == (3, 3) else np.eye(a.shape[0]) * 2
+    batch = np.stack([a, well])
+    w = RNG.standard_normal(2)
+    x = tk.tensor(batch, requires_grad=True)
+    (tk.linalg.det(x) * tk.tensor(w)).sum().backward()
+    expected = np.stack([w[0] * _cofactors(a), w[1] * _cofactors(well)])
+    np.testing.assert_allclose(x.grad.numpy(), expected, atol=1e-10, rtol=1e-10)
+    eps = 1e-6
+    numeric = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        e = np.zeros_like(a)
+        e[idx] = eps
+        numeric[idx] = (np.linalg.det(a + e) - np.linalg.det(a - e)) / (2 * eps)
+    np.testing.assert_allclose(x.grad.numpy()[0] / w[0], numeric, atol=1e-7)
+
+
+def test_det_second_derivative_at_a_singular_matrix_raises():
+    x = tk.tensor(np.diag([1.0, 1.0, 0.0]), requires_grad=True)
+    g, = tk.autograd.grad(tk.linalg.det(x) * 1.0, x, create_graph=False)
+    np.testing.assert_allclose(g.numpy(), np.diag([0.0, 0.0, 1.0]))
+    with pytest.raises(RuntimeError, match="second derivative at a singular matrix"):
+        tk.autograd.grad(tk.linalg.det(x), x, create_graph=True)
 
 
 def test_logdet_negative_and_singular():

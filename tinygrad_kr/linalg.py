@@ -248,7 +248,8 @@ class Inv(_LinalgFunction):
 
 
 class Det(_LinalgFunction):
-    """det(A); gradient g det(A) A^-T."""
+    """det(A); gradient g cof(A), the cofactor matrix: det(A) A^-T where A is
+    invertible, from the SVD where it is not (see _singular_cofactors)."""
 
     torch_name = "LinalgDetBackward0"
 
@@ -259,14 +260,39 @@ class Det(_LinalgFunction):
 
     def backward(self, xp, gy):
         A, d = self.saved_tensors
-        g = xp.expand_dims(xp.expand_dims(gy * d, -1), -1)
+        g = xp.expand_dims(xp.expand_dims(gy, -1), -1)
         da = _arr(d)
         am = get_array_module(da)
-        if not bool(am.all(da != 0)):
-            # a singular matrix gets a zero gradient, as in PyTorch (g det = 0):
-            # invert the identity in its place
-            A = xp.where((da == 0)[..., None, None], _eye_like(A), A)
-        return g * _mT(xp, _inv(A))
+        singular = da == 0
+        if not bool(am.any(singular)):
+            return g * xp.expand_dims(xp.expand_dims(d, -1), -1) * _mT(xp, _inv(A))
+        if isinstance(A, Tensor):
+            raise RuntimeError("linalg.det: the second derivative at a singular matrix is not "
+                               "implemented (its first derivative is the cofactor matrix, "
+                               "taken from an SVD that is not differentiated)")
+        # invert the identity in place of the singular matrices, then put their
+        # cofactors in (det(A) A^-T has no value there, the cofactors do)
+        safe = am.where(singular[..., None, None], _eye_like(A), A)
+        cof = da[..., None, None] * _mT(am, am.linalg.inv(safe))
+        cof = am.where(singular[..., None, None], _singular_cofactors(A), cof)
+        return g * cof
+
+
+def _singular_cofactors(A):
+    """The cofactor matrices of A (..., n, n) from its SVD A = U diag(s) V^T:
+    cof(A) = det(U) det(V) U diag(prod_{j != i} s_j) V^T, which needs no
+    inverse and so holds for singular A too (rank n-1 gives a nonzero one:
+    d det/dA, as a finite difference shows; PyTorch 2.13 returns zeros)."""
+    am = get_array_module(A)
+    U, s, Vh = am.linalg.svd(A)
+    n = s.shape[-1]
+    # products of all singular values but one, without dividing by a zero one
+    left = am.concatenate([am.ones_like(s[..., :1]), am.cumprod(s[..., :-1], axis=-1)], -1)
+    right = am.flip(am.concatenate([am.ones_like(s[..., :1]),
+                                    am.cumprod(am.flip(s[..., 1:], -1), axis=-1)], -1), -1)
+    others = left * right if n else s
+    sign = am.linalg.det(U) * am.linalg.det(Vh)
+    return sign[..., None, None] * am.matmul(U * others[..., None, :], Vh)
 
 
 class LogAbsDet(_LinalgFunction):
