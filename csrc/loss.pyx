@@ -852,9 +852,11 @@ def cross_entropy_forward(cnp.ndarray logits not None, target, weight=None,
 def cross_entropy_backward(cnp.ndarray logits not None, target, lse, gloss,
                            double total_weight, weight=None,
                            int64_t ignore_index=-100, str reduction="mean",
-                           double label_smoothing=0.0):
+                           double label_smoothing=0.0, labels_checked=False):
     """Gradient of cross_entropy_forward w.r.t. the logits (logits' shape and
-    dtype, C-contiguous).  See ref_loss.cross_entropy_backward."""
+    dtype, C-contiguous).  See ref_loss.cross_entropy_backward; the labels are
+    checked here even when ``labels_checked`` (one cheap pass, and the loop
+    indexes the weights with them unchecked)."""
     cdef CEArgs a
     cdef cnp.ndarray x, t, w
     cdef Reduction red

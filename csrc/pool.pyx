@@ -333,8 +333,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
     return y, indices
 
 
-def max_pool2d_backward(gy, indices, x_shape):
-    """gx (x_shape): each gy element added at its argmax (indices from forward)."""
+def max_pool2d_backward(gy, indices, x_shape, indices_checked=False):
+    """gx (x_shape): each gy element added at its argmax (indices from forward).
+    The indices are checked even when ``indices_checked`` (two cheap passes
+    here, and the loop below follows them unchecked)."""
     fn = "max_pool2d_backward"
     gy = float_array(gy, "gy", fn)
     x_shape = tuple(int(n) for n in x_shape)

@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import types
 
 import numpy as np
 
@@ -114,14 +115,29 @@ def _value(ctype, v, type_map):
     return _CTYPES[ctype](v.item() if isinstance(v, np.generic) else v)
 
 
+class CPointer:
+    """CuPy's ``cupy.cuda.function.CPointer``: a kernel argument given as the
+    host address of its value (kernels/_gpu.py passes numbers this way)."""
+
+    def __init__(self, ptr=0):
+        self.ptr = ptr
+
+
 class RawKernel:
     """The kernel on one block of 32 host threads."""
-    launches = []   # (name, args) of every launch, for tests
+    launches = []   # (name, args) of every launch, numbers as NumPy scalars, for tests
 
     def __init__(self, code, name):
         decls = re.search(rf"void {name}\(([^)]*)\)", code).group(1)
         self.name = name
         self.pointers = ["*" in d for d in decls.split(",")]
+        # the C type of each number parameter (T from the source's typedef), to
+        # read a CPointer argument's value
+        t = re.search(r"typedef ([\w ]+?) T;", code)
+        words = [[w for w in d.replace("*", " ").split()[:-1] if w not in ("const", "__restrict__")]
+                 for d in decls.split(",")]
+        self.ctypes = [None if pointer else (t.group(1) if w == ["T"] else " ".join(w))
+                       for pointer, w in zip(self.pointers, words)]
         names = [d.replace("*", " ").split()[-1] for d in decls.split(",")]
         self.run = getattr(_compile(_HOST + _WARP + code + f"""
 extern "C" void run({decls}) {{
@@ -135,6 +151,8 @@ extern "C" void run({decls}) {{
 
     def __call__(self, grid, block, args):
         assert grid[0] >= 1 and block[0] >= 1
+        args = tuple(np.dtype(_DTYPES[ctype]).type(_CTYPES[ctype].from_address(a.ptr).value)
+                     if isinstance(a, CPointer) else a for a, ctype in zip(args, self.ctypes))
         RawKernel.launches.append((self.name, args))
         self.run(*[ctypes.c_void_p(a.ctypes.data) if is_pointer else
                    _CTYPES[_C_TYPES[np.asarray(a).dtype.name]](a.item())
@@ -233,6 +251,7 @@ class ReductionKernel:
 class CpuCupy:
     """The cupy module as far as the kernel modules use it."""
     RawKernel, ElementwiseKernel, ReductionKernel = RawKernel, ElementwiseKernel, ReductionKernel
+    cuda = types.SimpleNamespace(function=types.SimpleNamespace(CPointer=CPointer))
 
     def __getattr__(self, name):
         return getattr(np, name)

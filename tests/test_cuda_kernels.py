@@ -15,6 +15,8 @@ Layers, so that a machine without a GPU still checks what it can:
   float64, and a small training run on the GPU against the CPU.
 """
 import copy
+import ctypes
+import threading
 import importlib
 import inspect
 
@@ -364,6 +366,35 @@ def test_raw_kernel_arguments_are_checked():
         _gpu.RawKernel('extern "C" __global__ void other(T* x) {}', "tkr_mismatch")
     with pytest.raises(ValueError, match="type must be T"):
         _gpu.RawKernel('extern "C" __global__ void k(short* x) {}', "k")
+
+
+def test_raw_kernel_numbers_go_through_per_thread_slots(cpu_cupy):
+    """A launch passes its numbers as CuPy CPointers to host slots holding
+    them in their C types (CuPy converts a NumPy scalar per argument and
+    launch otherwise); the slots are range-checked as the NumPy scalars are,
+    and each thread writes its own (two threads launching the same kernel
+    must not overwrite each other's arguments)."""
+    im2col = MODULES["conv"]._im2col_kernel
+    x, col = np.zeros((1, 2, 3, 3), np.float32), np.zeros((1, 2, 9), np.float32)
+    geo = (2, 3, 3, 1, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1)
+    dtype, packed = im2col.pack((x, col, col.size, *geo), into_slots=True)
+    assert packed[0] is x and packed[1] is col
+    assert all(isinstance(a, cuda_on_cpu.CPointer) for a in packed[2:])
+    values = [ctypes.c_longlong.from_address(a.ptr).value for a in packed[2:-1]]
+    assert values == [col.size, *geo[:-1]]
+    assert ctypes.c_int.from_address(packed[-1].ptr).value == 1
+    with pytest.raises(OverflowError):
+        im2col.pack((x, col, col.size, *geo[:-1], 2**31), into_slots=True)   # an int flag
+    other = []
+    thread = threading.Thread(target=lambda: other.append(
+        im2col.pack((x, col, col.size, *geo), into_slots=True)[1]))
+    thread.start()
+    thread.join()
+    assert {a.ptr for a in packed[2:]}.isdisjoint(a.ptr for a in other[0][2:])
+    # a launch: the stand-in reads the values back from the slots
+    im2col(col.size, x, col, col.size, *geo)
+    (name, args), = cuda_on_cpu.RawKernel.launches
+    assert args[2:] == (col.size, *geo) and type(args[-1]) is np.int32
 
 
 @pytest.fixture
@@ -979,3 +1010,63 @@ def test_cross_entropy_forward_in_one_block_or_over_the_grid(cpu_cupy, monkeypat
         with pytest.raises(IndexError) as got_error:
             forward(*args, **kwargs)
         assert str(got_error.value) == str(want_error.value)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_checked_labels_and_indices_skip_the_host_read(cpu_cupy, monkeypatch, dtype):
+    """cross_entropy_backward(labels_checked=True) and max_pool2d_backward(
+    indices_checked=True) (what the autograd Functions pass for the forward's
+    own target and indices) give the twin's gradients without counting bad
+    labels or reading the bad-index count back (each a host sync on a GPU);
+    a bad label or index that slips through anyway is never followed: NaN
+    gradients for the label's row, a skipped index.  Unchecked, both raise."""
+    loss, pool = MODULES["loss"], MODULES["pool"]
+    rng = np.random.default_rng(3)
+    logits, target = _randn(rng, (5, 4), dtype), np.array([0, 3, 1, 2, 2])
+    want_loss, lse, total = kernels.reference("cross_entropy_forward")(logits, target)
+    gloss = np.asarray(1.0, dtype)
+    monkeypatch.setattr(loss, "_count_bad_labels", lambda *a: pytest.fail("labels counted"))
+    got = loss.cross_entropy_backward.__wrapped__(logits, target, lse, gloss, total,
+                                                  labels_checked=True)
+    want = kernels.reference("cross_entropy_backward")(logits, target, lse, gloss, total)
+    _assert_matches(got, want, dtype)
+    bad_target = np.array([0, 7, 1, 2, 2])
+    got = loss.cross_entropy_backward.__wrapped__(logits, bad_target, lse, gloss, total,
+                                                  labels_checked=True)
+    assert np.isnan(got[1]).all() and np.isfinite(np.delete(got, 1, axis=0)).all()
+    monkeypatch.setattr(loss, "_count_bad_labels", lambda t, c, i: int(((t < 0) | (t >= c)).sum()))
+    with pytest.raises(IndexError, match="target 7 is out of bounds"):
+        loss.cross_entropy_backward.__wrapped__(logits, bad_target, lse, gloss, total)
+
+    x = _randn(rng, (2, 3, 4, 4), dtype)
+    y, indices = kernels.reference("max_pool2d_forward")(x, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    gy = _randn(rng, y.shape, dtype)
+    want = kernels.reference("max_pool2d_backward")(gy, indices, x.shape)
+    _assert_matches(pool.max_pool2d_backward.__wrapped__(gy, indices, x.shape,
+                                                         indices_checked=True), want, dtype)
+    bad = indices.copy()
+    bad[0, 0, 0, 0] = 99
+    got = pool.max_pool2d_backward.__wrapped__(gy, bad, x.shape, indices_checked=True)
+    want[0, 0].reshape(-1)[indices[0, 0, 0, 0]] = 0     # the skipped gradient
+    _assert_matches(got, want, dtype)
+    with pytest.raises(IndexError, match="indices must lie in"):
+        pool.max_pool2d_backward.__wrapped__(gy, bad, x.shape)
+
+
+def test_autograd_vouches_only_for_what_it_kept_to_itself(monkeypatch):
+    """The Functions pass labels_checked / indices_checked: cross-entropy
+    always (its target is saved, an in-place change raises first), max
+    pooling only while its indices were not handed out (return_indices)."""
+    seen = {}
+    for name, flag in [("cross_entropy_backward", "labels_checked"),
+                       ("max_pool2d_backward", "indices_checked")]:
+        def record(*args, _kernel=getattr(kernels, name), _flag=flag, **kwargs):
+            seen.setdefault(_flag, []).append(kwargs.get(_flag, False))
+            return _kernel(*args, **kwargs)
+        monkeypatch.setattr(kernels, name, record)
+    F = tkr.nn.functional
+    x = tkr.randn(2, 3, 4, 4, requires_grad=True)
+    F.cross_entropy(F.max_pool2d(x, 2).reshape(2, -1), tkr.tensor([0, 5])).backward()
+    y, idx = F.max_pool2d(x, 2, return_indices=True)
+    y.sum().backward()
+    assert seen == {"labels_checked": [True], "indices_checked": [True, False]}

@@ -5,6 +5,9 @@
 # cannot eat the others; logs go to $OUT (the device tool brings back at
 # most 8 files).
 #   usage: tools/gpu_check.sh [--full-lenet5|--no-lenet5] [--bench-only]   (PROFILE=0: no profile)
+# PYTEST_ARGS adds pytest options (e.g. "-n 8" where pytest-xdist is installed:
+# the suite in about a third of the time; test_coverage's whole-session check
+# then fails by construction and is deselected), TEST_LIMIT its seconds.
 # It writes 8 files at most (the tool's limit): info, build, tests, bench,
 # latest.{json,md}, lenet5 and profile.
 set -u
@@ -35,8 +38,11 @@ step build 150 $PY setup.py build_ext --inplace -j "$(nproc)"
 $PY -c "import tinygrad_kr as t; t.show_config(); print('cuda available:', t.cuda.is_available())" >>"$OUT/info.log" 2>&1
 tail -n 12 "$OUT/info.log"
 if [ $BENCH_ONLY = 0 ]; then
-  TAIL=40 step tests 240 env OMP_NUM_THREADS=4 $PY -m pytest -q -p no:cacheprovider -rfE --tb=short \
-      tests/test_device.py tests/test_cuda_kernels.py tests/test_serialization.py ${TESTS:-tests}
+  XDIST=()
+  [[ "${PYTEST_ARGS:-}" == *"-n "* ]] && \
+      XDIST=(--deselect tests/test_coverage.py::test_every_function_has_a_float64_gradcheck)
+  TAIL=40 step tests "${TEST_LIMIT:-240}" env OMP_NUM_THREADS=${TEST_THREADS:-4} $PY -m pytest -q \
+      -p no:cacheprovider -rfE --tb=short ${PYTEST_ARGS:-} "${XDIST[@]}" tests/test_device.py tests/test_cuda_kernels.py tests/test_serialization.py ${TESTS:-tests}
 fi
 TAIL=30 step bench 150 $PY -m bench --device cuda --out /tmp/bench_out
 cp /tmp/bench_out/latest.json /tmp/bench_out/latest.md "$OUT"/ 2>/dev/null

@@ -24,6 +24,7 @@ the CUDA sources with NVRTC, and run them on the host, without a GPU
 """
 import functools
 import re
+import threading
 
 import numpy as np
 
@@ -108,6 +109,36 @@ def _c_contiguous(a):
     return a.flags.c_contiguous if flag is None else flag
 
 
+class _ScalarSlots:
+    """Host memory for the number arguments of one raw kernel's launches, and
+    CuPy pointers to it.
+
+    CuPy turns every number argument into a C value object at each launch
+    (``_scalar.CScalar``: type lookups and an allocation per number), and the
+    convolution kernels take 16 numbers: that was most of a launch's host
+    time.  A ``CPointer`` argument is passed through as it is, so each number
+    parameter gets an 8-byte slot here, written in place before the launch
+    (the driver copies the values when the launch is queued, so the next
+    launch may overwrite them), and its pointer, built once.  NumPy's
+    assignment converts and range-checks each value as ``np.int32(v)`` etc. do.
+    One set per thread (see RawKernel), so that two threads never share one."""
+
+    def __init__(self, spec, cpointer):
+        self.buffer = np.zeros(8 * len(spec), np.uint8)
+        base = self.buffer.ctypes.data
+        # per parameter: (1-element view of its C type, pointer), None for arrays
+        self.slots = [None if pointer else
+                      (self.buffer[8 * k:8 * k + dtype.itemsize].view(dtype),
+                       cpointer(base + 8 * k))
+                      for k, (pointer, dtype, _) in enumerate(spec)]
+
+
+def _cpointer_class():
+    """CuPy's kernel-argument pointer class, or None where this CuPy has none."""
+    function = getattr(getattr(cupy_module(), "cuda", None), "function", None)
+    return getattr(function, "CPointer", None)
+
+
 class RawKernel:
     """A ``cupy.RawKernel`` of ``code`` (CUDA C over ``T``), one binary per dtype."""
 
@@ -122,6 +153,7 @@ class RawKernel:
                               if p.pointer and p.ctype == "T"), None)
         self._specs = {}     # dtype -> [(is_pointer, dtype, scalar type)] per parameter
         self._kernels = {}   # dtype -> cupy.RawKernel
+        self._local = threading.local()   # .slots: dtype -> _ScalarSlots of this thread
         DECLARED.append(self)
 
     def source(self, dtype):
@@ -135,28 +167,46 @@ class RawKernel:
             spec = self._specs[t] = [(p.pointer, p.dtype(t), p.dtype(t).type) for p in self.params]
         return spec
 
-    def pack(self, args):
-        """(dtype, kernel arguments) for ``args``, checked against the C signature."""
+    def _slots(self, t):
+        """This thread's _ScalarSlots for element type t, or None (no CPointer)."""
+        per_dtype = self._local.__dict__.setdefault("slots", {})
+        slots = per_dtype.get(t, False)
+        if slots is False:
+            cpointer = _cpointer_class()
+            slots = per_dtype[t] = None if cpointer is None else \
+                _ScalarSlots(self._spec(t), cpointer).slots
+        return slots
+
+    def pack(self, args, into_slots=False):
+        """(dtype, kernel arguments) for ``args``, checked against the C signature:
+        arrays as they are, numbers as NumPy scalars of their C types, or, with
+        ``into_slots``, written into this thread's _ScalarSlots and passed as
+        pointers to them (where this CuPy has CPointer)."""
         if len(args) != len(self.params):
             raise TypeError(f"{self.name} takes {len(self.params)} arguments, got {len(args)}")
         t = getattr(args[self._first_t], "dtype", None) if self._first_t is not None else None
         if t not in _C_NAMES:
             raise TypeError(f"{self.name}: T must be float32 or float64, got {t}")
+        spec = self._spec(t)
+        slots = (into_slots and self._slots(t)) or [None] * len(spec)
         packed = []
         # This runs for every launch (a dozen per layer and step) and bounds a small
         # step's speed: no per-call dtype building, CuPy's contiguity flag read directly.
-        for a, (pointer, dtype, scalar), p in zip(args, self._spec(t), self.params):
+        for a, (pointer, dtype, scalar), p, slot in zip(args, spec, self.params, slots):
             if pointer:
                 if getattr(a, "dtype", None) != dtype or not _c_contiguous(a):
                     raise TypeError(f"{self.name}: {p.name} must be a C-contiguous "
                                     f"{dtype} array, got {getattr(a, 'dtype', type(a))}")
                 packed.append(a)
-            else:
+            elif slot is None:
                 packed.append(scalar(a))
+            else:
+                slot[0][0] = a
+                packed.append(slot[1])
         return np.dtype(t), tuple(packed)
 
     def __call__(self, n, *args):
-        dtype, packed = self.pack(args)
+        dtype, packed = self.pack(args, into_slots=n > 0)   # the checks run for n = 0 too
         if n <= 0:
             return
         kernel = self._kernels.get(dtype)

@@ -39,6 +39,10 @@ _bad_labels = reduction("int64 t, int64 n_classes, int64 ignore", "int64 bad",
 def _count_bad_labels(target, n_classes, ignore_index):
     return int(_bad_labels(target, n_classes, ignore_index))
 
+
+def _no_bad_labels(target, n_classes, ignore_index):
+    return 0
+
 _forward_rows = raw(r"""
 // NaN-propagating maximum, as NumPy's max.
 __device__ __forceinline__ double nan_max(double a, double b) { return (b > a || b != b) ? b : a; }
@@ -141,8 +145,9 @@ _backward = elementwise(
     """
     const long long c = (i / S) % C, r = (i / (C * S)) * S + i % S;
     const bool ignored = y[r] == ignore_index;
-    const long long label = ignored ? 0 : y[r];
-    const double gr = ignored ? 0.0 : (double)gloss[per_row ? r : 0] / divisor;
+    const bool bad = !ignored && (y[r] < 0 || y[r] >= C);   // only if not counted before
+    const long long label = (ignored || bad) ? 0 : y[r];
+    const double gr = ignored ? 0.0 : bad ? nan("") : (double)gloss[per_row ? r : 0] / divisor;
     const double hard = (1 - smoothing) * (double)w[label], soft = smoothing / C;
     const double p = exp((double)x[i] - lse[r]);
     double d = gr * (p * (hard + soft * w_total) - soft * (double)w[c]);
@@ -217,10 +222,14 @@ def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduct
 
 @on_device
 def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None, ignore_index=-100,
-                           reduction="mean", label_smoothing=0.0):
+                           reduction="mean", label_smoothing=0.0, labels_checked=False):
     cp = cupy_module()
+    # Counting bad labels is a reduction and a host read (a sync): skipped for
+    # labels the caller vouches for (see the twin); the kernel gives a bad
+    # label's row NaN gradients rather than read outside the weights.
     target, is_prob, _ = _check_ce(logits, target, weight, ignore_index, reduction,
-                                   label_smoothing, _count_bad_labels)
+                                   label_smoothing,
+                                   _no_bad_labels if labels_checked else _count_bad_labels)
     if is_prob:
         return ref_loss.cross_entropy_backward(logits, target, lse, gloss, total_weight, weight,
                                                ignore_index, reduction, label_smoothing)

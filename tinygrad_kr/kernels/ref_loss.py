@@ -206,8 +206,14 @@ def cross_entropy_forward(logits, target, weight=None, ignore_index=-100, reduct
 
 
 def cross_entropy_backward(logits, target, lse, gloss, total_weight, weight=None, ignore_index=-100,
-                           reduction="mean", label_smoothing=0.0):
+                           reduction="mean", label_smoothing=0.0, labels_checked=False):
     """Gradient of cross_entropy_forward w.r.t. the logits (logits' shape and dtype).
+
+    ``labels_checked``: the caller vouches that the target is the one the
+    forward accepted, unchanged (the autograd Function does: it saved the
+    target, and an in-place change of it raises before backward); an
+    implementation may then skip counting bad labels again (on the GPU, a
+    host sync).  No implementation reads outside the weights for a bad label.
 
     ``lse`` and ``total_weight`` come from the forward; ``gloss`` is the
     incoming gradient (the loss's shape).  Per row:

@@ -114,8 +114,13 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, ceil_mode):
     return xp.ascontiguousarray(y), indices
 
 
-def max_pool2d_backward(gy, indices, x_shape):
-    """gx (x_shape): each gy element added at its argmax (indices from forward)."""
+def max_pool2d_backward(gy, indices, x_shape, indices_checked=False):
+    """gx (x_shape): each gy element added at its argmax (indices from forward).
+
+    ``indices_checked``: the caller vouches that the indices are max_pool2d_forward's,
+    unchanged (the autograd Function does when it never handed them out); an
+    implementation may then skip checking them again (the GPU's check is a
+    host sync).  Out-of-range indices are never followed either way."""
     xp = get_array_module(gy)
     N, C, H, W = x_shape
     if gy.shape != indices.shape or gy.ndim != 4 or gy.shape[:2] != (N, C):

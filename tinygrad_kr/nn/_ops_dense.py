@@ -298,11 +298,16 @@ class MaxPool2d(Function):
     """Max over windows of x (N, C, H, W); the argmax indices (flat h*W + w
     per plane) are kept for backward, and handed out through ``sink``."""
 
+    indices_checked = False   # see forward
+
     def forward(self, x, *, kernel_size, stride, padding, dilation, ceil_mode, sink):
         y, indices = kernels.max_pool2d_forward(x, kernel_size, stride, padding, dilation,
                                                 ceil_mode)
         if self.needs_input_grad[0]:
             self.indices, self.x_shape = indices, x.shape
+        # indices that no one else holds cannot change before backward: the GPU
+        # kernel need not check them again (a host sync)
+        self.indices_checked = sink is None
         if sink is not None:
             sink.append(indices)
         return y
@@ -310,7 +315,8 @@ class MaxPool2d(Function):
     def backward(self, xp, gy):
         if self._graph_mode:
             return ScatterAtIndices.apply(gy, indices=self.indices, x_shape=self.x_shape)
-        return kernels.max_pool2d_backward(gy, self.indices, self.x_shape)
+        return kernels.max_pool2d_backward(gy, self.indices, self.x_shape,
+                                           indices_checked=self.indices_checked)
 
 
 # A pooling's input gradient is a linear map of gy, and the gradient of that map is
@@ -503,6 +509,7 @@ class AdaptiveMaxPool2d(Function):
             sink.append(indices)
         return y
 
+    indices_checked = False   # they may have been handed out (sink): checked again
     backward = MaxPool2d.backward
 
 

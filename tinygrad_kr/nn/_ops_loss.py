@@ -97,8 +97,9 @@ class CrossEntropy(Function):
         logits, target = self.saved_tensors
         gx = gt = None
         if self.needs_input_grad[0]:
+            # the target is saved: an in-place change since forward's check raised above
             gx = kernels.cross_entropy_backward(logits, target, self.lse, gy, self.total_weight,
-                                                *self.options)
+                                                *self.options, labels_checked=True)
         if self.needs_input_grad[1]:
             gt = self._probability_target_grad(xp, logits, gy)
         return gx, gt
