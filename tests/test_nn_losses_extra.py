@@ -13,6 +13,7 @@ import tinygrad_kr as tkr
 import tinygrad_kr.nn as nn
 import tinygrad_kr.nn.functional as F
 from tinygrad_kr.autograd import gradcheck, gradgradcheck
+from torch_compat import before_2_13, reworded_before_2_13
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -199,6 +200,12 @@ def _run(lib, fn, mod, name, arrays, grads, kw, dtype, reduction, seed):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name, arrays, grads, kw", CASES)
 def test_values_and_gradients_match_torch(name, arrays, grads, kw, dtype):
+    value_tol = TOL[dtype]
+    if (name == "poisson_nll_loss" and np.asarray(arrays[1]).dtype.kind == "i"
+            and kw(torch, TF, torch.nn, dtype).get("full") and before_2_13(torch)):
+        # PyTorch computes an integer target's Stirling term in float32, and 2.11
+        # rounds it one float32 ulp (1e-6 at 8.5) off 2.13's (and ours)
+        value_tol = dict(TOL[dtype], atol=2e-6)
     for k, reduction in enumerate(REDUCTIONS):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)   # log(0) in poisson's full term
@@ -206,7 +213,7 @@ def test_values_and_gradients_match_torch(name, arrays, grads, kw, dtype):
         ref, ref_grads = _run(torch, TF, torch.nn, name, arrays, grads, kw, dtype, reduction, k)
         assert tuple(ours.shape) == tuple(ref.shape), reduction
         assert ours.detach().numpy().dtype == ref.detach().numpy().dtype, reduction
-        np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), **TOL[dtype],
+        np.testing.assert_allclose(ours.detach().numpy(), ref.detach().numpy(), **value_tol,
                                    err_msg=f"{name} {reduction} value")
         for i, (g, h) in enumerate(zip(our_grads, ref_grads)):
             assert (g is None) == (h is None), (reduction, i)
@@ -550,7 +557,8 @@ def test_errors_match_torch(name, args, kwargs, same_message):
                                                 **{k: _to(tkr, v) for k, v in kwargs.items()}))
     assert ref is not None, "torch accepted it"
     assert type(ours) is type(ref), (ours, ref)
-    if same_message:
+    # (PyTorch 2.11 words multi_margin_loss's target size as 2.13 no longer does)
+    if same_message and not reworded_before_2_13(str(ref), torch):
         assert str(ours) == str(ref).replace("torch.Size", "tinygrad_kr.Size")
 
 
