@@ -412,6 +412,9 @@ def cpu_cupy(monkeypatch):
     for k in _gpu.DECLARED:   # kernels built for the stand-in must not outlive the test
         if isinstance(k, _gpu.RawKernel):
             monkeypatch.setattr(k, "_kernels", {})
+            # nor its argument slots (their pointers are the stand-in's CPointers; a
+            # GPU test in the same process must get CuPy's, and this test not those)
+            monkeypatch.setattr(k, "_local", threading.local())
         else:
             monkeypatch.setattr(k, "_kernel", None)
     cuda_on_cpu.RawKernel.launches = []

@@ -6,6 +6,7 @@ gradgradcheck of every new Function, PyTorch's NotImplementedError for the
 derivatives it does not implement, results outside the graph where PyTorch
 does not differentiate, and the top-level igamma / igammac / mvlgamma."""
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -16,6 +17,14 @@ from tinygrad_kr.autograd import gradcheck, gradgradcheck
 torch = pytest.importorskip("torch")
 
 rng = np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _inputs_of_this_test(request):
+    """Each test draws its own inputs, whatever ran before it (under pytest-xdist
+    the order differs, and one shared stream gave airy_ai other points)."""
+    global rng
+    rng = np.random.default_rng(zlib.crc32(request.node.name.encode()))
 EDGES = np.array([0.0, -0.0, 1e-30, 1e-8, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 8.0, -8.0, 30.0,
                   -30.0, np.inf, -np.inf, np.nan])
 
@@ -34,7 +43,8 @@ UNARY = {
 }
 # scipy's J0/J1/Y0/Y1 are accurate to ~1e-16; PyTorch's own Cephes-style kernels to ~1e-8
 # (near x = 5: J0(5) is -0.17759677131433830 where PyTorch gives -0.17759678121123898)
-# and airy_ai to ~1e-6 on (-3, -2): Ai(-2.5) is -0.11232506769296609, PyTorch's -0.11232483666
+# and airy_ai to ~3e-6 on (-3, -2): Ai(-2.5) is -0.11232506769296609, PyTorch's -0.11232483666
+# (its largest error on a 200001-point grid over (-10, 5): 2.99e-6 absolute, at -2.09)
 LOOSE = {"bessel_j0", "bessel_j1", "bessel_y0", "bessel_y1", "airy_ai"}
 # differentiable in PyTorch: (low, high) where the derivative is smooth
 DIFFERENTIABLE = {
@@ -74,6 +84,8 @@ def _compare(ours, theirs, rtol, atol):
 def _tol(name, dtype):
     if dtype == np.float32:
         return (1e-4, 1e-5) if name in LOOSE else (2e-5, 1e-7)
+    if name == "airy_ai":
+        return (3e-6, 4e-6)
     return (3e-6, 1e-6) if name in LOOSE else (1e-10, 1e-14)
 
 
