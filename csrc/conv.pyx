@@ -23,6 +23,12 @@ being mapped (and page-faulted) afresh on every call, which measured up to
 1.7x slower with 32 MiB chunks.  Within a chunk the GEMMs go over column
 blocks sized for OpenBLAS's fast small-matrix kernels when the layer is
 thin enough (see _gemm_block).
+
+3x3 convolutions with stride and dilation 1 and padding <= 2 take a
+second path where it measured faster (_winograd_pays: enough channels and
+tiles): Winograd's F(2x2, 3x3), 16 GEMMs over transformed 4x4 input tiles
+with 2.25x fewer multiplies, for all three kernels (see the Winograd
+section).  Everything else runs the im2col path above.
 """
 import threading
 
@@ -49,11 +55,17 @@ cdef extern from *:
     { for (Py_ssize_t k = 0; k < n; k++) d[k] = s[k]; }
     static inline void tkr_copy_row_d(double* __restrict d, const double* __restrict s, Py_ssize_t n)
     { for (Py_ssize_t k = 0; k < n; k++) d[k] = s[k]; }
+    #ifdef _OPENMP
+    #include <omp.h>
+    #else
+    static int omp_get_thread_num(void) { return 0; }
+    #endif
     """
     void tkr_copy_row_f(float* d, const float* s, Py_ssize_t n) noexcept nogil
     void tkr_copy_row_d(double* d, const double* s, Py_ssize_t n) noexcept nogil
     void tkr_add_row_f(float* d, const float* s, Py_ssize_t n) noexcept nogil
     void tkr_add_row_d(double* d, const double* s, Py_ssize_t n) noexcept nogil
+    int omp_get_thread_num() noexcept nogil        # which thread's scratch (Winograd)
 
 
 cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
@@ -552,6 +564,610 @@ cdef _launch(Op op, a, b, bias, out, Geometry* g):
                  <double*> pout, <double*> pcol, <double*> prows, <double*> ppartial, g, &plan)
 
 
+# ------------------------------------------------- Winograd F(2x2, 3x3)
+#
+# Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks".
+# A 2x2 block of a 3x3 convolution's outputs, from the 4x4 input tile d
+# under it and the filter g, is
+#
+#     Y = A^T [ (G g G^T) (.) (B^T d B) ] A          (.): elementwise
+#
+#     G = [ 1    0    0  ]    B^T = [ 1  0 -1  0 ]    A^T = [ 1  1  1  0 ]
+#         [ 1/2  1/2  1/2]          [ 0  1  1  0 ]          [ 0  1 -1 -1 ]
+#         [ 1/2 -1/2  1/2]          [ 0 -1  1  0 ]
+#         [ 0    0    1  ]          [ 0  1  0 -1 ]
+#
+# 16 products per (output, input) channel pair and tile instead of
+# im2col's 36.  Summed over the input channels, the 16 elementwise
+# products are 16 independent GEMMs, one per tile position xi:
+#
+#     M[xi] (O, T) = U[xi] (O, C) @ V[xi] (C, T)
+#
+# U (16, O, C): the transformed filters, once per call; V (16, C, T): the
+# transformed input tiles of a chunk of images; M (16, O, T): their
+# products, which the output transform turns into 2x2 outputs (+ bias).
+# Tiles step by 2 over the padded input; rows and columns past the input
+# read as zeros, and the last tile row / column of an odd output size
+# writes only its first row / column.
+#
+# The input gradient of a stride-1 3x3 convolution with padding p is the
+# same product: a convolution of gy with the filters turned by 180 degrees,
+# input and output channels swapped, padding 2 - p (so p <= 2 here).  The
+# weight gradient is the adjoint: gU[xi] (O, C) = the sum over tiles of
+# Z[xi] (O, T) @ V[xi]^T with Z = A z A^T of gy's 2x2 tiles z, then
+# gw = G^T gU G.
+#
+# The transforms are additions only and the GEMMs the same BLAS calls as
+# im2col's; the price is 16 narrower GEMMs, the transforms' passes over
+# memory, and U (16/9 the size of the weights).  _winograd_pays says where
+# the 2.25x fewer multiplies win.  Results differ from im2col's by
+# rounding only: the transforms add at most 4 terms before the products
+# and 9 after them (the tests hold both paths to the same tolerance).
+
+cdef struct Wino:
+    Py_ssize_t N, C, H, W     # input planes: x, or gy for the input gradient
+    Py_ssize_t O, OH, OW      # output planes
+    Py_ssize_t ph, pw         # zero rows / columns before the input
+    Py_ssize_t TH, TW         # tiles per plane: ceil(OH / 2), ceil(OW / 2)
+
+
+cdef int WINOGRAD_MODE = 1                     # see _use_winograd
+cdef Py_ssize_t WINOGRAD_CALLS = 0             # kernel calls that took the path
+cdef Py_ssize_t WINO_BUDGET_BYTES = 1 << 21   # V and M per chunk (2 MiB: two L2s)
+cdef Py_ssize_t WINO_WIDE_TILES = 256          # tiles per chunk at least, where U is large
+
+
+def _use_winograd(int mode):
+    """Which 3x3, stride-1 convolutions take the Winograd path: 0 none,
+    1 those _winograd_pays picks (the default), 2 all with padding <= 2
+    (for tests on small shapes).  Returns the previous mode."""
+    global WINOGRAD_MODE
+    if mode not in (0, 1, 2):
+        raise ValueError(f"_use_winograd: mode must be 0, 1 or 2, got {mode}")
+    was, WINOGRAD_MODE = WINOGRAD_MODE, mode
+    return was
+
+
+def _winograd_calls():
+    """How many kernel calls have taken the Winograd path in this process
+    (the tests check that theirs did)."""
+    return WINOGRAD_CALLS
+
+
+def _set_winograd_budget(Py_ssize_t nbytes):
+    """Set the bytes of V and M per chunk; returns the old value (for tests
+    that need several chunks without large inputs)."""
+    global WINO_BUDGET_BYTES
+    if nbytes < 1:
+        raise ValueError(f"_set_winograd_budget: nbytes must be >= 1, got {nbytes}")
+    old = WINO_BUDGET_BYTES
+    WINO_BUDGET_BYTES = nbytes
+    return old
+
+
+cdef bint _winograd_pays(const Geometry* g, Py_ssize_t itemsize):
+    """Whether this convolution takes the Winograd path.  It must have a
+    3x3 filter, stride and dilation 1 and padding <= 2 (so that the input
+    gradient's padding 2 - p is one too).  Then, from timings against
+    im2col over channels 8..512, maps 1..32 and batches 1..32, float32 and
+    float64, 1 and 2 threads (docs/BENCHMARKS.md):
+
+      * both channel counts >= 32: the transforms cost (C + O) per tile,
+        the GEMMs C * O; below that im2col's one GEMM is about as fast;
+      * at least 2 output rows and columns: a single row or column leaves
+        half of every 4x4 tile unused (a 1x1 map: 16 products for 9);
+      * at least 32 tiles in the batch: narrower GEMMs run well below
+        BLAS's speed, and 16 calls cost more than one;
+      * the multiplies saved, 9 per output less 16 per tile, counted in
+        tiles of an even map (36 - 16 = 20 each), at least 16, and one
+        more per 256 KiB of U: every call builds U (16 O C elements) and
+        streams it through the GEMMs, and the saving must pay for that
+        (on 256 and 512 channels, small odd maps lost up to 2x without).
+    """
+    if WINOGRAD_MODE == 0 or g.kh != 3 or g.kw != 3 or g.sh != 1 or g.sw != 1 \
+            or g.dh != 1 or g.dw != 1 or g.ph > 2 or g.pw > 2:
+        return False
+    if WINOGRAD_MODE == 2:
+        return True
+    cdef Py_ssize_t tiles = g.N * ((g.OH + 1) // 2) * ((g.OW + 1) // 2)
+    cdef Py_ssize_t saved = (9 * g.N * g.OH * g.OW - 16 * tiles) // 20
+    return (min(g.C, g.O) >= 32 and g.OH >= 2 and g.OW >= 2 and tiles >= 32
+            and saved >= max(16, (16 * g.O * g.C * itemsize) >> 18))
+
+
+cdef enum:
+    BLOCK = 64      # tiles transformed together (their values fit on the stack)
+
+
+cdef inline Py_ssize_t _matrix_stride(Py_ssize_t elements, Py_ssize_t itemsize) noexcept nogil:
+    """Elements between the 16 matrices of U, V or M: rounded up to whole
+    4 KiB pages plus one cache line.  The transforms read or write all 16
+    at once, and a multiple of 4 KiB apart (C*T = 64*512 floats, say) the
+    16 streams would share a few L1 sets and evict each other (measured:
+    a forward 3-10% faster with the offset)."""
+    cdef Py_ssize_t nbytes = (elements * itemsize + 4095) // 4096 * 4096 + 64
+    return nbytes // itemsize
+
+
+cdef void _filter_transforms(const floating* w, floating* U, Py_ssize_t O, Py_ssize_t C,
+                             bint for_input_grad) noexcept nogil:
+    """U (16, rows, cols), matrices _matrix_stride apart, from w (O, C, 3, 3):
+    for the forward rows = O, cols = C; for the input gradient the turned
+    filters with rows = C, cols = O.  BLOCK filters at a time, each block
+    one contiguous run of every matrix."""
+    cdef Py_ssize_t us = _matrix_stride(O * C, sizeof(floating)), blk, c, o0
+    cdef Py_ssize_t per_c = (O + BLOCK - 1) // BLOCK
+    cdef int threads = num_threads(16 * O * C)
+    if for_input_grad:          # U[xi][c][o] from w[o, c]: runs of o for one c
+        for blk in prange(C * per_c, schedule='static', num_threads=threads):
+            c = blk // per_c
+            o0 = (blk % per_c) * BLOCK
+            _filter_block(w + 9 * (o0 * C + c), 9 * C, min(<Py_ssize_t> BLOCK, O - o0),
+                          U + c * O + o0, us, True)
+    else:                       # U[xi][o][c] from w[o, c]: runs of consecutive filters
+        for blk in prange((O * C + BLOCK - 1) // BLOCK, schedule='static', num_threads=threads):
+            _filter_block(w + 9 * blk * BLOCK, 9, min(<Py_ssize_t> BLOCK, O * C - blk * BLOCK),
+                          U + blk * BLOCK, us, False)
+
+
+cdef void _filter_block(const floating* w, Py_ssize_t step, Py_ssize_t count,
+                        floating* u, Py_ssize_t ld, bint turn) noexcept nogil:
+    """u[xi * ld + k] = (G g G^T)[xi] for the 3x3 filters g = w[k * step : +9]
+    (k < count <= BLOCK; turned by 180 degrees when ``turn``), computed in
+    double along the block (vectorised)."""
+    cdef double f[9][BLOCK]
+    cdef double r[3][BLOCK]
+    cdef Py_ssize_t k, i, j
+    for k in range(count):
+        for i in range(9):
+            f[8 - i if turn else i][k] = w[k * step + i]
+    for i in range(4):          # row i of G g, then (G g) G^T
+        for j in range(3):
+            if i == 0 or i == 3:
+                for k in range(count):
+                    r[j][k] = f[j if i == 0 else 6 + j][k]
+            elif i == 1:
+                for k in range(count):
+                    r[j][k] = 0.5 * (f[j][k] + f[3 + j][k] + f[6 + j][k])
+            else:
+                for k in range(count):
+                    r[j][k] = 0.5 * (f[j][k] - f[3 + j][k] + f[6 + j][k])
+        for k in range(count):
+            u[(4 * i) * ld + k] = <floating> r[0][k]
+        for k in range(count):
+            u[(4 * i + 1) * ld + k] = <floating> (0.5 * (r[0][k] + r[1][k] + r[2][k]))
+        for k in range(count):
+            u[(4 * i + 2) * ld + k] = <floating> (0.5 * (r[0][k] - r[1][k] + r[2][k]))
+        for k in range(count):
+            u[(4 * i + 3) * ld + k] = <floating> r[2][k]
+
+
+cdef void _filter_grad_block(const floating* gu, Py_ssize_t ld, Py_ssize_t count,
+                             floating* gw) noexcept nogil:
+    """The adjoint of _filter_block: gw[9 k : 9 k + 9] = G^T X G for the
+    4x4 X[xi] = gu[xi * ld + k], k < count <= BLOCK, in double.
+
+        G^T = [ 1  1/2  1/2  0 ]
+              [ 0  1/2 -1/2  0 ]
+              [ 0  1/2  1/2  1 ]"""
+    cdef double f[9][BLOCK]
+    cdef double r[4][BLOCK]
+    cdef Py_ssize_t k, i, j
+    for i in range(3):          # row i of G^T X, then (G^T X) G
+        for j in range(4):
+            if i == 0:
+                for k in range(count):
+                    r[j][k] = gu[j * ld + k] + 0.5 * (<double> gu[(4 + j) * ld + k] + gu[(8 + j) * ld + k])
+            elif i == 1:
+                for k in range(count):
+                    r[j][k] = 0.5 * (<double> gu[(4 + j) * ld + k] - gu[(8 + j) * ld + k])
+            else:
+                for k in range(count):
+                    r[j][k] = 0.5 * (<double> gu[(4 + j) * ld + k] + gu[(8 + j) * ld + k]) + gu[(12 + j) * ld + k]
+        for k in range(count):
+            f[3 * i][k] = r[0][k] + 0.5 * (r[1][k] + r[2][k])
+            f[3 * i + 1][k] = 0.5 * (r[1][k] - r[2][k])
+            f[3 * i + 2][k] = 0.5 * (r[1][k] + r[2][k]) + r[3][k]
+    for k in range(count):
+        for i in range(9):
+            gw[9 * k + i] = <floating> f[i][k]
+
+
+cdef void _filter_grads(const floating* gU, floating* gw, Py_ssize_t O, Py_ssize_t C) noexcept nogil:
+    """gw (O, C, 3, 3) from gU (16, O, C), matrices _matrix_stride apart."""
+    cdef Py_ssize_t us = _matrix_stride(O * C, sizeof(floating)), blk
+    for blk in prange((O * C + BLOCK - 1) // BLOCK, schedule='static',
+                      num_threads=num_threads(16 * O * C)):
+        _filter_grad_block(gU + blk * BLOCK, us, min(<Py_ssize_t> BLOCK, O * C - blk * BLOCK),
+                           gw + 9 * blk * BLOCK)
+
+
+cdef inline Py_ssize_t _padded_size(const Wino* g) noexcept nogil:
+    """Elements of a zero-padded input plane that every tile lies inside."""
+    return (2 * g.TH + 2) * (2 * g.TW + 2)
+
+
+cdef void _pad_plane(const floating* src, floating* pad, const Wino* g) noexcept nogil:
+    """pad ((2 TH + 2), (2 TW + 2)) = plane src (H, W) with its zero border:
+    input row r at pad row r + ph, column 0 at pad column pw."""
+    cdef Py_ssize_t pw = 2 * g.TW + 2, r, j
+    for r in range(2 * g.TH + 2):
+        if r < g.ph or r - g.ph >= g.H:
+            for j in range(pw):
+                pad[r * pw + j] = 0
+            continue
+        for j in range(g.pw):
+            pad[r * pw + j] = 0
+        memcpy(pad + r * pw + g.pw, src + (r - g.ph) * g.W, g.W * sizeof(floating))
+        for j in range(g.pw + g.W, pw):
+            pad[r * pw + j] = 0
+
+
+cdef void _input_tiles(const floating* src, Py_ssize_t images, Py_ssize_t plane_step,
+                       floating* dst, Py_ssize_t ld, floating* pad,
+                       const Wino* geometry) noexcept nogil:
+    """``images`` planes of one channel, src + n * plane_step (H, W), ->
+    dst[xi * ld + n * P + th * TW + tw] = (B^T d B)[xi] for each tile d
+    (zeros outside the plane).
+
+    Each plane is first copied into ``pad`` with its zero border, so no
+    tile needs a bounds check.  Then BLOCK tiles at a time, across planes:
+    their 16 values are gathered into d[16][BLOCK] and the transform (sums
+    of two to four of them) runs along the block, vectorised, into 16
+    contiguous runs of dst.  Done tile by tile, or plane by plane, the
+    maps of a ResNet on CIFAR (8x8 down to 2x2: 16 to 1 tiles per plane)
+    spent more time in loop overhead than the GEMMs took."""
+    cdef Wino g = geometry[0]        # in registers (see _im2col_plane)
+    cdef floating d[16][BLOCK]
+    cdef Py_ssize_t pw = 2 * g.TW + 2, total = images * g.TH * g.TW
+    cdef Py_ssize_t i, j, blk, k0, nb, b, th = 0, tw = 0, n = 0
+    cdef const floating* base
+    cdef floating* out
+    for blk in range((total + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        nb = min(<Py_ssize_t> BLOCK, total - k0)
+        for b in range(nb):
+            if th == 0 and tw == 0:
+                _pad_plane(src + n * plane_step, pad, &g)
+            base = pad + 2 * th * pw + 2 * tw
+            for i in range(4):
+                for j in range(4):
+                    d[4 * i + j][b] = base[i * pw + j]
+            tw += 1
+            if tw == g.TW:
+                tw = 0
+                th += 1
+                if th == g.TH:
+                    th = 0
+                    n += 1
+        # B^T d B, a row of the tile at a time: row i of B^T d, then its B columns
+        out = dst + k0
+        _input_row(d[0], d[8], -1, out, ld, nb)
+        _input_row(d[4], d[8], 1, out + 4 * ld, ld, nb)
+        _input_row(d[8], d[4], -1, out + 8 * ld, ld, nb)
+        _input_row(d[4], d[12], -1, out + 12 * ld, ld, nb)
+
+
+cdef inline void _input_row(const floating* a, const floating* b, floating sign,
+                            floating* out, Py_ssize_t ld, Py_ssize_t nb) noexcept nogil:
+    """Row t = a + sign * b of B^T d (a, b: four rows of BLOCK tiles' values,
+    one per tile column) -> out[j * ld + k] = (t B)[j] for the nb tiles.
+    (One loop per output, each vectorised; ``sign`` is +-1, exact.)"""
+    cdef Py_ssize_t k
+    for k in range(nb):
+        out[k] = (a[k] + sign * b[k]) - (a[2 * BLOCK + k] + sign * b[2 * BLOCK + k])
+    for k in range(nb):
+        out[ld + k] = (a[BLOCK + k] + sign * b[BLOCK + k]) + (a[2 * BLOCK + k] + sign * b[2 * BLOCK + k])
+    for k in range(nb):
+        out[2 * ld + k] = (a[2 * BLOCK + k] + sign * b[2 * BLOCK + k]) - (a[BLOCK + k] + sign * b[BLOCK + k])
+    for k in range(nb):
+        out[3 * ld + k] = (a[BLOCK + k] + sign * b[BLOCK + k]) - (a[3 * BLOCK + k] + sign * b[3 * BLOCK + k])
+
+
+cdef void _output_tiles(const floating* src, Py_ssize_t ld, floating* dst,
+                        Py_ssize_t images, Py_ssize_t plane_step, floating add,
+                        const Wino* geometry) noexcept nogil:
+    """``images`` output planes of one channel, dst + n * plane_step
+    (OH, OW), = A^T m A + add from each tile's
+    m[xi] = src[xi * ld + n * P + th * TW + tw]: BLOCK tiles at a time
+    across planes, the transform along the block (vectorised), then the
+    2x2 outputs scattered to their planes (the last row / column of tiles
+    of an odd size has fewer)."""
+    cdef Wino g = geometry[0]
+    cdef floating y[4][BLOCK]
+    cdef Py_ssize_t total = images * g.TH * g.TW, blk, k0, nb, b, th = 0, tw = 0, n = 0, at
+    cdef const floating* m
+    cdef floating* plane
+    cdef bint even = g.OH % 2 == 0 and g.OW % 2 == 0
+    for blk in range((total + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        nb = min(<Py_ssize_t> BLOCK, total - k0)
+        m = src + k0
+        _output_row(m, m + 4 * ld, m + 8 * ld, 1, ld, y[0], y[1], add, nb)
+        _output_row(m + 4 * ld, m + 8 * ld, m + 12 * ld, -1, ld, y[2], y[3], add, nb)
+        for b in range(nb):
+            plane = dst + n * plane_step
+            at = 2 * th * g.OW + 2 * tw
+            if even or (2 * th + 1 < g.OH and 2 * tw + 1 < g.OW):
+                plane[at] = y[0][b]
+                plane[at + 1] = y[1][b]
+                plane[at + g.OW] = y[2][b]
+                plane[at + g.OW + 1] = y[3][b]
+            else:
+                plane[at] = y[0][b]
+                if 2 * tw + 1 < g.OW:
+                    plane[at + 1] = y[1][b]
+                if 2 * th + 1 < g.OH:
+                    plane[at + g.OW] = y[2][b]
+                    if 2 * tw + 1 < g.OW:
+                        plane[at + g.OW + 1] = y[3][b]
+            tw += 1
+            if tw == g.TW:
+                tw = 0
+                th += 1
+                if th == g.TH:
+                    th = 0
+                    n += 1
+
+
+cdef inline void _output_row(const floating* a, const floating* b, const floating* c,
+                             floating sign, Py_ssize_t ld, floating* y0, floating* y1,
+                             floating add, Py_ssize_t nb) noexcept nogil:
+    """Row r = a + sign * (b + c) of A^T m (rows a, b, c of the tiles' m, the
+    four tile columns ld apart) -> the tiles' outputs y0 = (r A)[0] + add,
+    y1 = (r A)[1] + add, for nb tiles."""
+    cdef Py_ssize_t k
+    for k in range(nb):
+        y0[k] = ((a[k] + sign * (b[k] + c[k])) + (a[ld + k] + sign * (b[ld + k] + c[ld + k]))
+                 + (a[2 * ld + k] + sign * (b[2 * ld + k] + c[2 * ld + k]))) + add
+    for k in range(nb):
+        y1[k] = ((a[ld + k] + sign * (b[ld + k] + c[ld + k]))
+                 - (a[2 * ld + k] + sign * (b[2 * ld + k] + c[2 * ld + k]))
+                 - (a[3 * ld + k] + sign * (b[3 * ld + k] + c[3 * ld + k]))) + add
+
+
+cdef void _grad_tiles(const floating* src, Py_ssize_t images, Py_ssize_t plane_step,
+                      floating* dst, Py_ssize_t ld, const Wino* geometry) noexcept nogil:
+    """The adjoint of _output_tiles: ``images`` output-gradient planes of one
+    channel, src + n * plane_step (OH, OW), -> dst[xi * ld + n * P + th * TW
+    + tw] = (A z A^T)[xi] for each 2x2 tile z (zeros past an odd OH or OW),
+    BLOCK tiles at a time.
+
+        A z A^T, z = [a b; c d]:  row r of A z is (a, b), (a + c, b + d),
+        (a - c, b - d), (-c, -d); row (p, q) times A^T is (p, p + q, p - q, -q)."""
+    cdef Wino g = geometry[0]
+    cdef floating z[4][BLOCK]
+    cdef Py_ssize_t total = images * g.TH * g.TW, blk, k0, nb, b, th = 0, tw = 0, n = 0, at
+    cdef const floating* plane
+    cdef floating* out
+    cdef bint even = g.OH % 2 == 0 and g.OW % 2 == 0, right, down
+    for blk in range((total + BLOCK - 1) // BLOCK):
+        k0 = blk * BLOCK
+        nb = min(<Py_ssize_t> BLOCK, total - k0)
+        for b in range(nb):
+            plane = src + n * plane_step
+            at = 2 * th * g.OW + 2 * tw
+            right = even or 2 * tw + 1 < g.OW
+            down = even or 2 * th + 1 < g.OH
+            z[0][b] = plane[at]
+            z[1][b] = plane[at + 1] if right else 0
+            z[2][b] = plane[at + g.OW] if down else 0
+            z[3][b] = plane[at + g.OW + 1] if right and down else 0
+            tw += 1
+            if tw == g.TW:
+                tw = 0
+                th += 1
+                if th == g.TH:
+                    th = 0
+                    n += 1
+        out = dst + k0
+        _grad_row(z[0], z[1], out, ld, nb)                  # (a, b)
+        for b in range(nb):                                  # (a + c, b + d)
+            out[4 * ld + b] = z[0][b] + z[2][b]
+            out[5 * ld + b] = (z[0][b] + z[2][b]) + (z[1][b] + z[3][b])
+            out[6 * ld + b] = (z[0][b] + z[2][b]) - (z[1][b] + z[3][b])
+            out[7 * ld + b] = -(z[1][b] + z[3][b])
+        for b in range(nb):                                  # (a - c, b - d)
+            out[8 * ld + b] = z[0][b] - z[2][b]
+            out[9 * ld + b] = (z[0][b] - z[2][b]) + (z[1][b] - z[3][b])
+            out[10 * ld + b] = (z[0][b] - z[2][b]) - (z[1][b] - z[3][b])
+            out[11 * ld + b] = -(z[1][b] - z[3][b])
+        for b in range(nb):                                  # (-c, -d)
+            out[12 * ld + b] = -z[2][b]
+            out[13 * ld + b] = -z[2][b] - z[3][b]
+            out[14 * ld + b] = -z[2][b] + z[3][b]
+            out[15 * ld + b] = z[3][b]
+
+
+cdef inline void _grad_row(const floating* p, const floating* q, floating* out, Py_ssize_t ld,
+                           Py_ssize_t nb) noexcept nogil:
+    """out[j * ld + k] = (p, p + q, p - q, -q)[j] for the nb tiles."""
+    cdef Py_ssize_t k
+    for k in range(nb):
+        out[k] = p[k]
+        out[ld + k] = p[k] + q[k]
+        out[2 * ld + k] = p[k] - q[k]
+        out[3 * ld + k] = -q[k]
+
+
+cdef void _winograd_chunks(const floating* x, const floating* U, const floating* bias,
+                           floating* y, floating* V, floating* M, floating* pad,
+                           const Wino* g, Py_ssize_t chunk) noexcept nogil:
+    """All images, ``chunk`` at a time: input tiles -> V, 16 GEMMs -> M,
+    output tiles (+ bias) -> y, each step spread over the OpenMP team.
+    The transforms go by channel and runs of ``group`` images (about BLOCK
+    tiles, contiguous in V and M); ``pad`` holds a padded plane per thread.
+
+    Cutting the batch into teams of images, one per thread (as _run does),
+    measured up to 1.4x slower here: each team streams all of U through
+    its GEMMs, where the 16 GEMMs split over the threads read it once."""
+    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, c, o, xi, vs, ms, n
+    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating)), pad_size = _padded_size(g)
+    cdef Py_ssize_t group = max(1, BLOCK // P), groups
+    cdef Py_ssize_t in_plane = g.H * g.W, out_plane = g.OH * g.OW
+    cdef int threads
+    while n0 < g.N:
+        count = min(chunk, g.N - n0)
+        T = count * P
+        vs = _matrix_stride(g.C * T, sizeof(floating))
+        ms = _matrix_stride(g.O * T, sizeof(floating))
+        groups = (count + group - 1) // group
+        for p in prange(g.C * groups, schedule='static', num_threads=num_threads(16 * count * g.C * P)):
+            c = p // groups
+            n = (p % groups) * group
+            _input_tiles(x + ((n0 + n) * g.C + c) * in_plane, min(group, count - n),
+                         g.C * in_plane, V + c * T + n * P, vs,
+                         pad + omp_get_thread_num() * pad_size, g)
+        # one BLAS thread per GEMM, the 16 spread over the team; where BLAS
+        # threads itself (not OWN_THREADS), one after another
+        threads = gemm_threads(OWN_THREADS, 16 * g.O, T, g.C)
+        for xi in prange(16, schedule='static', num_threads=threads):
+            gemm_split(False, False, <int> g.O, <int> T, <int> g.C, <floating> 1,
+                       U + xi * us, <int> g.C, V + xi * vs, <int> T,
+                       <floating> 0, M + xi * ms, <int> T, 1, SMALL_KERNELS)
+        for p in prange(g.O * groups, schedule='static', num_threads=num_threads(16 * count * g.O * P)):
+            o = p // groups
+            n = (p % groups) * group
+            _output_tiles(M + o * T + n * P, ms, y + ((n0 + n) * g.O + o) * out_plane,
+                          min(group, count - n), g.O * out_plane,
+                          bias[o] if bias != NULL else 0, g)
+        n0 += count
+
+
+cdef void _winograd_weight_chunks(const floating* gy, const floating* x, floating* gU,
+                                  floating* V, floating* Z, floating* pad, const Wino* g,
+                                  Py_ssize_t chunk) noexcept nogil:
+    """gU (16, O, C) = sum over all tiles of Z[xi] (O, T) @ V[xi]^T (T, C):
+    the gradient of the transformed filters, from the input tiles V (as in
+    the forward) and the output gradient's tiles Z = A z A^T, ``chunk``
+    images at a time; each GEMM accumulates into its own gU[xi], so the 16
+    spread over the team without a race."""
+    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, c, o, xi, vs, zs, n
+    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating)), pad_size = _padded_size(g)
+    cdef Py_ssize_t group = max(1, BLOCK // P), groups
+    cdef Py_ssize_t in_plane = g.H * g.W, out_plane = g.OH * g.OW
+    cdef floating beta = 0      # the first chunk overwrites gU, later ones add
+    cdef int threads
+    while n0 < g.N:
+        count = min(chunk, g.N - n0)
+        T = count * P
+        vs = _matrix_stride(g.C * T, sizeof(floating))
+        zs = _matrix_stride(g.O * T, sizeof(floating))
+        groups = (count + group - 1) // group
+        for p in prange(g.C * groups, schedule='static', num_threads=num_threads(16 * count * g.C * P)):
+            c = p // groups
+            n = (p % groups) * group
+            _input_tiles(x + ((n0 + n) * g.C + c) * in_plane, min(group, count - n),
+                         g.C * in_plane, V + c * T + n * P, vs,
+                         pad + omp_get_thread_num() * pad_size, g)
+        for p in prange(g.O * groups, schedule='static', num_threads=num_threads(16 * count * g.O * P)):
+            o = p // groups
+            n = (p % groups) * group
+            _grad_tiles(gy + ((n0 + n) * g.O + o) * out_plane, min(group, count - n),
+                        g.O * out_plane, Z + o * T + n * P, zs, g)
+        threads = gemm_threads(OWN_THREADS, 16 * g.O, g.C, T)
+        for xi in prange(16, schedule='static', num_threads=threads):
+            gemm_split(False, True, <int> g.O, <int> g.C, <int> T, <floating> 1,
+                       Z + xi * zs, <int> T, V + xi * vs, <int> T,
+                       beta, gU + xi * us, <int> g.C, 1, SMALL_KERNELS)
+        beta = 1
+        n0 += count
+
+
+cdef Py_ssize_t _winograd_chunk(const Wino* g, Py_ssize_t itemsize):
+    """Images per chunk: V and M within WINO_BUDGET_BYTES, at least one, and
+    every GEMM dimension and leading dimension within BLAS's 32-bit ints.
+
+    Every chunk's 16 GEMMs read all of U (16 O C elements).  Where U is
+    larger than the budget (256 channels and more) and a chunk has few
+    tiles, they stream U through memory once per chunk for little
+    arithmetic, so such chunks take at least WINO_WIDE_TILES tiles (V and M
+    then up to WIDE_BUDGET_BYTES, as the im2col chunks)."""
+    cdef Py_ssize_t P = g.TH * g.TW, per_image = 16 * (g.C + g.O) * P * itemsize
+    cdef Py_ssize_t chunk = WINO_BUDGET_BYTES // max(1, per_image)
+    if 16 * g.O * g.C * itemsize > WINO_BUDGET_BYTES:
+        chunk = max(chunk, min((WINO_WIDE_TILES + P - 1) // max(1, P),
+                               WIDE_BUDGET_BYTES // max(1, per_image)))
+    chunk = max(1, min(chunk, g.N))
+    while chunk > 1 and chunk * P > INT_MAX:
+        chunk //= 2
+    return chunk
+
+
+cdef _winograd_launch(a, w, bias, out, const Geometry* g, bint for_input_grad):
+    """Forward (a = x, out = y) or input gradient (a = gy, out = gx) of a
+    convolution _winograd_pays took."""
+    global WINOGRAD_CALLS
+    cdef Wino wg
+    if for_input_grad:      # gy (N, O, OH, OW) -> gx (N, C, H, W), padding 2 - p
+        wg.N, wg.C, wg.H, wg.W = g.N, g.O, g.OH, g.OW
+        wg.O, wg.OH, wg.OW = g.C, g.H, g.W
+        wg.ph, wg.pw = 2 - g.ph, 2 - g.pw
+    else:
+        wg.N, wg.C, wg.H, wg.W = g.N, g.C, g.H, g.W
+        wg.O, wg.OH, wg.OW = g.O, g.OH, g.OW
+        wg.ph, wg.pw = g.ph, g.pw
+    wg.TH, wg.TW = (wg.OH + 1) // 2, (wg.OW + 1) // 2
+    cdef Py_ssize_t chunk = _winograd_chunk(&wg, out.itemsize), P = wg.TH * wg.TW
+    U = _scratch_buffer("wino_U", 16 * _matrix_stride(wg.O * wg.C, out.itemsize), out.dtype)
+    V = _scratch_buffer("col", 16 * _matrix_stride(wg.C * chunk * P, out.itemsize), out.dtype)
+    M = _scratch_buffer("rows", 16 * _matrix_stride(wg.O * chunk * P, out.itemsize), out.dtype)
+    pad = _scratch_buffer("wino_pad", omp_get_max_threads() * _padded_size(&wg), out.dtype)
+    cdef void* pa = data_ptr(a)
+    cdef void* pw = data_ptr(w)
+    cdef void* pbias = data_ptr(bias)
+    cdef void* pout = data_ptr(out)
+    cdef void* pU = data_ptr(U)
+    cdef void* pV = data_ptr(V)
+    cdef void* pM = data_ptr(M)
+    cdef void* ppad = data_ptr(pad)
+    if out.dtype == np.float32:
+        with nogil:
+            _filter_transforms(<const float*> pw, <float*> pU, g.O, g.C, for_input_grad)
+            _winograd_chunks(<const float*> pa, <const float*> pU, <const float*> pbias,
+                             <float*> pout, <float*> pV, <float*> pM, <float*> ppad, &wg, chunk)
+    else:
+        with nogil:
+            _filter_transforms(<const double*> pw, <double*> pU, g.O, g.C, for_input_grad)
+            _winograd_chunks(<const double*> pa, <const double*> pU, <const double*> pbias,
+                             <double*> pout, <double*> pV, <double*> pM, <double*> ppad, &wg,
+                             chunk)
+    WINOGRAD_CALLS += 1
+
+
+cdef _winograd_weight_launch(gy, x, gw, const Geometry* g):
+    """Weight gradient gw (O, C, 3, 3) of a convolution _winograd_pays took."""
+    global WINOGRAD_CALLS
+    cdef Wino wg
+    wg.N, wg.C, wg.H, wg.W = g.N, g.C, g.H, g.W
+    wg.O, wg.OH, wg.OW = g.O, g.OH, g.OW
+    wg.ph, wg.pw = g.ph, g.pw
+    wg.TH, wg.TW = (wg.OH + 1) // 2, (wg.OW + 1) // 2
+    cdef Py_ssize_t chunk = _winograd_chunk(&wg, gw.itemsize), P = wg.TH * wg.TW
+    gU = _scratch_buffer("wino_U", 16 * _matrix_stride(wg.O * wg.C, gw.itemsize), gw.dtype)
+    V = _scratch_buffer("col", 16 * _matrix_stride(wg.C * chunk * P, gw.itemsize), gw.dtype)
+    Z = _scratch_buffer("rows", 16 * _matrix_stride(wg.O * chunk * P, gw.itemsize), gw.dtype)
+    pad = _scratch_buffer("wino_pad", omp_get_max_threads() * _padded_size(&wg), gw.dtype)
+    cdef void* pgy = data_ptr(gy)
+    cdef void* px = data_ptr(x)
+    cdef void* pgw = data_ptr(gw)
+    cdef void* pU = data_ptr(gU)
+    cdef void* pV = data_ptr(V)
+    cdef void* pZ = data_ptr(Z)
+    cdef void* ppad = data_ptr(pad)
+    if gw.dtype == np.float32:
+        with nogil:
+            _winograd_weight_chunks(<const float*> pgy, <const float*> px, <float*> pU,
+                                    <float*> pV, <float*> pZ, <float*> ppad, &wg, chunk)
+            _filter_grads(<const float*> pU, <float*> pgw, g.O, g.C)
+    else:
+        with nogil:
+            _winograd_weight_chunks(<const double*> pgy, <const double*> px, <double*> pU,
+                                    <double*> pV, <double*> pZ, <double*> ppad, &wg, chunk)
+            _filter_grads(<const double*> pU, <double*> pgw, g.O, g.C)
+    WINOGRAD_CALLS += 1
+
+
 # ------------------------------------------------------------ public API
 
 def conv2d_forward(x, w, b, stride, padding, dilation):
@@ -567,6 +1183,8 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
     y = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
     if g.N == 0 or g.O == 0 or g.C == 0:     # nothing to multiply: y is the bias
         y[...] = 0 if b is None else b[:, None, None]
+    elif _winograd_pays(&g, y.itemsize):
+        _winograd_launch(x, w, b, y, &g, False)
     else:
         _launch(FORWARD, x, w, b, y, &g)
     return y
@@ -583,6 +1201,8 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
     gx = np.empty((g.N, g.C, g.H, g.W), dtype=gy.dtype)
     if g.N == 0 or g.O == 0 or g.C == 0:
         gx[...] = 0
+    elif _winograd_pays(&g, gx.itemsize):
+        _winograd_launch(gy, w, None, gx, &g, True)
     else:
         _launch(BACKWARD_INPUT, gy, w, None, gx, &g)
     return gx
@@ -598,6 +1218,10 @@ def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
         raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {(g.N, g.O, g.OH, g.OW)}")
     if g.N == 0 or g.O == 0 or g.C == 0:
         return np.zeros((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
+    if _winograd_pays(&g, gy.itemsize):
+        gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
+        _winograd_weight_launch(gy, x, gw, &g)
+        return gw
     gw_t = np.empty((g.C * g.kh * g.kw, g.O), dtype=gy.dtype)
     _launch(BACKWARD_WEIGHT, gy, x, None, gw_t, &g)
     gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
