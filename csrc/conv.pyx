@@ -28,7 +28,11 @@ thin enough (see _gemm_block).
 second path where it measured faster (_winograd_pays: enough channels and
 tiles): Winograd's F(2x2, 3x3), 16 GEMMs over transformed 4x4 input tiles
 with 2.25x fewer multiplies, for all three kernels (see the Winograd
-section).  Everything else runs the im2col path above.
+section), when their inputs are finite (see "non-finite inputs").
+Everything else runs the im2col path above.  Kernel rows / columns that
+read only padding at every output position (3x3 on a 1x1 map) are
+cropped off in the wrappers before either path (see "taps that read only
+padding").
 """
 import threading
 
@@ -60,12 +64,23 @@ cdef extern from *:
     #else
     static int omp_get_thread_num(void) { return 0; }
     #endif
+    #include <float.h>
+    #include <math.h>
+    /* 1 if a[0:n] holds an inf or a NaN (|v| <= max is false for exactly
+       those), else 0.  An integer OR with no early exit: the loop
+       vectorises without reordering any floating-point sum. */
+    static inline int tkr_nonfinite_f(const float* a, Py_ssize_t n)
+    { int bad = 0; for (Py_ssize_t k = 0; k < n; k++) bad |= !(fabsf(a[k]) <= FLT_MAX); return bad; }
+    static inline int tkr_nonfinite_d(const double* a, Py_ssize_t n)
+    { int bad = 0; for (Py_ssize_t k = 0; k < n; k++) bad |= !(fabs(a[k]) <= DBL_MAX); return bad; }
     """
     void tkr_copy_row_f(float* d, const float* s, Py_ssize_t n) noexcept nogil
     void tkr_copy_row_d(double* d, const double* s, Py_ssize_t n) noexcept nogil
     void tkr_add_row_f(float* d, const float* s, Py_ssize_t n) noexcept nogil
     void tkr_add_row_d(double* d, const double* s, Py_ssize_t n) noexcept nogil
     int omp_get_thread_num() noexcept nogil        # which thread's scratch (Winograd)
+    int tkr_nonfinite_f(const float* a, Py_ssize_t n) noexcept nogil
+    int tkr_nonfinite_d(const double* a, Py_ssize_t n) noexcept nogil
 
 
 cdef Py_ssize_t INT_MAX = 2147483647          # BLAS takes 32-bit ints
@@ -1168,6 +1183,193 @@ cdef _winograd_weight_launch(gy, x, gw, const Geometry* g):
     WINOGRAD_CALLS += 1
 
 
+# ------------------------------------------------ non-finite inputs
+#
+# Winograd's transforms subtract input values (B^T d B, A z A^T), so one
+# inf in a tile becomes inf - inf = NaN there, where im2col (like the twin
+# and PyTorch) gives inf; and a NaN, once transformed, reaches every
+# output of its tile, also those that never read it.  So the Winograd path
+# runs only on finite arrays: a scan of the arrays it would transform, done
+# only after _winograd_pays picked it (a pass over memory next to the
+# transforms' several; its cost is in docs/BENCHMARKS.md), and anything
+# else goes to im2col, whose products and sums are the twin's.
+
+cdef enum:
+    FINITE_BLOCK = 1 << 14      # elements per scan step (64 KiB of float32)
+    # Elements from which the scan runs on all threads.  One thread reads
+    # 2M cached floats in 0.1 ms (every ResNet-18 CIFAR layer's x or w);
+    # waking a team for less saves little, and on a busy machine costs ms.
+    FINITE_PARALLEL = 1 << 22
+
+
+cdef bint _all_finite(cnp.ndarray a):
+    """Whether float array a (C-contiguous) holds no inf and no NaN."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a), blk, lo
+    cdef Py_ssize_t blocks = (n + FINITE_BLOCK - 1) // FINITE_BLOCK
+    cdef int bad = 0
+    cdef int threads = omp_get_max_threads() if n >= FINITE_PARALLEL else 1
+    cdef void* p = data_ptr(a)
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
+        for blk in prange(blocks, nogil=True, schedule='static', num_threads=threads):
+            lo = blk * FINITE_BLOCK
+            bad |= tkr_nonfinite_f(<const float*> p + lo, min(<Py_ssize_t> FINITE_BLOCK, n - lo))
+    else:
+        for blk in prange(blocks, nogil=True, schedule='static', num_threads=threads):
+            lo = blk * FINITE_BLOCK
+            bad |= tkr_nonfinite_d(<const double*> p + lo, min(<Py_ssize_t> FINITE_BLOCK, n - lo))
+    return bad == 0
+
+
+def _is_finite(a):
+    """_all_finite on a float32/float64 array (for tests of the scan's
+    blocks and tail, and for timing it)."""
+    return _all_finite(float_array(a, "a", "_is_finite"))
+
+
+# ------------------------------------------- taps that read only padding
+#
+# Where padding is wide next to a small map, some kernel rows or columns
+# read only padding at every output position: ResNet-18's last stage on
+# 32x32 images runs 3x3 convolutions with padding 1 on 1x1 maps, where 8 of
+# the 9 taps multiply zeros.  The wrappers then run the kernels on the
+# taps that read the input, w[:, :, i0:i1, j0:j1], with the padding less
+# by the dropped leading taps (p - i0*d): every remaining tap reads the
+# same input element at every output position as before, and the output
+# size stays (asserted).  The weight gradient of a dropped tap is a sum of
+# gy times zeros, so gw is the cropped gradient in a zero-filled array.
+#
+# The twin multiplies those zeros, and 0 * inf is NaN: the crop is skipped
+# where that shows, a non-finite dropped tap of w in the forward, a
+# non-finite gy for the weight gradient.  (In the input gradient a
+# dropped tap writes only padding, which is cut off.)
+
+cdef bint CROP = True                   # see _use_crop
+cdef Py_ssize_t CROP_CALLS = 0          # kernel calls that ran on cropped taps
+
+
+def _use_crop(bint on):
+    """Whether the wrappers drop taps that read only padding (default on;
+    off for tests of the kernels on such geometries, and for timing the
+    crop).  Returns the previous setting."""
+    global CROP
+    was, CROP = CROP, on
+    return was
+
+
+def _crop_calls():
+    """How many kernel calls have run on cropped taps in this process (the
+    tests check that theirs did, or did not)."""
+    return CROP_CALLS
+
+
+cdef void _used_taps(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride, Py_ssize_t pad,
+                     Py_ssize_t dil, Py_ssize_t out, Py_ssize_t* first,
+                     Py_ssize_t* end) noexcept nogil:
+    """[first, end): from the first to the last tap along one axis that
+    reads the input at some output position; [0, k) if none does (nothing
+    to gain: the output is the bias)."""
+    cdef Py_ssize_t i, lo, hi
+    first[0], end[0] = k, 0
+    for i in range(k):
+        _valid_range(i * dil, size, stride, pad, out, &lo, &hi)
+        if lo < hi:
+            first[0] = min(first[0], i)
+            end[0] = i + 1
+    if end[0] == 0:
+        first[0], end[0] = 0, k
+
+
+cdef inline bint _same_output(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride,
+                              Py_ssize_t pad, Py_ssize_t dil, Py_ssize_t out,
+                              Py_ssize_t t0, Py_ssize_t t1) noexcept nogil:
+    """Whether taps [t0, t1) with padding pad - t0*dil keep ``out`` outputs."""
+    cdef Py_ssize_t spare = size + 2 * (pad - t0 * dil) - dil * (t1 - t0 - 1) - 1
+    return pad - t0 * dil >= 0 and spare >= 0 and spare // stride + 1 == out
+
+
+cdef void _crop_axis(Py_ssize_t size, Py_ssize_t k, Py_ssize_t stride, Py_ssize_t pad,
+                     Py_ssize_t dil, Py_ssize_t out, Py_ssize_t* t0,
+                     Py_ssize_t* t1) noexcept nogil:
+    """The taps [t0, t1) to keep along one axis.  The padding is symmetric,
+    so dropping more taps at one end than at the other moves the far edge:
+    first try every unread tap at both ends (kept when the output size
+    stays, by stride rounding), else as many at each end as at the other;
+    leading taps only while the padding covers them (p - t0*d >= 0)."""
+    cdef Py_ssize_t first, end, even
+    _used_taps(size, k, stride, pad, dil, out, &first, &end)
+    t0[0], t1[0] = min(first, pad // dil), end
+    if _same_output(size, k, stride, pad, dil, out, t0[0], t1[0]):
+        return
+    even = min(min(first, k - end), pad // dil)
+    t0[0], t1[0] = even, k - even
+
+
+cdef void _crop_weights(const floating* w, floating* cropped, Py_ssize_t planes,
+                        Py_ssize_t kh, Py_ssize_t kw, Py_ssize_t i0, Py_ssize_t i1,
+                        Py_ssize_t j0, Py_ssize_t j1, int* nonfinite) noexcept nogil:
+    """cropped (planes, i1-i0, j1-j0) = w (planes, kh, kw)[:, i0:i1, j0:j1]
+    in one pass that also sets *nonfinite if any tap of w is inf or NaN."""
+    cdef Py_ssize_t p, i, j, ch = i1 - i0, cw = j1 - j0
+    cdef int bad = 0
+    for p in prange(planes, schedule='static', num_threads=num_threads(planes * kh * kw)):
+        for i in range(ch):
+            for j in range(cw):
+                cropped[(p * ch + i) * cw + j] = w[(p * kh + i0 + i) * kw + j0 + j]
+        if floating is float:
+            bad |= tkr_nonfinite_f(w + p * kh * kw, kh * kw)
+        else:
+            bad |= tkr_nonfinite_d(w + p * kh * kw, kh * kw)
+    nonfinite[0] = bad
+
+
+cdef bint _crop_plan(const Geometry* g, Py_ssize_t* taps) noexcept nogil:
+    """taps = (i0, i1, j0, j1) to keep; whether that drops any."""
+    if not CROP:
+        return False
+    _crop_axis(g.H, g.kh, g.sh, g.ph, g.dh, g.OH, &taps[0], &taps[1])
+    _crop_axis(g.W, g.kw, g.sw, g.pw, g.dw, g.OW, &taps[2], &taps[3])
+    return taps[1] - taps[0] < g.kh or taps[3] - taps[2] < g.kw
+
+
+cdef Geometry _cropped_geometry(const Geometry* g, const Py_ssize_t* taps, str fn) except *:
+    """The convolution on taps [i0, i1) x [j0, j1), validated like any."""
+    cdef Geometry c = _geometry((g.N, g.C, g.H, g.W),
+                                (g.O, g.C, taps[1] - taps[0], taps[3] - taps[2]),
+                                (g.sh, g.sw),
+                                (g.ph - taps[0] * g.dh, g.pw - taps[2] * g.dw),
+                                (g.dh, g.dw), fn)
+    assert c.OH == g.OH and c.OW == g.OW and c.ph >= 0 and c.pw >= 0, "crop changed the output"
+    return c
+
+
+cdef object _crop(w, Geometry* g, bint need_finite_taps, str fn):
+    """w cropped to the taps that read the input, with *g made that
+    convolution, if that drops any taps; else None and *g unchanged.
+    need_finite_taps: also None if some tap of w is inf or NaN."""
+    global CROP_CALLS
+    cdef Py_ssize_t taps[4]
+    cdef int nonfinite = 0
+    if not _crop_plan(g, taps):
+        return None
+    cdef Geometry c = _cropped_geometry(g, taps, fn)
+    cropped = np.empty((c.O, c.C, c.kh, c.kw), dtype=w.dtype)
+    cdef void* pw = data_ptr(w)
+    cdef void* pc = data_ptr(cropped)
+    if w.dtype == np.float32:
+        with nogil:
+            _crop_weights(<const float*> pw, <float*> pc, g.O * g.C, g.kh, g.kw,
+                          taps[0], taps[1], taps[2], taps[3], &nonfinite)
+    else:
+        with nogil:
+            _crop_weights(<const double*> pw, <double*> pc, g.O * g.C, g.kh, g.kw,
+                          taps[0], taps[1], taps[2], taps[3], &nonfinite)
+    if need_finite_taps and nonfinite:
+        return None
+    g[0] = c
+    CROP_CALLS += 1
+    return cropped
+
+
 # ------------------------------------------------------------ public API
 
 def conv2d_forward(x, w, b, stride, padding, dilation):
@@ -1183,7 +1385,11 @@ def conv2d_forward(x, w, b, stride, padding, dilation):
     y = np.empty((g.N, g.O, g.OH, g.OW), dtype=x.dtype)
     if g.N == 0 or g.O == 0 or g.C == 0:     # nothing to multiply: y is the bias
         y[...] = 0 if b is None else b[:, None, None]
-    elif _winograd_pays(&g, y.itemsize):
+        return y
+    cropped = _crop(w, &g, True, fn)
+    if cropped is not None:
+        w = cropped
+    if _winograd_pays(&g, y.itemsize) and _all_finite(x) and _all_finite(w):
         _winograd_launch(x, w, b, y, &g, False)
     else:
         _launch(FORWARD, x, w, b, y, &g)
@@ -1201,7 +1407,11 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
     gx = np.empty((g.N, g.C, g.H, g.W), dtype=gy.dtype)
     if g.N == 0 or g.O == 0 or g.C == 0:
         gx[...] = 0
-    elif _winograd_pays(&g, gx.itemsize):
+        return gx
+    cropped = _crop(w, &g, False, fn)     # dropped taps only ever write padding
+    if cropped is not None:
+        w = cropped
+    if _winograd_pays(&g, gx.itemsize) and _all_finite(gy) and _all_finite(w):
         _winograd_launch(gy, w, None, gx, &g, True)
     else:
         _launch(BACKWARD_INPUT, gy, w, None, gx, &g)
@@ -1210,6 +1420,7 @@ def conv2d_backward_input(gy, w, x_shape, stride, padding, dilation):
 
 def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
     """gw (w_shape) from gy (N, O, OH, OW) and x (N, C, H, W)."""
+    global CROP_CALLS
     fn = "conv2d_backward_weight"
     gy = float_array(gy, "gy", fn)
     x = float_array(x, "x", fn, gy)
@@ -1218,12 +1429,25 @@ def conv2d_backward_weight(gy, x, w_shape, stride, padding, dilation):
         raise ValueError(f"{fn}: gy has shape {gy.shape}, expected {(g.N, g.O, g.OH, g.OW)}")
     if g.N == 0 or g.O == 0 or g.C == 0:
         return np.zeros((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
-    if _winograd_pays(&g, gy.itemsize):
+    cdef Py_ssize_t taps[4]
+    cdef Geometry c
+    if _crop_plan(&g, taps) and _all_finite(gy):    # gy * 0 is NaN where gy is not finite
+        c = _cropped_geometry(&g, taps, fn)
+        gw = np.zeros((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
+        gw[:, :, taps[0]:taps[1], taps[2]:taps[3]] = _weight_grad(gy, x, &c)
+        CROP_CALLS += 1
+        return gw
+    return _weight_grad(gy, x, &g)
+
+
+cdef _weight_grad(gy, x, Geometry* g):
+    """gw (O, C, kh, kw) on either path; the arrays are checked."""
+    if _winograd_pays(g, gy.itemsize) and _all_finite(x) and _all_finite(gy):
         gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
-        _winograd_weight_launch(gy, x, gw, &g)
+        _winograd_weight_launch(gy, x, gw, g)
         return gw
     gw_t = np.empty((g.C * g.kh * g.kw, g.O), dtype=gy.dtype)
-    _launch(BACKWARD_WEIGHT, gy, x, None, gw_t, &g)
+    _launch(BACKWARD_WEIGHT, gy, x, None, gw_t, g)
     gw = np.empty((g.O, g.C, g.kh, g.kw), dtype=gy.dtype)
     _transpose(gw_t, gw, g.C * g.kh * g.kw, g.O)
     return gw
