@@ -76,6 +76,13 @@ CASES = [
      [np.array([1., 3, 5, 7]), np.array([3., 6, 7])]),
     ("searchsorted_side", lambda L, s, v: L.searchsorted(s, v, side="right", out_int32=True),
      [np.array([[1., 3, 5], [2, 4, 6]]), np.array([[3., 5], [1, 6]])]),
+    # batched with an empty boundary row, or no values per row (a ValueError before)
+    ("searchsorted_empty_rows", lambda L, s, v: L.searchsorted(s, v),
+     [np.zeros((2, 0)), np.array([[3., 6, 9], [0, 1, 7]])]),
+    ("searchsorted_no_values", lambda L, s, v: L.searchsorted(s, v, right=True),
+     [np.array([[1., 3, 5], [2, 4, 6]]), np.zeros((2, 0))]),
+    ("searchsorted_3d_empty", lambda L, s, v: L.searchsorted(s, v),
+     [np.zeros((2, 2, 0)), np.ones((2, 2, 1))]),
     ("bucketize", lambda L, v, b: L.bucketize(v, b, right=True),
      [np.array([[1., 4, 7]]), np.array([1., 4, 9])]),
     ("median", lambda L, x: L.median(x), [DUP]),

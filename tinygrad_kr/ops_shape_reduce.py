@@ -524,7 +524,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         out = xp.searchsorted(seq.reshape(-1), vals, side=s,
                               sorter=None if srt is None else srt.reshape(-1))
     else:
-        s2, v2 = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+        rows = math.prod(seq.shape[:-1])     # not -1: an empty last dim leaves it open
+        s2, v2 = seq.reshape(rows, seq.shape[-1]), vals.reshape(rows, vals.shape[-1])
         o2 = xp.stack([xp.searchsorted(s2[i], v2[i], side=s,
                                        sorter=None if srt is None else
                                        srt.reshape(s2.shape)[i]) for i in range(s2.shape[0])]) \
