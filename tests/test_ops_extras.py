@@ -173,13 +173,24 @@ def test_multinomial_frequencies_follow_the_weights():
     ([0.0, 0.0], 1, True, "sum of probabilities <= 0"),
     ([1.0, 1.0], 3, False, "cannot sample n_sample > prob_dist.size"),
     ([1.0, 1.0], 0, True, "n_sample <= 0"),
+    # PyTorch's order: too many draws is named before an all-zero row
+    ([[0.0, 0.0, 0.0]], 5, False, "cannot sample n_sample > prob_dist.size"),
+    # no categories at all (NumPy's reshape(-1, 0) raised a ValueError here)
+    (np.zeros((2, 0)), 1, False, "cannot sample n_sample > prob_dist.size"),
+    (np.zeros(0), 1, False, "cannot sample n_sample > prob_dist.size"),
 ])
 def test_multinomial_errors_as_torch(weights, n, replacement, message):
     with pytest.raises(RuntimeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         tkr.multinomial(tkr.tensor(weights), n, replacement)
     torch = pytest.importorskip("torch")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=message.replace("(", r"\(").replace(")", r"\)")):
         torch.multinomial(torch.tensor(weights), n, replacement)
+
+
+def test_multinomial_with_replacement_and_no_categories_raises():
+    """PyTorch fails inside its own aminmax here; the engine names the problem."""
+    with pytest.raises(RuntimeError, match="sum of probabilities <= 0"):
+        tkr.multinomial(tkr.zeros(2, 0), 1, True)
 
 
 def test_multinomial_rejects_integers_and_3d():

@@ -1,4 +1,5 @@
 """Tensor factories with PyTorch's names: tensor, zeros, ones, arange, randn, ..."""
+import math
 import numpy as np
 
 from . import dtypes as _dt
@@ -253,8 +254,12 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     num_samples = int(num_samples)
     if num_samples <= 0:
         raise RuntimeError("cannot sample n_sample <= 0 samples")
-    rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
-    n = rows.shape[1]
+    n = w.shape[-1]
+    if not replacement and num_samples > n:     # PyTorch checks this first
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    # (not reshape(-1, n): with no categories, n = 0, the -1 is left open)
+    rows = w.reshape(math.prod(w.shape[:-1]), n).astype(np.float64)
     if not np.isfinite(rows).all() or (rows < 0).any():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if (rows.sum(axis=1) <= 0).any():
@@ -266,9 +271,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         out = np.stack([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
         out = np.minimum(out, n - 1)    # u < total, but guard the last float
     else:
-        if num_samples > n:
-            raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
-                               "replacement")
         # the largest w / Exp(1): the same law as drawing one at a time in
         # proportion to the weights left (Efraimidis-Spirakis), all rows at once
         keys = rows / rng.standard_exponential(rows.shape)
