@@ -383,6 +383,7 @@ ERRORS = [
     ("bincount_neg", lambda L: L.bincount(L.tensor([1, -1]))),
     ("bincount_2d", lambda L: L.bincount(L.tensor([[1]]))),
     ("kthvalue_k", lambda L: L.kthvalue(L.tensor([1.0, 2.0]), 3)),
+    ("kthvalue_empty_dim", lambda L: L.kthvalue(L.zeros(3, 0), 1)),    # IndexError, first
     ("quantile_q", lambda L: L.quantile(L.tensor([1.0, 2.0]), 1.5)),
     ("quantile_int", lambda L: L.quantile(L.tensor([1, 2]), 0.5)),
     ("quantile_empty", lambda L: L.quantile(L.tensor([]), 0.5)),
@@ -772,3 +773,15 @@ def test_grad_with_no_inputs_raises():
     y = tk.ones(2, requires_grad=True).sum()
     with pytest.raises(RuntimeError, match="`inputs` argument to `grad\\(\\)` cannot be empty"):
         tk.autograd.grad(y, [])
+
+
+def test_logsumexp_of_empty_and_all_minus_inf_slices_is_minus_inf_without_warnings():
+    """log(0) = -inf is the answer there (as PyTorch's, silently), not a
+    RuntimeWarning from NumPy."""
+    x = np.array([[-np.inf, -np.inf], [0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = tk.logsumexp(tk.tensor(x), 1).numpy()
+        empty = tk.logsumexp(tk.zeros(3, 0), 1).numpy()
+    np.testing.assert_array_equal(ours, torch.logsumexp(torch.tensor(x), 1).numpy())
+    np.testing.assert_array_equal(empty, torch.logsumexp(torch.zeros(3, 0), 1).numpy())

@@ -507,7 +507,8 @@ class LogSumExp(Function):
         m = xp.amax(x, axis=axes, keepdims=True) if x.size else xp.zeros(
             _reduced_shape(x.shape, axes, True), x.dtype)
         m = xp.where(xp.isfinite(m), m, 0)
-        y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):     # log(0) = -inf: an empty or all -inf slice
+            y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.axes, self.keepdim, self.shape = axes, keepdim, x.shape
         out = y if keepdim else xp.reshape(y, _reduced_shape(x.shape, axes, False))
         self.save_for_backward(x, out)  # the output itself: create_graph differentiates it

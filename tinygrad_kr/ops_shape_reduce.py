@@ -627,6 +627,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     d = _dim(dim, input.ndim)
     x = input if input.ndim else input.reshape(1)
     n = x.shape[d]
+    if n == 0:      # PyTorch's first check
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     order, _ = _sorted_along(x, d)
