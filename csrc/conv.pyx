@@ -1005,19 +1005,34 @@ cdef inline void _grad_row(const floating* p, const floating* q, floating* out, 
         out[3 * ld + k] = -q[k]
 
 
+cdef void _chunk_input_tiles(const floating* x, Py_ssize_t count, floating* V, Py_ssize_t vs,
+                             floating* pad, const Wino* g) noexcept nogil:
+    """V (16, C, count * P): the input tiles of ``count`` images from x on,
+    by channel and runs of ``group`` images (about BLOCK tiles, contiguous in
+    V), over the OpenMP team; ``pad`` holds a padded plane per thread."""
+    cdef Py_ssize_t P = g.TH * g.TW, T = count * P, in_plane = g.H * g.W, p, c, n
+    cdef Py_ssize_t group = max(1, BLOCK // P), groups = (count + group - 1) // group
+    cdef Py_ssize_t pad_size = _padded_size(g)
+    for p in prange(g.C * groups, schedule='static', num_threads=num_threads(16 * count * g.C * P)):
+        c = p // groups
+        n = (p % groups) * group
+        _input_tiles(x + (n * g.C + c) * in_plane, min(group, count - n), g.C * in_plane,
+                     V + c * T + n * P, vs, pad + omp_get_thread_num() * pad_size, g)
+
+
 cdef void _winograd_chunks(const floating* x, const floating* U, const floating* bias,
                            floating* y, floating* V, floating* M, floating* pad,
                            const Wino* g, Py_ssize_t chunk) noexcept nogil:
-    """All images, ``chunk`` at a time: input tiles -> V, 16 GEMMs -> M,
-    output tiles (+ bias) -> y, each step spread over the OpenMP team.
-    The transforms go by channel and runs of ``group`` images (about BLOCK
-    tiles, contiguous in V and M); ``pad`` holds a padded plane per thread.
+    """All images, ``chunk`` at a time: input tiles -> V (_chunk_input_tiles),
+    16 GEMMs -> M, output tiles (+ bias) -> y, each step spread over the
+    OpenMP team; the output transform goes by channel and runs of ``group``
+    images, as the input one.
 
     Cutting the batch into teams of images, one per thread (as _run does),
     measured up to 1.4x slower here: each team streams all of U through
     its GEMMs, where the 16 GEMMs split over the threads read it once."""
-    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, c, o, xi, vs, ms, n
-    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating)), pad_size = _padded_size(g)
+    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, o, xi, vs, ms, n
+    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating))
     cdef Py_ssize_t group = max(1, BLOCK // P), groups
     cdef Py_ssize_t in_plane = g.H * g.W, out_plane = g.OH * g.OW
     cdef int threads
@@ -1027,12 +1042,7 @@ cdef void _winograd_chunks(const floating* x, const floating* U, const floating*
         vs = _matrix_stride(g.C * T, sizeof(floating))
         ms = _matrix_stride(g.O * T, sizeof(floating))
         groups = (count + group - 1) // group
-        for p in prange(g.C * groups, schedule='static', num_threads=num_threads(16 * count * g.C * P)):
-            c = p // groups
-            n = (p % groups) * group
-            _input_tiles(x + ((n0 + n) * g.C + c) * in_plane, min(group, count - n),
-                         g.C * in_plane, V + c * T + n * P, vs,
-                         pad + omp_get_thread_num() * pad_size, g)
+        _chunk_input_tiles(x + n0 * g.C * in_plane, count, V, vs, pad, g)
         # one BLAS thread per GEMM, the 16 spread over the team; where BLAS
         # threads itself (not OWN_THREADS), one after another
         threads = gemm_threads(OWN_THREADS, 16 * g.O, T, g.C)
@@ -1057,8 +1067,8 @@ cdef void _winograd_weight_chunks(const floating* gy, const floating* x, floatin
     the forward) and the output gradient's tiles Z = A z A^T, ``chunk``
     images at a time; each GEMM accumulates into its own gU[xi], so the 16
     spread over the team without a race."""
-    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, c, o, xi, vs, zs, n
-    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating)), pad_size = _padded_size(g)
+    cdef Py_ssize_t P = g.TH * g.TW, n0 = 0, count, T, p, o, xi, vs, zs, n
+    cdef Py_ssize_t us = _matrix_stride(g.O * g.C, sizeof(floating))
     cdef Py_ssize_t group = max(1, BLOCK // P), groups
     cdef Py_ssize_t in_plane = g.H * g.W, out_plane = g.OH * g.OW
     cdef floating beta = 0      # the first chunk overwrites gU, later ones add
@@ -1069,12 +1079,7 @@ cdef void _winograd_weight_chunks(const floating* gy, const floating* x, floatin
         vs = _matrix_stride(g.C * T, sizeof(floating))
         zs = _matrix_stride(g.O * T, sizeof(floating))
         groups = (count + group - 1) // group
-        for p in prange(g.C * groups, schedule='static', num_threads=num_threads(16 * count * g.C * P)):
-            c = p // groups
-            n = (p % groups) * group
-            _input_tiles(x + ((n0 + n) * g.C + c) * in_plane, min(group, count - n),
-                         g.C * in_plane, V + c * T + n * P, vs,
-                         pad + omp_get_thread_num() * pad_size, g)
+        _chunk_input_tiles(x + n0 * g.C * in_plane, count, V, vs, pad, g)
         for p in prange(g.O * groups, schedule='static', num_threads=num_threads(16 * count * g.O * P)):
             o = p // groups
             n = (p % groups) * group
@@ -1109,12 +1114,12 @@ cdef Py_ssize_t _winograd_chunk(const Wino* g, Py_ssize_t itemsize):
     return chunk
 
 
-cdef _winograd_launch(a, w, bias, out, const Geometry* g, bint for_input_grad):
-    """Forward (a = x, out = y) or input gradient (a = gy, out = gx) of a
-    convolution _winograd_pays took."""
-    global WINOGRAD_CALLS
+cdef Wino _wino_geometry(const Geometry* g, bint for_input_grad):
+    """The Winograd view of a convolution: its own (forward, weight gradient)
+    or, for the input gradient, gy (N, O, OH, OW) -> gx (N, C, H, W) with
+    padding 2 - p."""
     cdef Wino wg
-    if for_input_grad:      # gy (N, O, OH, OW) -> gx (N, C, H, W), padding 2 - p
+    if for_input_grad:
         wg.N, wg.C, wg.H, wg.W = g.N, g.O, g.OH, g.OW
         wg.O, wg.OH, wg.OW = g.C, g.H, g.W
         wg.ph, wg.pw = 2 - g.ph, 2 - g.pw
@@ -1123,11 +1128,25 @@ cdef _winograd_launch(a, w, bias, out, const Geometry* g, bint for_input_grad):
         wg.O, wg.OH, wg.OW = g.O, g.OH, g.OW
         wg.ph, wg.pw = g.ph, g.pw
     wg.TH, wg.TW = (wg.OH + 1) // 2, (wg.OW + 1) // 2
-    cdef Py_ssize_t chunk = _winograd_chunk(&wg, out.itemsize), P = wg.TH * wg.TW
-    U = _scratch_buffer("wino_U", 16 * _matrix_stride(wg.O * wg.C, out.itemsize), out.dtype)
-    V = _scratch_buffer("col", 16 * _matrix_stride(wg.C * chunk * P, out.itemsize), out.dtype)
-    M = _scratch_buffer("rows", 16 * _matrix_stride(wg.O * chunk * P, out.itemsize), out.dtype)
-    pad = _scratch_buffer("wino_pad", omp_get_max_threads() * _padded_size(&wg), out.dtype)
+    return wg
+
+
+cdef tuple _wino_buffers(const Wino* wg, Py_ssize_t chunk, dtype):
+    """This thread's U (or gU), V, M (or Z) and per-thread padded-plane scratch."""
+    cdef Py_ssize_t itemsize = (<cnp.dtype> dtype).itemsize, P = wg.TH * wg.TW
+    return (_scratch_buffer("wino_U", 16 * _matrix_stride(wg.O * wg.C, itemsize), dtype),
+            _scratch_buffer("col", 16 * _matrix_stride(wg.C * chunk * P, itemsize), dtype),
+            _scratch_buffer("rows", 16 * _matrix_stride(wg.O * chunk * P, itemsize), dtype),
+            _scratch_buffer("wino_pad", omp_get_max_threads() * _padded_size(wg), dtype))
+
+
+cdef _winograd_launch(a, w, bias, out, const Geometry* g, bint for_input_grad):
+    """Forward (a = x, out = y) or input gradient (a = gy, out = gx) of a
+    convolution _winograd_pays took."""
+    global WINOGRAD_CALLS
+    cdef Wino wg = _wino_geometry(g, for_input_grad)
+    cdef Py_ssize_t chunk = _winograd_chunk(&wg, out.itemsize)
+    U, V, M, pad = _wino_buffers(&wg, chunk, out.dtype)
     cdef void* pa = data_ptr(a)
     cdef void* pw = data_ptr(w)
     cdef void* pbias = data_ptr(bias)
@@ -1153,16 +1172,9 @@ cdef _winograd_launch(a, w, bias, out, const Geometry* g, bint for_input_grad):
 cdef _winograd_weight_launch(gy, x, gw, const Geometry* g):
     """Weight gradient gw (O, C, 3, 3) of a convolution _winograd_pays took."""
     global WINOGRAD_CALLS
-    cdef Wino wg
-    wg.N, wg.C, wg.H, wg.W = g.N, g.C, g.H, g.W
-    wg.O, wg.OH, wg.OW = g.O, g.OH, g.OW
-    wg.ph, wg.pw = g.ph, g.pw
-    wg.TH, wg.TW = (wg.OH + 1) // 2, (wg.OW + 1) // 2
-    cdef Py_ssize_t chunk = _winograd_chunk(&wg, gw.itemsize), P = wg.TH * wg.TW
-    gU = _scratch_buffer("wino_U", 16 * _matrix_stride(wg.O * wg.C, gw.itemsize), gw.dtype)
-    V = _scratch_buffer("col", 16 * _matrix_stride(wg.C * chunk * P, gw.itemsize), gw.dtype)
-    Z = _scratch_buffer("rows", 16 * _matrix_stride(wg.O * chunk * P, gw.itemsize), gw.dtype)
-    pad = _scratch_buffer("wino_pad", omp_get_max_threads() * _padded_size(&wg), gw.dtype)
+    cdef Wino wg = _wino_geometry(g, False)
+    cdef Py_ssize_t chunk = _winograd_chunk(&wg, gw.itemsize)
+    gU, V, Z, pad = _wino_buffers(&wg, chunk, gw.dtype)
     cdef void* pgy = data_ptr(gy)
     cdef void* px = data_ptr(x)
     cdef void* pgw = data_ptr(gw)

@@ -185,12 +185,10 @@ def run_case(fn, *inputs, gg=False, seed=0):
               default="float64")
     low = "float16" if any(_dtype_name(o.dtype) == "float16" for o in touts + tin) else \
         "float32" if any(_dtype_name(o.dtype) == "float32" for o in touts + tin) else low
-    for j, (t, a, b) in enumerate(zip(tin, tg, kg)):
-        za = np.zeros(tuple(t.shape)) if a is None else _np(a)
-        zb = np.zeros(tuple(t.shape)) if b is None else _np(b)
-        bad = _differ(za, zb, low)
-        if bad:
-            return f"gradient of input {j}: {bad}: torch {za.ravel()[:6]} ours {zb.ravel()[:6]}"
+    bad = _gradients_differ("gradient", tin, tg, kg, low)
+    if bad:
+        return bad
+    for j, (a, b) in enumerate(zip(tg, kg)):
         if a is not None and b is not None and _dtype_name(a.dtype) != _dtype_name(b.dtype):
             return f"gradient of input {j}: dtype {b.dtype}, PyTorch's {a.dtype}"
     if not gg:
@@ -204,12 +202,17 @@ def run_case(fn, *inputs, gg=False, seed=0):
     klive = [(b, v) for (_, _, b), v in zip(pairs, vs) if b is not None and b.requires_grad]
     kgg = tk.autograd.grad(sum((b * tk.from_numpy(v).to(b.dtype)).sum() for b, v in klive), kin,
                            allow_unused=True) if klive else [None] * len(kin)
-    for j, (t, a, b) in enumerate(zip(tin, tgg, kgg)):
+    return _gradients_differ("second derivative", tin, tgg, kgg, low)
+
+
+def _gradients_differ(what, inputs, theirs, ours, dtype):
+    """How the first input whose gradients differ (None: zeros) differs, or None."""
+    for j, (t, a, b) in enumerate(zip(inputs, theirs, ours)):
         za = np.zeros(tuple(t.shape)) if a is None else _np(a)
         zb = np.zeros(tuple(t.shape)) if b is None else _np(b)
-        bad = _differ(za, zb, low)
+        bad = _differ(za, zb, dtype)
         if bad:
-            return f"second derivative of input {j}: {bad}: torch {za.ravel()[:6]} ours {zb.ravel()[:6]}"
+            return f"{what} of input {j}: {bad}: torch {za.ravel()[:6]} ours {zb.ravel()[:6]}"
     return None
 
 
